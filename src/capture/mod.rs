@@ -1,0 +1,62 @@
+//! Capture sources. Each yields `Frame`s (time, link type, bytes) and decodes nothing.
+//!
+//! * `replay`: pcap (µs and ns) and pcapng files, or stdin, read with pcap-parser.
+//! * `live`: an interface through libpcap.
+//! * `filter`: BPF expressions compiled by libpcap, applied in the kernel live and with
+//!   `pcap_offline_filter` on replay, so `-f` means the same thing in both modes.
+
+pub mod filter;
+pub mod live;
+pub mod replay;
+
+use std::path::PathBuf;
+
+/// Everything that can stop a capture source. `exit_code` maps each to the documented exit
+/// status: 2 for problems with what the user gave (arguments, files, interface names,
+/// filters), 1 for failures of the environment at run time.
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    #[error("cannot open '{}': {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("'{}' is a directory, not a capture file", path.display())]
+    IsDirectory { path: PathBuf },
+    #[error("'{}' is not a pcap or pcapng capture file ({reason})", path.display())]
+    NotACapture { path: PathBuf, reason: &'static str },
+    #[error("'{}' is cut short in the middle of a record after {packets} packets", path.display())]
+    Truncated { path: PathBuf, packets: u64 },
+    #[error("'{}' has a record of {size} bytes or more after {packets} packets: the file is corrupt (limit {limit} bytes)", path.display())]
+    RecordTooLarge {
+        path: PathBuf,
+        packets: u64,
+        size: usize,
+        limit: usize,
+    },
+    #[error("'{}' is corrupt after {packets} packets ({detail})", path.display())]
+    Corrupt {
+        path: PathBuf,
+        packets: u64,
+        detail: String,
+    },
+    #[error("read error on '{}' after {packets} packets", path.display())]
+    Read { path: PathBuf, packets: u64 },
+    #[error("bad filter expression '{expr}': {msg}")]
+    BadFilter { expr: String, msg: String },
+    #[error("no such interface '{iface}' (see --list-interfaces)")]
+    NoSuchInterface { iface: String },
+    #[error("no permission to capture on '{iface}': run as root, or grant the binary the capability once with: sudo setcap cap_net_raw,cap_net_admin=eip $(command -v bjnp-watch)")]
+    Permission { iface: String },
+    #[error("capture on '{iface}' failed: {msg}")]
+    Live { iface: String, msg: String },
+}
+
+impl CaptureError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CaptureError::Permission { .. } | CaptureError::Live { .. } => 1,
+            _ => 2,
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! Replay of capture files: classic pcap (µs and ns, either byte order) and pcapng (several
+//! interfaces, each with its own link type and time resolution), from a file or stdin.
+
+use super::filter::OfflineFilter;
+use super::CaptureError;
+use crate::engine::Frame;
+use crate::event::Timestamp;
+use pcap_parser::pcapng::Block;
+use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+const INITIAL_BUFFER: usize = 1 << 20;
+/// No real record is this large (libpcap caps snaplen at 256 KiB); a larger one means the
+/// length field is garbage, and growing the buffer to fit it would let a file exhaust memory.
+pub const MAX_RECORD: usize = 16 << 20;
+
+/// What a replay read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Stopped early by a signal.
+    pub interrupted: bool,
+}
+
+struct Interface {
+    linktype: u32,
+    /// Units per second.
+    resolution: u64,
+    offset: i64,
+    snaplen: u32,
+}
+
+/// Reads `path` (`-` for stdin) and calls `on(frame, passed_filter)` for every packet, in file
+/// order. Stops between packets when `stop` is set.
+pub fn replay(
+    path: &Path,
+    mut filter: Option<&mut OfflineFilter>,
+    stop: &AtomicBool,
+    on: &mut dyn FnMut(&Frame<'_>, bool),
+) -> Result<Summary, CaptureError> {
+    let input = open(path)?;
+    let p = || path.to_path_buf();
+    let mut reader = match create_reader(INITIAL_BUFFER, input) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => {
+            return Err(CaptureError::NotACapture {
+                path: p(),
+                reason: "empty file",
+            })
+        }
+        Err(PcapError::ReadError) => {
+            return Err(CaptureError::Read {
+                path: p(),
+                packets: 0,
+            })
+        }
+        Err(_) => {
+            return Err(CaptureError::NotACapture {
+                path: p(),
+                reason: "no pcap or pcapng header",
+            })
+        }
+    };
+    let mut sum = Summary::default();
+    let mut ifaces: Vec<Interface> = Vec::new();
+    let mut legacy: Option<(u32, bool)> = None;
+    let mut last_ts = Timestamp::default();
+    let mut capacity = INITIAL_BUFFER;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            sum.interrupted = true;
+            break;
+        }
+        let offset = match reader.next() {
+            Ok((offset, block)) => {
+                let frame = match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        legacy = Some((h.network.0 as u32, h.is_nanosecond_precision()));
+                        None
+                    }
+                    PcapBlockOwned::Legacy(b) => legacy.map(|(linktype, nanos)| {
+                        let ts = if nanos {
+                            Timestamp::from_parts(u64::from(b.ts_sec), u64::from(b.ts_usec))
+                        } else {
+                            Timestamp::from_micros(u64::from(b.ts_sec), u64::from(b.ts_usec))
+                        };
+                        let caplen = (b.caplen as usize).min(b.data.len());
+                        (ts, linktype, &b.data[..caplen], b.origlen)
+                    }),
+                    PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        // Interface ids are per section.
+                        ifaces.clear();
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        ifaces.push(Interface {
+                            linktype: idb.linktype.0 as u32,
+                            // An absurd if_tsresol falls back to the pcapng default (µs).
+                            resolution: idb.ts_resolution().unwrap_or(1_000_000),
+                            offset: idb.ts_offset(),
+                            snaplen: idb.snaplen,
+                        });
+                        None
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        match ifaces.get(epb.if_id as usize) {
+                            Some(i) => {
+                                let units = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                                let ts = ng_time(units, i.resolution, i.offset);
+                                let caplen = (epb.caplen as usize).min(epb.data.len());
+                                Some((ts, i.linktype, &epb.data[..caplen], epb.origlen))
+                            }
+                            None => {
+                                return Err(CaptureError::Corrupt {
+                                    path: p(),
+                                    packets: sum.packets,
+                                    detail: format!(
+                                        "packet names interface {} but only {} are described",
+                                        epb.if_id,
+                                        ifaces.len()
+                                    ),
+                                });
+                            }
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => match ifaces.first() {
+                        // Simple packets carry no time: they inherit the previous packet's.
+                        Some(i) => {
+                            let caplen = (spb.origlen as usize)
+                                .min(if i.snaplen == 0 {
+                                    usize::MAX
+                                } else {
+                                    i.snaplen as usize
+                                })
+                                .min(spb.data.len());
+                            Some((last_ts, i.linktype, &spb.data[..caplen], spb.origlen))
+                        }
+                        None => None,
+                    },
+                    _ => None,
+                };
+                if let Some((ts, linktype, data, orig_len)) = frame {
+                    sum.packets += 1;
+                    sum.bytes += data.len() as u64;
+                    last_ts = ts;
+                    let frame = Frame {
+                        ts,
+                        linktype,
+                        data,
+                        orig_len,
+                        cnt: sum.packets,
+                    };
+                    let passed = match filter.as_deref_mut() {
+                        Some(f) => f.matches(linktype, data)?,
+                        None => true,
+                    };
+                    on(&frame, passed);
+                }
+                offset
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                reader.refill().map_err(|_| CaptureError::Read {
+                    path: p(),
+                    packets: sum.packets,
+                })?;
+                continue;
+            }
+            Err(PcapError::UnexpectedEof) => {
+                return Err(CaptureError::Truncated {
+                    path: p(),
+                    packets: sum.packets,
+                })
+            }
+            Err(PcapError::BufferTooSmall) => {
+                if capacity >= MAX_RECORD {
+                    return Err(CaptureError::RecordTooLarge {
+                        path: p(),
+                        packets: sum.packets,
+                        size: capacity,
+                        limit: MAX_RECORD,
+                    });
+                }
+                capacity = (capacity * 2).min(MAX_RECORD);
+                reader.grow(capacity);
+                reader.refill().map_err(|_| CaptureError::Read {
+                    path: p(),
+                    packets: sum.packets,
+                })?;
+                continue;
+            }
+            Err(e) => {
+                return Err(CaptureError::Corrupt {
+                    path: p(),
+                    packets: sum.packets,
+                    detail: describe(&e),
+                })
+            }
+        };
+        reader.consume(offset);
+    }
+    Ok(sum)
+}
+
+fn describe(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("unparsable block: {kind:?}"),
+        PcapError::OwnedNomError(_, kind) => format!("unparsable block: {kind:?}"),
+        PcapError::HeaderNotRecognized => "unknown block".into(),
+        PcapError::ReadError => "read error".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// pcapng time: units since the epoch at `resolution` units per second, plus `if_tsoffset`
+/// seconds.
+fn ng_time(units: u64, resolution: u64, offset: i64) -> Timestamp {
+    let res = resolution.max(1);
+    let secs = (units / res).saturating_add_signed(offset);
+    let frac = units % res;
+    let nanos = (u128::from(frac) * 1_000_000_000 / u128::from(res)) as u64;
+    Timestamp::from_parts(secs, nanos)
+}
+
+/// Opens the input and reads its head up front: pcap-parser sniffs the format from its first
+/// read, and a pipe may hand over only a few bytes at a time.
+fn open(path: &Path) -> Result<Box<dyn Read + Send>, CaptureError> {
+    let err = |source| CaptureError::Open {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut input: Box<dyn Read + Send> = if path == Path::new("-") {
+        Box::new(io::stdin())
+    } else {
+        if std::fs::metadata(path).map_err(err)?.is_dir() {
+            return Err(CaptureError::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        Box::new(std::fs::File::open(path).map_err(err)?)
+    };
+    let mut head = Vec::with_capacity(4096);
+    (&mut input)
+        .take(4096)
+        .read_to_end(&mut head)
+        .map_err(|e| CaptureError::Open {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+    Ok(Box::new(io::Cursor::new(head).chain(input)))
+}
+
+/// Expands the `-r` arguments: `-` and existing paths as given, anything else as a glob
+/// pattern (sorted, as the shell would), so `-r 'captures/*.pcap'` works when quoted.
+pub fn expand_inputs(args: &[PathBuf]) -> Result<Vec<PathBuf>, CaptureError> {
+    let mut out = Vec::new();
+    for a in args {
+        let s = a.to_string_lossy();
+        let is_pattern = s.contains(['*', '?', '[']);
+        if a == Path::new("-") || a.exists() || !is_pattern {
+            out.push(a.clone());
+            continue;
+        }
+        let mut matched: Vec<PathBuf> = glob::glob(&s)
+            .map_err(|e| CaptureError::Open {
+                path: a.clone(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, e.msg),
+            })?
+            .filter_map(Result::ok)
+            .collect();
+        if matched.is_empty() {
+            return Err(CaptureError::Open {
+                path: a.clone(),
+                source: io::Error::new(io::ErrorKind::NotFound, "no file matches this pattern"),
+            });
+        }
+        matched.sort();
+        out.extend(matched);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcapng_time_resolutions() {
+        assert_eq!(
+            ng_time(1_500_000, 1_000_000, 0),
+            Timestamp::from_parts(1, 500_000_000)
+        );
+        assert_eq!(
+            ng_time(1_500_000_001, 1_000_000_000, 0),
+            Timestamp::from_parts(1, 500_000_001)
+        );
+        // power-of-two resolution (if_tsresol with the top bit set)
+        assert_eq!(
+            ng_time(3 * 1024 + 512, 1024, 0),
+            Timestamp::from_parts(3, 500_000_000)
+        );
+        assert_eq!(ng_time(10, 1, 100), Timestamp::from_parts(110, 0));
+        assert_eq!(ng_time(10, 1, -100), Timestamp::from_parts(0, 0));
+        assert_eq!(ng_time(u64::MAX, 0, i64::MAX).0, u64::MAX);
+    }
+}

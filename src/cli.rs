@@ -1,0 +1,81 @@
+//! Command-line interface.
+
+use clap::{ArgGroup, Parser};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  bjnp-watch -r samples/cups-bjnp-print.pcap          replay a capture, JSON lines on stdout
+  bjnp-watch -r monday.pcapng -r tuesday.pcap          several files, one flow state, in order
+  bjnp-watch -r 'captures/*.pcap' -o eve.json          a glob (quoted), records appended to a file
+  tcpdump -w - -i eth0 | bjnp-watch -r -               read a capture from stdin
+  sudo bjnp-watch -i eth0                              live, default filter: the printer ports
+  sudo bjnp-watch -i any -f 'udp port 8611'            live on every interface, own BPF filter
+  bjnp-watch --list-interfaces
+
+Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning) and
+TCP 9100-9102 (raw printing: PJL, PostScript, PCL).
+
+Exit status: 0 done (also after SIGINT/SIGTERM), 1 runtime failure (no permission to capture,
+capture or output failed), 2 usage or input error (bad flag, unreadable or corrupt capture
+file, unknown interface, bad filter).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bjnp-watch",
+    version,
+    about = "Passive monitor for Canon BJNP/MFNP and raw-printing (port 9100) traffic",
+    after_help = EXAMPLES,
+    group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])),
+)]
+pub struct Cli {
+    /// Replay a pcap or pcapng file ('-' for stdin). Repeat, or give a glob, for several files:
+    /// they are read in order with one flow state.
+    #[arg(
+        short = 'r',
+        long = "read",
+        value_name = "FILE",
+        conflicts_with = "interface"
+    )]
+    pub read: Vec<PathBuf>,
+
+    /// Capture live on an interface ('any' for all).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: Option<String>,
+
+    /// List the interfaces that can be captured, then exit.
+    #[arg(long, conflicts_with_all = ["read", "interface"])]
+    pub list_interfaces: bool,
+
+    /// BPF filter expression (libpcap syntax). Live, it replaces the default filter (the
+    /// monitored ports, also inside VLAN tags); on replay, packets it rejects are skipped.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Write records to FILE (appended) instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Live: do not put the interface into promiscuous mode.
+    #[arg(long, requires = "interface")]
+    pub no_promisc: bool,
+
+    /// Live: bytes captured per packet.
+    #[arg(long, value_name = "BYTES", default_value_t = 65535, requires = "interface",
+          value_parser = clap::value_parser!(i32).range(64..=262_144))]
+    pub snaplen: i32,
+
+    /// Live: kernel capture buffer in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "interface",
+          value_parser = clap::value_parser!(i32).range(1..=2047))]
+    pub buffer_size: i32,
+
+    /// Maximum number of flows tracked at once (oldest idle flows are evicted beyond it).
+    #[arg(long, value_name = "N", default_value_t = 262_144,
+          value_parser = clap::value_parser!(u64).range(16..=100_000_000))]
+    pub max_flows: u64,
+
+    /// Internal: decode every packet fully (proves the pre-check changes nothing).
+    #[arg(long, hide = true)]
+    pub no_prefilter: bool,
+}

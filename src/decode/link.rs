@@ -1,0 +1,117 @@
+//! Link-layer dispatch: turns (linktype, frame) into the network-layer start that etherparse
+//! slices. One small match per DLT, as in sniffglue's `link.rs`.
+
+/// DLT / LINKTYPE numbers bjnp-watch decodes (tcpdump.org/linktypes.html).
+pub mod linktype {
+    pub const NULL: u32 = 0;
+    pub const ETHERNET: u32 = 1;
+    /// DLT_RAW as OpenBSD numbers it; other systems map it to LINKTYPE_RAW in files.
+    pub const RAW_OPENBSD: u32 = 14;
+    pub const RAW_BSD: u32 = 12;
+    pub const RAW: u32 = 101;
+    pub const LOOP: u32 = 108;
+    pub const LINUX_SLL: u32 = 113;
+    pub const IPV4: u32 = 228;
+    pub const IPV6: u32 = 229;
+    pub const LINUX_SLL2: u32 = 276;
+}
+
+/// Where the network layer starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link<'a> {
+    /// An Ethernet II frame (VLAN tags still inside).
+    Ethernet(&'a [u8]),
+    /// A payload whose EtherType is known (Linux cooked captures).
+    EtherType(u16, &'a [u8]),
+    /// An IP packet with no link header.
+    Ip(&'a [u8]),
+    /// The link header says the payload is not IP (ARP, IPX...).
+    NotIp,
+    /// Shorter than the link header.
+    Truncated,
+    Unsupported,
+}
+
+const AF_INET: u32 = 2;
+/// BSD loopback headers carry the *writer's* AF_INET6, which differs per system.
+const AF_INET6_VALUES: [u32; 3] = [24, 28, 30];
+
+pub fn split(linktype: u32, data: &[u8]) -> Link<'_> {
+    use linktype::*;
+    match linktype {
+        ETHERNET => Link::Ethernet(data),
+        RAW | RAW_BSD | RAW_OPENBSD | IPV4 | IPV6 => Link::Ip(data),
+        LINUX_SLL => match data.get(..16) {
+            Some(h) => Link::EtherType(u16::from_be_bytes([h[14], h[15]]), &data[16..]),
+            None => Link::Truncated,
+        },
+        LINUX_SLL2 => match data.get(..20) {
+            Some(h) => Link::EtherType(u16::from_be_bytes([h[0], h[1]]), &data[20..]),
+            None => Link::Truncated,
+        },
+        NULL | LOOP => {
+            let Some(h) = data.get(..4) else {
+                return Link::Truncated;
+            };
+            let h = [h[0], h[1], h[2], h[3]];
+            // DLT_NULL is in the capturing host's byte order, which the file does not record:
+            // accept either order, as libpcap's own filter code does.
+            let family = if linktype == LOOP {
+                u32::from_be_bytes(h)
+            } else {
+                let le = u32::from_le_bytes(h);
+                if le < 256 {
+                    le
+                } else {
+                    u32::from_be_bytes(h)
+                }
+            };
+            if family == AF_INET || AF_INET6_VALUES.contains(&family) {
+                Link::Ip(&data[4..])
+            } else {
+                Link::NotIp
+            }
+        }
+        _ => Link::Unsupported,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooked_and_loopback_headers() {
+        let mut sll = vec![0u8; 16];
+        sll[14] = 0x08;
+        sll.push(0x45);
+        assert_eq!(
+            split(linktype::LINUX_SLL, &sll),
+            Link::EtherType(0x0800, &[0x45])
+        );
+        let mut sll2 = vec![0x86, 0xdd];
+        sll2.extend([0u8; 18]);
+        sll2.push(0x60);
+        assert_eq!(
+            split(linktype::LINUX_SLL2, &sll2),
+            Link::EtherType(0x86dd, &[0x60])
+        );
+        assert_eq!(split(linktype::LINUX_SLL2, &[0; 19]), Link::Truncated);
+        assert_eq!(
+            split(linktype::NULL, &[2, 0, 0, 0, 0x45]),
+            Link::Ip(&[0x45])
+        );
+        assert_eq!(
+            split(linktype::NULL, &[0, 0, 0, 30, 0x60]),
+            Link::Ip(&[0x60])
+        );
+        assert_eq!(split(linktype::NULL, &[24, 0, 0, 0]), Link::Ip(&[]));
+        assert_eq!(
+            split(linktype::LOOP, &[0, 0, 0, 28, 0x60]),
+            Link::Ip(&[0x60])
+        );
+        assert_eq!(split(linktype::NULL, &[7, 0, 0, 0]), Link::NotIp);
+        assert_eq!(split(linktype::NULL, &[2, 0]), Link::Truncated);
+        assert_eq!(split(9999, &[1, 2, 3]), Link::Unsupported);
+    }
+}

@@ -1,0 +1,463 @@
+//! Decode: link layer, IP (v4/v6 with extension headers), TCP/UDP, into a small borrowed
+//! [`Packet`] view. Never fails a packet: whatever cannot be decoded becomes a counted verdict.
+
+pub mod link;
+pub mod ports;
+pub mod prefilter;
+
+use etherparse::{
+    ip_number, EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice,
+    LaxSlicedPacket, TransportSlice,
+};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+pub use link::linktype;
+use link::Link;
+
+/// Up to two VLAN ids, outer first (802.1ad QinQ, then 802.1Q).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Vlans {
+    ids: [u16; 2],
+    len: u8,
+}
+
+impl Vlans {
+    pub fn push(&mut self, id: u16) {
+        if usize::from(self.len) < self.ids.len() {
+            self.ids[usize::from(self.len)] = id;
+            self.len += 1;
+        }
+    }
+    pub fn as_slice(&self) -> &[u16] {
+        &self.ids[..usize::from(self.len)]
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum L4 {
+    Tcp,
+    Udp,
+}
+
+impl L4 {
+    pub fn ip_number(self) -> u8 {
+        match self {
+            L4::Tcp => 6,
+            L4::Udp => 17,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            L4::Tcp => "TCP",
+            L4::Udp => "UDP",
+        }
+    }
+}
+
+/// TCP header facts the flow and stream layers need.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tcp {
+    pub seq: u32,
+    pub ack: u32,
+    pub flags: u8,
+}
+
+impl Tcp {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const PSH: u8 = 0x08;
+    pub const ACK: u8 = 0x10;
+    pub fn has(&self, f: u8) -> bool {
+        self.flags & f != 0
+    }
+}
+
+/// An IP fragment's identity, for counting fragments of monitored datagrams.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fragment {
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub id: u32,
+    /// Offset in bytes.
+    pub offset: u32,
+    pub more: bool,
+    /// IP protocol number of the fragmented payload.
+    pub proto: u8,
+}
+
+/// A decoded TCP or UDP packet. Borrowed: nothing is copied out of the frame.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    pub vlan: Vlans,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub l4: L4,
+    pub src_port: u16,
+    pub dst_port: u16,
+    /// Zeroed for UDP.
+    pub tcp: Tcp,
+    /// The captured transport payload.
+    pub payload: &'a [u8],
+    /// The payload length the headers announce (UDP length, IP total length); larger than
+    /// `payload.len()` when snaplen cut the frame or the datagram is a first fragment.
+    pub wire_payload_len: usize,
+    /// Set when this is the first fragment of a fragmented datagram.
+    pub fragment: Option<Fragment>,
+}
+
+impl Packet<'_> {
+    pub fn capture_truncated(&self) -> bool {
+        self.payload.len() < self.wire_payload_len && self.fragment.is_none()
+    }
+}
+
+/// What a frame turned out to be.
+#[derive(Debug)]
+pub enum Decoded<'a> {
+    Packet(Packet<'a>),
+    /// A non-first IP fragment: no ports, only the fragment identity.
+    Fragment(Fragment, Vlans),
+    /// IP, but neither TCP nor UDP.
+    OtherIp,
+    NotIp,
+    /// Cut before the ports could be read.
+    Truncated,
+    /// Headers that do not parse.
+    Invalid,
+    UnsupportedLinktype,
+}
+
+/// Decodes one frame. Allocation-free.
+pub fn decode(linktype: u32, data: &[u8]) -> Decoded<'_> {
+    let sliced = match link::split(linktype, data) {
+        Link::Ethernet(d) => match LaxSlicedPacket::from_ethernet(d) {
+            Ok(p) => p,
+            Err(_) => return Decoded::Truncated,
+        },
+        Link::EtherType(t, d) => LaxSlicedPacket::from_ether_type(EtherType(t), d),
+        Link::Ip(d) => match LaxSlicedPacket::from_ip(d) {
+            Ok(p) => p,
+            Err(e) => return ip_error(d, &e),
+        },
+        Link::NotIp => return Decoded::NotIp,
+        Link::Truncated => return Decoded::Truncated,
+        Link::Unsupported => return Decoded::UnsupportedLinktype,
+    };
+    from_sliced(&sliced)
+}
+
+fn ip_error(d: &[u8], _e: &etherparse::err::ip::LaxHeaderSliceError) -> Decoded<'static> {
+    // A zero-length or cut IP header is a capture problem; anything else a bad header.
+    match d.first().map(|b| b >> 4) {
+        None => Decoded::Truncated,
+        Some(4) if d.len() < 20 => Decoded::Truncated,
+        Some(6) if d.len() < 40 => Decoded::Truncated,
+        _ => Decoded::Invalid,
+    }
+}
+
+fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
+    let mut vlan = Vlans::default();
+    for ext in &p.link_exts {
+        if let LaxLinkExtSlice::Vlan(v) = ext {
+            vlan.push(v.vlan_identifier().value());
+        }
+    }
+    let Some(net) = &p.net else {
+        return match &p.stop_err {
+            Some((etherparse::err::packet::SliceError::Len(_), _)) => Decoded::Truncated,
+            Some(_) => Decoded::Invalid,
+            None => Decoded::NotIp,
+        };
+    };
+    let (src, dst, ip_payload, frag) = match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let src = IpAddr::V4(Ipv4Addr::from(h.source()));
+            let dst = IpAddr::V4(Ipv4Addr::from(h.destination()));
+            let frag = v4.is_payload_fragmented().then(|| Fragment {
+                src,
+                dst,
+                id: u32::from(h.identification()),
+                offset: u32::from(h.fragments_offset().value()) * 8,
+                more: h.more_fragments(),
+                proto: h.protocol().0,
+            });
+            (src, dst, v4.payload(), frag)
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            let h = v6.header();
+            let src = IpAddr::V6(Ipv6Addr::from(h.source()));
+            let dst = IpAddr::V6(Ipv6Addr::from(h.destination()));
+            let payload = v6.payload();
+            let mut frag = None;
+            for ext in v6.extensions().clone().into_iter() {
+                if let Ipv6ExtensionSlice::Fragment(f) = ext {
+                    frag = Some(Fragment {
+                        src,
+                        dst,
+                        id: f.identification(),
+                        offset: u32::from(f.fragment_offset().value()) * 8,
+                        more: f.more_fragments(),
+                        proto: payload.ip_number.0,
+                    });
+                }
+            }
+            // A fragment header that says "offset 0, no more" is an atomic fragment: not one.
+            let frag = frag.filter(|f| f.offset != 0 || f.more);
+            (src, dst, payload, frag)
+        }
+        LaxNetSlice::Arp(_) => return Decoded::NotIp,
+    };
+    let l4 = match ip_payload.ip_number {
+        ip_number::TCP => L4::Tcp,
+        ip_number::UDP => L4::Udp,
+        _ if frag.is_some_and(|f| f.offset != 0) => return Decoded::Fragment(frag.unwrap(), vlan),
+        _ => return Decoded::OtherIp,
+    };
+    if let Some(f) = frag {
+        if f.offset != 0 {
+            return Decoded::Fragment(f, vlan);
+        }
+        return first_fragment(vlan, src, dst, l4, ip_payload, f);
+    }
+    match &p.transport {
+        Some(TransportSlice::Udp(u)) => {
+            let announced = usize::from(u.length()).saturating_sub(8);
+            Decoded::Packet(Packet {
+                vlan,
+                src,
+                dst,
+                l4,
+                src_port: u.source_port(),
+                dst_port: u.destination_port(),
+                tcp: Tcp::default(),
+                payload: u.payload(),
+                wire_payload_len: announced.max(u.payload().len()),
+                fragment: None,
+            })
+        }
+        Some(TransportSlice::Tcp(t)) => {
+            let hdr_len = usize::from(t.data_offset()) * 4;
+            let announced = if ip_payload.incomplete {
+                ip_payload_announced(net).saturating_sub(hdr_len)
+            } else {
+                t.payload().len()
+            };
+            Decoded::Packet(Packet {
+                vlan,
+                src,
+                dst,
+                l4,
+                src_port: t.source_port(),
+                dst_port: t.destination_port(),
+                tcp: Tcp {
+                    seq: t.sequence_number(),
+                    ack: t.acknowledgment_number(),
+                    flags: t.header_slice()[13],
+                },
+                payload: t.payload(),
+                wire_payload_len: announced.max(t.payload().len()),
+                fragment: None,
+            })
+        }
+        // The transport header was cut by snaplen: keep the ports if they are there.
+        _ => match ip_payload.payload.get(..4) {
+            Some(b) => Decoded::Packet(Packet {
+                vlan,
+                src,
+                dst,
+                l4,
+                src_port: u16::from_be_bytes([b[0], b[1]]),
+                dst_port: u16::from_be_bytes([b[2], b[3]]),
+                tcp: Tcp::default(),
+                payload: &[],
+                wire_payload_len: 1,
+                fragment: None,
+            }),
+            None => Decoded::Truncated,
+        },
+    }
+}
+
+/// The IP payload length the header announces (IPv4 total length minus header, IPv6 payload
+/// length minus extension headers), for telling a snaplen cut from a short datagram.
+fn ip_payload_announced(net: &LaxNetSlice<'_>) -> usize {
+    match net {
+        LaxNetSlice::Ipv4(v4) => {
+            let h = v4.header();
+            usize::from(h.total_len()).saturating_sub(usize::from(h.ihl()) * 4)
+        }
+        LaxNetSlice::Ipv6(v6) => {
+            usize::from(v6.header().payload_length()).saturating_sub(v6.extensions().slice().len())
+        }
+        LaxNetSlice::Arp(_) => 0,
+    }
+}
+
+fn first_fragment<'a>(
+    vlan: Vlans,
+    src: IpAddr,
+    dst: IpAddr,
+    l4: L4,
+    ip_payload: &LaxIpPayloadSlice<'a>,
+    f: Fragment,
+) -> Decoded<'a> {
+    let b = ip_payload.payload;
+    let hdr_len = match l4 {
+        L4::Udp => 8,
+        L4::Tcp => b.get(12).map_or(20, |o| usize::from(o >> 4) * 4).max(20),
+    };
+    if b.len() < 4 {
+        return Decoded::Truncated;
+    }
+    let announced = match l4 {
+        L4::Udp => b.get(4..6).map_or(0, |l| {
+            usize::from(u16::from_be_bytes([l[0], l[1]])).saturating_sub(8)
+        }),
+        L4::Tcp => 0,
+    };
+    let tcp = match (l4, b.get(4..14)) {
+        (L4::Tcp, Some(t)) => Tcp {
+            seq: u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+            ack: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+            flags: t[9],
+        },
+        _ => Tcp::default(),
+    };
+    let payload = b.get(hdr_len..).unwrap_or(&[]);
+    Decoded::Packet(Packet {
+        vlan,
+        src,
+        dst,
+        l4,
+        src_port: u16::from_be_bytes([b[0], b[1]]),
+        dst_port: u16::from_be_bytes([b[2], b[3]]),
+        tcp,
+        payload,
+        wire_payload_len: announced.max(payload.len()),
+        fragment: Some(f),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn udp_v4(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        f.extend([0x08, 0x00]);
+        let total = 20 + 8 + payload.len();
+        f.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
+        f.extend([192, 0, 2, 5, 192, 0, 2, 30]);
+        let ul = 8 + payload.len();
+        f.extend(sport.to_be_bytes());
+        f.extend(dport.to_be_bytes());
+        f.extend([(ul >> 8) as u8, ul as u8, 0, 0]);
+        f.extend(payload);
+        f
+    }
+
+    #[test]
+    fn ethernet_ipv4_udp() {
+        let f = udp_v4(50000, 8611, b"BJNP");
+        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f) else {
+            panic!()
+        };
+        assert_eq!(p.src, "192.0.2.5".parse::<IpAddr>().unwrap());
+        assert_eq!(p.dst_port, 8611);
+        assert_eq!(p.l4, L4::Udp);
+        assert_eq!(p.payload, b"BJNP");
+        assert!(!p.capture_truncated());
+        assert!(p.vlan.is_empty());
+    }
+
+    #[test]
+    fn vlan_and_qinq() {
+        let inner = udp_v4(50000, 8611, b"x");
+        let mut f = inner[..12].to_vec();
+        f.extend([0x88, 0xa8, 0x00, 100, 0x81, 0x00, 0x00, 20]);
+        f.extend(&inner[12..]);
+        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f) else {
+            panic!()
+        };
+        assert_eq!(p.vlan.as_slice(), &[100, 20]);
+        assert_eq!(p.dst_port, 8611);
+    }
+
+    #[test]
+    fn snaplen_cut_is_decoded_as_far_as_it_goes() {
+        let f = udp_v4(50000, 8611, &[7u8; 100]);
+        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f[..60]) else {
+            panic!()
+        };
+        assert_eq!(p.payload.len(), 60 - 42);
+        assert_eq!(p.wire_payload_len, 100);
+        assert!(p.capture_truncated());
+        // cut inside the UDP header: the ports are still there
+        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f[..38]) else {
+            panic!()
+        };
+        assert_eq!((p.src_port, p.dst_port), (50000, 8611));
+        assert!(p.capture_truncated());
+        // cut inside the IP header
+        assert!(matches!(
+            decode(linktype::ETHERNET, &f[..20]),
+            Decoded::Truncated
+        ));
+        assert!(matches!(
+            decode(linktype::ETHERNET, &f[..5]),
+            Decoded::Truncated
+        ));
+    }
+
+    #[test]
+    fn ipv4_fragments() {
+        let mut f = udp_v4(50000, 8611, &[1u8; 24]);
+        f[20] = 0x20; // MF, offset 0
+        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f) else {
+            panic!()
+        };
+        assert!(p.fragment.is_some_and(|fr| fr.more && fr.offset == 0));
+        assert_eq!(p.dst_port, 8611);
+        let mut f2 = f.clone();
+        f2[20] = 0x00;
+        f2[21] = 0x04; // offset 32 bytes
+        let Decoded::Fragment(fr, _) = decode(linktype::ETHERNET, &f2) else {
+            panic!()
+        };
+        assert_eq!((fr.offset, fr.more, fr.proto), (32, false, 17));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for lt in [0, 1, 12, 14, 101, 108, 113, 228, 229, 276, 42] {
+            for len in 0..80 {
+                let d: Vec<u8> = (0..len).map(|i| (i * 37 + lt as usize) as u8).collect();
+                let _ = decode(lt, &d);
+                let mut d2 = d.clone();
+                if len > 0 {
+                    d2[0] = 0x45;
+                }
+                let _ = decode(lt, &d2);
+            }
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! The monitored ports: one bit per port and transport, so the per-packet question "does this
+//! touch a printer port?" is two loads and two bit tests.
+
+/// Default monitored ports (design.md §2): MFNP/BJNP on TCP and UDP, raw printing on TCP.
+pub const DEFAULT_TCP: &[u16] = &[8610, 8611, 8612, 8613, 8614, 9100, 9101, 9102];
+pub const DEFAULT_UDP: &[u16] = &[8610, 8611, 8612, 8613, 8614];
+/// Ports whose traffic is decoded as BJNP/MFNP.
+pub const BJNP_PORTS: std::ops::RangeInclusive<u16> = 8610..=8614;
+
+#[derive(Clone)]
+pub struct PortSet {
+    tcp: Box<[u64; 1024]>,
+    udp: Box<[u64; 1024]>,
+}
+
+impl Default for PortSet {
+    fn default() -> Self {
+        Self::new(DEFAULT_TCP, DEFAULT_UDP)
+    }
+}
+
+impl PortSet {
+    pub fn new(tcp: &[u16], udp: &[u16]) -> Self {
+        let mut s = PortSet {
+            tcp: Box::new([0; 1024]),
+            udp: Box::new([0; 1024]),
+        };
+        for &p in tcp {
+            s.tcp[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        for &p in udp {
+            s.udp[usize::from(p >> 6)] |= 1 << (p & 63);
+        }
+        s
+    }
+    #[inline]
+    pub fn tcp(&self, port: u16) -> bool {
+        self.tcp[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+    #[inline]
+    pub fn udp(&self, port: u16) -> bool {
+        self.udp[usize::from(port >> 6)] & (1 << (port & 63)) != 0
+    }
+    /// By IP protocol number; anything but TCP/UDP is never monitored.
+    #[inline]
+    pub fn contains(&self, ip_proto: u8, port: u16) -> bool {
+        match ip_proto {
+            6 => self.tcp(port),
+            17 => self.udp(port),
+            _ => false,
+        }
+    }
+    pub fn tcp_ports(&self) -> Vec<u16> {
+        (0..=u16::MAX).filter(|&p| self.tcp(p)).collect()
+    }
+    pub fn udp_ports(&self) -> Vec<u16> {
+        (0..=u16::MAX).filter(|&p| self.udp(p)).collect()
+    }
+}
+
+pub fn is_bjnp_port(port: u16) -> bool {
+    BJNP_PORTS.contains(&port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_set() {
+        let s = PortSet::default();
+        assert!(s.tcp(9100) && s.tcp(8611) && s.udp(8612));
+        assert!(!s.udp(9100) && !s.tcp(80) && !s.tcp(0) && !s.udp(65535));
+        assert!(s.contains(6, 9102) && !s.contains(1, 8611));
+        assert_eq!(s.udp_ports(), DEFAULT_UDP);
+        assert_eq!(s.tcp_ports(), DEFAULT_TCP);
+    }
+}

@@ -1,0 +1,103 @@
+//! Packet time. Kept as nanoseconds since the Unix epoch so pcap (µs), pcap (ns) and pcapng (any
+//! resolution) land in one type; formatting is hand-written because the value comes from the
+//! capture file and must never panic, whatever year a corrupt file claims.
+
+use std::fmt;
+
+/// Nanoseconds since 1970-01-01T00:00:00Z. Saturates instead of overflowing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub u64);
+
+const NS: u64 = 1_000_000_000;
+
+impl Timestamp {
+    pub fn from_parts(secs: u64, nanos: u64) -> Self {
+        Timestamp(secs.saturating_mul(NS).saturating_add(nanos))
+    }
+    pub fn from_micros(secs: u64, micros: u64) -> Self {
+        Self::from_parts(secs, micros.saturating_mul(1000))
+    }
+    pub fn now() -> Self {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self::from_parts(d.as_secs(), u64::from(d.subsec_nanos()))
+    }
+    pub fn secs(self) -> u64 {
+        self.0 / NS
+    }
+    pub fn subsec_nanos(self) -> u64 {
+        self.0 % NS
+    }
+    /// Elapsed time since `earlier`, zero when the clock went backwards (files out of order).
+    pub fn since(self, earlier: Timestamp) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+    pub fn add_secs(self, secs: u64) -> Self {
+        Timestamp(self.0.saturating_add(secs.saturating_mul(NS)))
+    }
+}
+
+/// RFC 3339, UTC, microseconds, `Z` — what Suricata's EVE and Elastic expect.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.secs();
+        let days = secs / 86_400;
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60,
+            self.subsec_nanos() / 1000
+        )
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Days since the epoch to a proleptic Gregorian date (H. Hinnant's algorithm, unsigned form).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_rfc3339_micros() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000Z");
+        // 2026-01-15T10:00:00.123456Z
+        let t = Timestamp::from_parts(1_768_471_200, 123_456_789);
+        assert_eq!(t.to_string(), "2026-01-15T10:00:00.123456Z");
+        // leap day
+        let t = Timestamp::from_parts(951_782_400, 0);
+        assert_eq!(t.to_string(), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn never_panics_on_absurd_times() {
+        let s = Timestamp(u64::MAX).to_string();
+        assert!(s.ends_with('Z'));
+        assert_eq!(
+            Timestamp::from_parts(u64::MAX, u64::MAX),
+            Timestamp(u64::MAX)
+        );
+    }
+}

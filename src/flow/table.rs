@@ -1,0 +1,295 @@
+use super::{Dir, FlowKey};
+use crate::analyze::FlowApp;
+use crate::decode::{Packet, Tcp, Vlans, L4};
+use crate::event::Timestamp;
+use hashbrown::HashMap;
+use std::net::IpAddr;
+
+/// Limits and idle timeouts (seconds of packet time on replay, wall time live).
+#[derive(Clone, Debug)]
+pub struct FlowConfig {
+    pub max_flows: usize,
+    pub udp_timeout: u64,
+    pub tcp_timeout: u64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 262_144,
+            udp_timeout: 60,
+            tcp_timeout: 300,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    Timeout,
+    Evicted,
+    Shutdown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::Timeout => "timeout",
+            EndReason::Evicted => "evicted",
+            EndReason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One connection.
+pub struct Flow {
+    pub id: u64,
+    pub l4: L4,
+    pub client: (IpAddr, u16),
+    pub server: (IpAddr, u16),
+    pub vlan: Vlans,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Indexed by `Dir`.
+    pub pkts: [u64; 2],
+    pub bytes: [u64; 2],
+    pub tcp_flags: [u8; 2],
+    /// Community ID, computed once per flow rather than per record.
+    pub community_id: String,
+    pub app: FlowApp,
+}
+
+impl Flow {
+    pub fn dir_of(&self, p: &Packet<'_>) -> Dir {
+        if (p.src, p.src_port) == self.client {
+            Dir::ToServer
+        } else {
+            Dir::ToClient
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FlowTableStats {
+    pub active: u64,
+    pub created: u64,
+    pub timed_out: u64,
+    pub evicted: u64,
+}
+
+pub struct FlowTable {
+    cfg: FlowConfig,
+    // hashbrown's default hasher is foldhash with a per-process random seed: keys come off the
+    // wire, so a fixed hash would let an attacker aim every flow at one bucket.
+    map: HashMap<FlowKey, Flow>,
+    stats: FlowTableStats,
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg,
+            map: HashMap::new(),
+            stats: FlowTableStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> FlowTableStats {
+        FlowTableStats {
+            active: self.map.len() as u64,
+            ..self.stats
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Finds or creates the flow of `p`. `monitored_dst` says whether the destination port is a
+    /// monitored one (the server side when no SYN tells). At the cap, the longest-idle flows
+    /// are evicted first and handed to `on_end`.
+    pub fn upsert(
+        &mut self,
+        p: &Packet<'_>,
+        ts: Timestamp,
+        monitored_src: bool,
+        monitored_dst: bool,
+        on_end: &mut dyn FnMut(Flow, EndReason),
+    ) -> &mut Flow {
+        let key = FlowKey::new(p.l4, p.src, p.src_port, p.dst, p.dst_port, p.vlan);
+        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
+            self.evict_oldest(on_end);
+        }
+        let stats = &mut self.stats;
+        let flow = self.map.entry(key).or_insert_with(|| {
+            stats.created += 1;
+            new_flow(&key, p, ts, monitored_src, monitored_dst)
+        });
+        if ts > flow.last_ts {
+            flow.last_ts = ts;
+        }
+        flow
+    }
+
+    /// Removes flows idle past their timeout, in (last seen, id) order so output is stable
+    /// whatever the hasher's seed.
+    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow, EndReason)) {
+        let (udp, tcp) = (self.cfg.udp_timeout, self.cfg.tcp_timeout);
+        let idle = |f: &Flow| {
+            let limit = if f.l4 == L4::Udp { udp } else { tcp };
+            now.since(f.last_ts) > limit.saturating_mul(1_000_000_000)
+        };
+        if !self.map.values().any(idle) {
+            return;
+        }
+        let mut gone: Vec<Flow> = self
+            .map
+            .extract_if(|_, f| idle(f))
+            .map(|(_, f)| f)
+            .collect();
+        gone.sort_by_key(|f| (f.last_ts, f.id));
+        self.stats.timed_out += gone.len() as u64;
+        for f in gone {
+            on_end(f, EndReason::Timeout);
+        }
+    }
+
+    /// Ends every flow (shutdown, end of replay).
+    pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow, EndReason)) {
+        let mut all: Vec<Flow> = self.map.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| (f.last_ts, f.id));
+        for f in all {
+            on_end(f, EndReason::Shutdown);
+        }
+    }
+
+    /// Evicts the longest-idle sixteenth of the table in one pass, so a flood of new flows
+    /// costs O(1) amortised per insertion instead of a scan each time.
+    fn evict_oldest(&mut self, on_end: &mut dyn FnMut(Flow, EndReason)) {
+        let n = (self.map.len() / 16).max(1);
+        let mut ages: Vec<(Timestamp, u64)> =
+            self.map.values().map(|f| (f.last_ts, f.id)).collect();
+        ages.select_nth_unstable(n - 1);
+        let cutoff = ages[n - 1];
+        let mut gone: Vec<Flow> = self
+            .map
+            .extract_if(|_, f| (f.last_ts, f.id) <= cutoff)
+            .map(|(_, f)| f)
+            .collect();
+        gone.sort_by_key(|f| (f.last_ts, f.id));
+        self.stats.evicted += gone.len() as u64;
+        for f in gone {
+            on_end(f, EndReason::Evicted);
+        }
+    }
+}
+
+fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool) -> Flow {
+    // The SYN's sender is the client; else the side talking *to* the monitored port.
+    let src_is_client = if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
+        !p.tcp.has(Tcp::ACK)
+    } else {
+        mdst || !msrc
+    };
+    let (client, server) = if src_is_client {
+        ((p.src, p.src_port), (p.dst, p.dst_port))
+    } else {
+        ((p.dst, p.dst_port), (p.src, p.src_port))
+    };
+    Flow {
+        id: key.flow_id(ts.0),
+        l4: p.l4,
+        client,
+        server,
+        vlan: p.vlan,
+        first_ts: ts,
+        last_ts: ts,
+        pkts: [0; 2],
+        bytes: [0; 2],
+        tcp_flags: [0; 2],
+        community_id: crate::event::community_id_v1(
+            0,
+            client.0,
+            server.0,
+            client.1,
+            server.1,
+            p.l4.ip_number(),
+        ),
+        app: FlowApp::for_port(p.l4, server.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Tcp;
+
+    fn pkt(src: &str, sport: u16, dst: &str, dport: u16) -> Packet<'static> {
+        Packet {
+            vlan: Vlans::default(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            l4: L4::Udp,
+            src_port: sport,
+            dst_port: dport,
+            tcp: Tcp::default(),
+            payload: &[],
+            wire_payload_len: 0,
+            fragment: None,
+        }
+    }
+
+    #[test]
+    fn cap_holds_and_evictions_are_counted() {
+        let mut t = FlowTable::new(FlowConfig {
+            max_flows: 64,
+            ..FlowConfig::default()
+        });
+        let mut ended = 0;
+        for i in 0..1000u32 {
+            let src = format!("10.0.{}.{}", i / 256, i % 256);
+            let p = pkt(&src, 40000, "192.0.2.30", 8611);
+            t.upsert(&p, Timestamp(u64::from(i)), false, true, &mut |_, r| {
+                assert_eq!(r, EndReason::Evicted);
+                ended += 1;
+            });
+            assert!(t.len() <= 64);
+        }
+        let s = t.stats();
+        assert_eq!(s.created, 1000);
+        assert_eq!(s.evicted, ended);
+        assert_eq!(s.active + s.evicted, 1000);
+    }
+
+    #[test]
+    fn idle_flows_time_out_in_order() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let sec = 1_000_000_000;
+        let a = pkt("192.0.2.5", 1, "192.0.2.30", 8611);
+        let b = pkt("192.0.2.6", 1, "192.0.2.30", 8611);
+        t.upsert(&b, Timestamp(2 * sec), false, true, &mut |_, _| {});
+        t.upsert(&a, Timestamp(sec), false, true, &mut |_, _| {});
+        t.expire(Timestamp(30 * sec), &mut |_, _| panic!("too early"));
+        let mut order = vec![];
+        t.expire(Timestamp(100 * sec), &mut |f, r| {
+            assert_eq!(r, EndReason::Timeout);
+            order.push(f.client.0.to_string());
+        });
+        assert_eq!(order, ["192.0.2.5", "192.0.2.6"]);
+        assert!(t.is_empty());
+        assert_eq!(t.stats().timed_out, 2);
+    }
+
+    #[test]
+    fn roles_from_monitored_port() {
+        let mut t = FlowTable::new(FlowConfig::default());
+        // first packet is the printer's answer: the client is still the other side
+        let p = pkt("192.0.2.30", 8611, "192.0.2.5", 50000);
+        let f = t.upsert(&p, Timestamp(1), true, false, &mut |_, _| {});
+        assert_eq!(f.client, ("192.0.2.5".parse().unwrap(), 50000));
+        assert_eq!(f.dir_of(&p), Dir::ToClient);
+    }
+}

@@ -1,0 +1,179 @@
+//! `bjnp-watch`: wires a capture source, the engine and an output sink together.
+
+use bjnp_watch::capture::filter::{default_expression, OfflineFilter};
+use bjnp_watch::capture::live::{list_interfaces, Live, LiveOptions};
+use bjnp_watch::capture::replay::{expand_inputs, replay};
+use bjnp_watch::capture::CaptureError;
+use bjnp_watch::cli::Cli;
+use bjnp_watch::engine::{Engine, EngineConfig, Source};
+use bjnp_watch::event::Timestamp;
+use bjnp_watch::flow::FlowConfig;
+use bjnp_watch::output::json::JsonLines;
+use bjnp_watch::output::RecordSink;
+use clap::Parser;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Quiet) => ExitCode::SUCCESS,
+        Err(Failure::Error(msg, code)) => {
+            eprintln!("bjnp-watch: error: {msg}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+enum Failure {
+    /// The reader of our output went away (`| head`): stop quietly, like any filter.
+    Quiet,
+    Error(String, u8),
+}
+
+impl From<CaptureError> for Failure {
+    fn from(e: CaptureError) -> Self {
+        Failure::Error(e.to_string(), e.exit_code() as u8)
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    if cli.list_interfaces {
+        for (name, desc, up) in list_interfaces()? {
+            println!("{name}\t{}\t{desc}", if up { "up" } else { "down" });
+        }
+        return Ok(());
+    }
+    let cfg = EngineConfig {
+        flow: FlowConfig {
+            max_flows: cli.max_flows as usize,
+            ..FlowConfig::default()
+        },
+        prefilter: !cli.no_prefilter,
+        ..EngineConfig::default()
+    };
+    // Everything the user gave is checked before the first record is written.
+    let inputs = expand_inputs(&cli.read)?;
+    let mut filter = match (&cli.filter, cli.interface.is_some()) {
+        (Some(expr), false) => Some(OfflineFilter::new(expr)?),
+        _ => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .map_err(|e| Failure::Error(format!("cannot install signal handler: {e}"), 1))?;
+    }
+    let live = cli.interface.is_some();
+    let writer: Box<dyn Write> = match &cli.output {
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| {
+                    Failure::Error(format!("cannot open output '{}': {e}", path.display()), 2)
+                })?,
+        ),
+        None => Box::new(io::stdout().lock()),
+    };
+    let mut sink = JsonLines::new(BufWriter::with_capacity(1 << 16, writer)).line_buffered(live);
+    let mut engine = Engine::new(cfg);
+
+    let result = match &cli.interface {
+        Some(iface) => capture_live(cli, iface, &stop, &mut engine, &mut sink),
+        None => {
+            let mut r = Ok(());
+            for path in &inputs {
+                engine.set_source(Source::File(path.to_string_lossy().into()));
+                let read = replay(path, filter.as_mut(), &stop, &mut |frame, passed| {
+                    if passed {
+                        engine.process(frame, &mut sink);
+                    } else {
+                        engine.count_filtered(frame);
+                    }
+                });
+                match read {
+                    Ok(s) if s.interrupted => break,
+                    Ok(_) => {}
+                    Err(e) => {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                if sink.failed() {
+                    break;
+                }
+            }
+            r.map(|()| None)
+        }
+    };
+    // Whatever happened, what was decoded is written, with the final counters.
+    engine.finish(&mut sink);
+    let (now, pcap_stats) = match &result {
+        Ok(Some(stats)) => (Timestamp::now(), Some(*stats)),
+        _ if live => (Timestamp::now(), None),
+        _ => (engine.last_ts(), None),
+    };
+    let stats = engine.stats_record(now, pcap_stats);
+    sink.emit(stats);
+    if let Err(e) = sink.flush() {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Err(Failure::Quiet);
+        }
+        return Err(Failure::Error(format!("cannot write records: {e}"), 1));
+    }
+    result.map(|_| ()).map_err(Failure::from)
+}
+
+/// Live capture until SIGINT/SIGTERM. Returns libpcap's final counters.
+fn capture_live(
+    cli: &Cli,
+    iface: &str,
+    stop: &Arc<AtomicBool>,
+    engine: &mut Engine,
+    sink: &mut JsonLines<BufWriter<Box<dyn Write>>>,
+) -> Result<Option<(u64, u64, u64)>, CaptureError> {
+    let ports = bjnp_watch::decode::ports::PortSet::default();
+    let mut live = Live::open(&LiveOptions {
+        iface: iface.to_owned(),
+        promisc: !cli.no_promisc,
+        snaplen: cli.snaplen,
+        buffer_size: cli.buffer_size.saturating_mul(1 << 20),
+        filter: cli
+            .filter
+            .clone()
+            .unwrap_or_else(|| default_expression(&ports)),
+        timeout_ms: 200,
+    })?;
+    tracing::info!(iface, linktype = live.linktype(), "capturing");
+    // A read blocked in the kernel does not see the flag: wake it.
+    let breaker = live.breaker();
+    let watcher_stop = Arc::clone(stop);
+    std::thread::spawn(move || {
+        while !watcher_stop.load(Ordering::Relaxed) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        breaker.breakloop();
+    });
+    engine.set_source(Source::Iface(iface.into()));
+    while !stop.load(Ordering::Relaxed) {
+        let n = live.dispatch(stop, &mut |frame| engine.process(frame, sink))?;
+        if n == 0 {
+            engine.tick(Timestamp::now(), sink);
+        }
+        if sink.failed() {
+            break;
+        }
+    }
+    Ok(live.stats())
+}

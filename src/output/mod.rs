@@ -1,0 +1,28 @@
+//! Output: where records go and in which format. The engine only sees [`RecordSink`].
+
+pub mod json;
+
+use crate::event::Record;
+
+/// Receives records from the engine. Implementations must not block for long: the engine runs
+/// on the capture thread.
+pub trait RecordSink {
+    fn emit(&mut self, r: Record);
+}
+
+/// Tests and benches collect records in memory.
+impl RecordSink for Vec<Record> {
+    fn emit(&mut self, r: Record) {
+        self.push(r);
+    }
+}
+
+/// Counts and drops (benchmarks of the engine alone).
+#[derive(Default)]
+pub struct Discard(pub u64);
+
+impl RecordSink for Discard {
+    fn emit(&mut self, _r: Record) {
+        self.0 += 1;
+    }
+}

@@ -1,0 +1,4 @@
+//! Protocol decoders: pure functions and small state machines over `&[u8]`. They know nothing
+//! about flows, policy or output.
+
+pub mod bjnp;
