@@ -1,1 +1,112 @@
-fn main() {}
+//! Criterion benches of the hot path on the bundled samples: decoding frames, parsing BJNP,
+//! and the whole engine. Units are packets (Throughput::Elements). The comparison with
+//! tcpdump on large generated captures is `make bench` (see README).
+
+use bjnp_watch::capture::replay::replay;
+use bjnp_watch::decode::{decode, Decoded};
+use bjnp_watch::engine::{Engine, EngineConfig};
+use bjnp_watch::event::Timestamp;
+use bjnp_watch::output::Discard;
+use bjnp_watch::proto::bjnp;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+struct Owned {
+    ts: Timestamp,
+    linktype: u32,
+    data: Vec<u8>,
+    orig_len: u32,
+}
+
+/// Every frame of every sample, in memory, so the benches measure decoding, not the disk.
+fn frames() -> Vec<Owned> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .expect("samples/ present")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .collect();
+    names.sort();
+    let stop = AtomicBool::new(false);
+    let mut out = vec![];
+    for p in names {
+        replay(&p, None, &stop, &mut |f, _| {
+            out.push(Owned {
+                ts: f.ts,
+                linktype: f.linktype,
+                data: f.data.to_vec(),
+                orig_len: f.orig_len,
+            })
+        })
+        .expect("sample replays");
+    }
+    out
+}
+
+fn benches(c: &mut Criterion) {
+    let frames = frames();
+    let n = frames.len() as u64;
+
+    let mut g = c.benchmark_group("decode");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("link_ip_l4_all_samples", |b| {
+        b.iter(|| {
+            let mut tcpudp = 0u32;
+            for f in &frames {
+                if let Decoded::Packet(p) = decode(f.linktype, black_box(&f.data)) {
+                    tcpudp += u32::from(p.dst_port & 1);
+                }
+            }
+            tcpudp
+        })
+    });
+    g.finish();
+
+    let get_id: Vec<u8> = {
+        let id = b"MFG:Canon;CMD:BJL,BJRaster3,BSCCe;MDL:MG5500 series;DES:Canon MG5500 series;VER:1.050;";
+        let mut v = b"BJNP\x81\x30\x00\x00\x00\x01\x00\x00".to_vec();
+        v.extend(((id.len() + 2) as u32).to_be_bytes());
+        v.extend(((id.len() + 2) as u16).to_be_bytes());
+        v.extend(id);
+        v
+    };
+    let mut g = c.benchmark_group("bjnp");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("parse_get_identity_response", |b| {
+        b.iter(|| {
+            let (m, _) = bjnp::datagram(black_box(&get_id)).unwrap();
+            bjnp::DeviceId::parse(m.header.magic(), m.payload)
+                .unwrap()
+                .model()
+                .map(<[u8]>::len)
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("all_samples_end_to_end", |b| {
+        b.iter(|| {
+            let mut e = Engine::new(EngineConfig::default());
+            let mut sink = Discard::default();
+            for (i, f) in frames.iter().enumerate() {
+                let frame = bjnp_watch::engine::Frame {
+                    ts: f.ts,
+                    linktype: f.linktype,
+                    data: &f.data,
+                    orig_len: f.orig_len,
+                    cnt: i as u64 + 1,
+                };
+                e.process(&frame, &mut sink);
+            }
+            e.finish(&mut sink);
+            sink.0
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(name = group; config = Criterion::default().sample_size(20); targets = benches);
+criterion_main!(group);

@@ -1,6 +1,6 @@
 //! Command-line interface.
 
-use clap::{ArgGroup, Parser};
+use clap::{ArgGroup, CommandFactory, Parser};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -60,15 +60,15 @@ pub struct Cli {
     #[arg(long, requires = "interface")]
     pub no_promisc: bool,
 
-    /// Live: bytes captured per packet.
-    #[arg(long, value_name = "BYTES", default_value_t = 65535, requires = "interface",
+    /// Live: bytes captured per packet [default: 65535].
+    #[arg(long, value_name = "BYTES", requires = "interface",
           value_parser = clap::value_parser!(i32).range(64..=262_144))]
-    pub snaplen: i32,
+    pub snaplen: Option<i32>,
 
-    /// Live: kernel capture buffer in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 64, requires = "interface",
+    /// Live: kernel capture buffer in MiB [default: 64].
+    #[arg(long, value_name = "MIB", requires = "interface",
           value_parser = clap::value_parser!(i32).range(1..=2047))]
-    pub buffer_size: i32,
+    pub buffer_size: Option<i32>,
 
     /// Maximum number of flows tracked at once (oldest idle flows are evicted beyond it).
     #[arg(long, value_name = "N", default_value_t = 262_144,
@@ -78,4 +78,34 @@ pub struct Cli {
     /// Internal: decode every packet fully (proves the pre-check changes nothing).
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
+}
+
+impl Cli {
+    /// Parses the command line; usage errors exit with status 2, as clap's own do.
+    pub fn parse_checked() -> Cli {
+        let cli = Cli::parse();
+        if let Err(e) = cli.check() {
+            e.exit();
+        }
+        cli
+    }
+
+    /// Cross-flag rules clap's attributes do not express (its `requires` is not applied when
+    /// the required group is satisfied by another member).
+    pub fn check(&self) -> Result<(), clap::Error> {
+        let live_only = [
+            ("--snaplen", self.snaplen.is_some()),
+            ("--buffer-size", self.buffer_size.is_some()),
+            ("--no-promisc", self.no_promisc),
+        ];
+        if self.interface.is_none() {
+            if let Some((flag, _)) = live_only.iter().find(|(_, set)| *set) {
+                return Err(Cli::command().error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("{flag} applies to live capture only (-i IFACE)"),
+                ));
+            }
+        }
+        Ok(())
+    }
 }

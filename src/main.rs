@@ -1,6 +1,6 @@
 //! `bjnp-watch`: wires a capture source, the engine and an output sink together.
 
-use bjnp_watch::capture::filter::{default_expression, OfflineFilter};
+use bjnp_watch::capture::filter::OfflineFilter;
 use bjnp_watch::capture::live::{list_interfaces, Live, LiveOptions};
 use bjnp_watch::capture::replay::{expand_inputs, replay};
 use bjnp_watch::capture::CaptureError;
@@ -10,7 +10,6 @@ use bjnp_watch::event::Timestamp;
 use bjnp_watch::flow::FlowConfig;
 use bjnp_watch::output::json::JsonLines;
 use bjnp_watch::output::RecordSink;
-use clap::Parser;
 use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +23,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let cli = Cli::parse();
+    let cli = Cli::parse_checked();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Quiet) => ExitCode::SUCCESS,
@@ -143,16 +142,12 @@ fn capture_live(
     engine: &mut Engine,
     sink: &mut JsonLines<BufWriter<Box<dyn Write>>>,
 ) -> Result<Option<(u64, u64, u64)>, CaptureError> {
-    let ports = bjnp_watch::decode::ports::PortSet::default();
     let mut live = Live::open(&LiveOptions {
         iface: iface.to_owned(),
         promisc: !cli.no_promisc,
-        snaplen: cli.snaplen,
-        buffer_size: cli.buffer_size.saturating_mul(1 << 20),
-        filter: cli
-            .filter
-            .clone()
-            .unwrap_or_else(|| default_expression(&ports)),
+        snaplen: cli.snaplen.unwrap_or(65535),
+        buffer_size: cli.buffer_size.unwrap_or(64).saturating_mul(1 << 20),
+        filter: cli.filter.clone(),
         timeout_ms: 200,
     })?;
     tracing::info!(iface, linktype = live.linktype(), "capturing");

@@ -87,6 +87,11 @@ impl BjnpAnalyzer {
         p: &Packet<'_>,
         emit: &mut dyn FnMut(Body),
     ) {
+        // Port scanners (nmap -sU) probe with empty datagrams: a contact, not garbage.
+        if p.payload.is_empty() && p.wire_payload_len == 0 {
+            self.stats.empty_datagrams += 1;
+            return;
+        }
         let (first, mut rest) = match bjnp::datagram(p.payload) {
             Ok(v) => v,
             Err(e) => return self.not_bjnp(st, p, e, emit),
@@ -289,7 +294,7 @@ impl BjnpAnalyzer {
         let key = (p.dst, p.dst_port, p.src_port, stack, h.command().0, h.seq());
         let (ts, req) = match t {
             // TCP answers are one to one; a UDP request (a broadcast) may have many answers.
-            Transport::Tcp => self.pending.remove(&key).map(|(ts, r)| (ts, r))?,
+            Transport::Tcp => self.pending.remove(&key)?,
             Transport::Udp => self.pending.get(&key).map(|(ts, r)| (ts, *r))?,
         };
         if ctx.ts.since(ts) > PENDING_TTL_NS {

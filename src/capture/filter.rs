@@ -6,8 +6,9 @@ use super::CaptureError;
 use crate::decode::ports::PortSet;
 use std::collections::HashMap;
 
-/// A BPF expression selecting `ports` (TCP and UDP) and non-first fragments.
-pub fn default_expression(ports: &PortSet) -> String {
+/// A BPF expression selecting `ports` (TCP and UDP), later fragments and IPv6 packets with
+/// extension headers; on Ethernet also inside one or two VLAN tags.
+pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
     let part = |proto: &str, list: Vec<u16>| -> Option<String> {
         if list.is_empty() {
             return None;
@@ -33,11 +34,33 @@ pub fn default_expression(ports: &PortSet) -> String {
     .collect();
     // Later fragments have no ports; the engine keeps only those of monitored datagrams.
     parts.push("(ip[6:2] & 0x1fff != 0)".into());
-    parts.push("(ip6 and ip6[6] == 44)".into());
+    // libpcap's `port` tests do not walk IPv6 extension headers (hop-by-hop, routing, fragment,
+    // destination options, AH): such packets go to the engine, whose decoder does. They are
+    // rare on a LAN (MLD reports, mostly).
+    parts.push(
+        "(ip6 and (ip6[6] == 0 or ip6[6] == 43 or ip6[6] == 44 or ip6[6] == 51 or ip6[6] == 60))"
+            .into(),
+    );
     let base = parts.join(" or ");
-    // `vlan` shifts the offsets of what follows, so the tagged case repeats the expression;
-    // a second `vlan` covers QinQ.
-    format!("({base}) or (vlan and ({base})) or (vlan and vlan and ({base}))")
+    if linktype != crate::decode::linktype::ETHERNET {
+        // Only Ethernet carries tags libpcap can match (cooked and raw captures have none).
+        return base;
+    }
+    // Each `vlan` keyword shifts the offsets of everything after it in the expression, so the
+    // tagged cases nest: one tag, then (inside it) a second tag for QinQ.
+    format!("({base}) or (vlan and (({base}) or (vlan and ({base}))))")
+}
+
+/// Files record LINKTYPE_ values; libpcap's compiler wants the platform's DLT_ values, which
+/// differ for a few old types (tcpdump.org/linktypes.html).
+fn dlt_of(linktype: u32) -> u32 {
+    match linktype {
+        100 => 11, // ATM_RFC1483
+        101 => 12, // RAW (DLT_RAW on Linux and most BSDs)
+        102 => 15, // SLIP_BSDOS
+        103 => 16, // PPP_BSDOS
+        other => other,
+    }
 }
 
 fn ranges(sorted: &[u16]) -> Vec<(u16, u16)> {
@@ -51,9 +74,15 @@ fn ranges(sorted: &[u16]) -> Vec<(u16, u16)> {
     out
 }
 
-/// `-f` on replay: one compiled program per link type met in the files.
+enum Expr {
+    User(String),
+    Default(PortSet),
+}
+
+/// A filter applied in user space (`-f` on replay), with libpcap's own compiler and
+/// interpreter: one compiled program per link type met in the files.
 pub struct OfflineFilter {
-    expr: String,
+    expr: Expr,
     programs: HashMap<u32, pcap::BpfProgram>,
 }
 
@@ -61,23 +90,36 @@ impl OfflineFilter {
     /// Compiles once for Ethernet to reject a bad expression before any output.
     pub fn new(expr: &str) -> Result<Self, CaptureError> {
         let mut f = OfflineFilter {
-            expr: expr.to_owned(),
+            expr: Expr::User(expr.to_owned()),
             programs: HashMap::new(),
         };
         f.program(1)?;
         Ok(f)
     }
 
+    /// The default live filter, run offline (tests prove it keeps every printer packet).
+    pub fn default_for(ports: &PortSet) -> Self {
+        OfflineFilter {
+            expr: Expr::Default(ports.clone()),
+            programs: HashMap::new(),
+        }
+    }
+
     fn program(&mut self, linktype: u32) -> Result<&pcap::BpfProgram, CaptureError> {
         if !self.programs.contains_key(&linktype) {
+            let text = match &self.expr {
+                Expr::User(s) => s.clone(),
+                Expr::Default(p) => default_expression(p, linktype),
+            };
             let bad = |msg: String| CaptureError::BadFilter {
-                expr: self.expr.clone(),
+                expr: text.clone(),
                 msg,
             };
-            let lt = i32::try_from(linktype).map_err(|_| bad(format!("link type {linktype}")))?;
+            let lt = i32::try_from(dlt_of(linktype))
+                .map_err(|_| bad(format!("link type {linktype}")))?;
             let dead = pcap::Capture::dead(pcap::Linktype(lt)).map_err(|e| bad(e.to_string()))?;
             let prog = dead
-                .compile(&self.expr, true)
+                .compile(&text, true)
                 .map_err(|e| bad(format!("{e} (link type {linktype})")))?;
             self.programs.insert(linktype, prog);
         }
@@ -95,10 +137,17 @@ mod tests {
 
     #[test]
     fn default_expression_compiles_and_selects() {
-        let expr = default_expression(&PortSet::default());
+        let expr = default_expression(&PortSet::default(), 1);
         assert!(expr.contains("tcp portrange 8610-8614 or tcp portrange 9100-9102"));
         assert!(expr.contains("udp portrange 8610-8614"));
+        assert!(expr.contains("vlan and"));
+        assert!(!default_expression(&PortSet::default(), 276).contains("vlan"));
         let mut f = OfflineFilter::new(&expr).expect("libpcap compiles the default filter");
+        for lt in [0, 1, 101, 113, 276] {
+            OfflineFilter::default_for(&PortSet::default())
+                .matches(lt, &[0u8; 64])
+                .unwrap_or_else(|e| panic!("default filter for link type {lt}: {e}"));
+        }
         // Ethernet/IPv4/UDP 50000 -> 8611, and the same to port 53
         let mut frame = vec![0u8; 12];
         frame.extend([0x08, 0x00, 0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0]);

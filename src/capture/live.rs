@@ -13,7 +13,8 @@ pub struct LiveOptions {
     pub snaplen: i32,
     /// Kernel ring buffer in bytes: a burst the engine cannot absorb at once waits here.
     pub buffer_size: i32,
-    pub filter: String,
+    /// BPF expression; `None` selects the default for the interface's link type.
+    pub filter: Option<String>,
     /// How long a read waits for more packets before handing over what it has; also how quickly
     /// a quiet capture notices a stop request.
     pub timeout_ms: i32,
@@ -75,12 +76,15 @@ impl Live {
             .timeout(o.timeout_ms)
             .open()
             .map_err(classify)?;
-        cap.filter(&o.filter, true)
+        let linktype = cap.get_datalink().0 as u32;
+        let expr = o.filter.clone().unwrap_or_else(|| {
+            super::filter::default_expression(&crate::decode::ports::PortSet::default(), linktype)
+        });
+        cap.filter(&expr, true)
             .map_err(|e| CaptureError::BadFilter {
-                expr: o.filter.clone(),
+                expr,
                 msg: e.to_string(),
             })?;
-        let linktype = cap.get_datalink().0 as u32;
         Ok(Live {
             cap,
             linktype,

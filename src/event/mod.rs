@@ -265,6 +265,8 @@ pub struct BjnpStats {
     pub malformed: u64,
     /// Payloads on a BJNP port that fail the hard checks.
     pub not_bjnp: u64,
+    /// Empty UDP datagrams (port-scan probes).
+    pub empty_datagrams: u64,
     pub responses_matched: u64,
     pub responses_unmatched: u64,
     /// TCP data messages counted but not logged one by one (see README).

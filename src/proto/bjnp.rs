@@ -125,8 +125,6 @@ pub enum HeaderError {
     TooShort(usize),
     #[error("magic is not BJNP/MFNP/CPNP")]
     BadMagic,
-    #[error("unknown dev_type 0x{0:02x}")]
-    BadDevType(u8),
     #[error("payload_len {len} exceeds the {max}-byte limit")]
     PayloadTooLong { len: u32, max: u32 },
 }
@@ -137,7 +135,6 @@ impl HeaderError {
         match self {
             HeaderError::TooShort(_) => "too_short",
             HeaderError::BadMagic => "bad_magic",
-            HeaderError::BadDevType(_) => "bad_dev_type",
             HeaderError::PayloadTooLong { .. } => "payload_too_long",
         }
     }
@@ -150,7 +147,9 @@ pub struct Header<'a> {
 }
 
 impl<'a> Header<'a> {
-    /// Applies the hard checks; `max_payload` depends on the transport.
+    /// Applies the hard checks; `max_payload` depends on the transport. An unknown dev_type is
+    /// not one of them: with a known magic the message is BJNP (Wireshark agrees), and the odd
+    /// dev_type is reported as an anomaly.
     pub fn parse(buf: &'a [u8], max_payload: u32) -> Result<Self, HeaderError> {
         let buf: &[u8; HEADER_LEN] = buf
             .get(..HEADER_LEN)
@@ -159,9 +158,6 @@ impl<'a> Header<'a> {
         let h = Header { buf };
         if !h.magic().is_known() {
             return Err(HeaderError::BadMagic);
-        }
-        if !h.dev_type().is_known() {
-            return Err(HeaderError::BadDevType(h.buf[4]));
         }
         if h.payload_len() > max_payload {
             return Err(HeaderError::PayloadTooLong {
@@ -606,8 +602,9 @@ impl Anomalies {
     pub const CAPTURE_TRUNCATED: u32 = 1 << 8;
     pub const MULTIPLE_MESSAGES: u32 = 1 << 9;
     pub const IP_FRAGMENT: u32 = 1 << 10;
+    pub const UNKNOWN_DEV_TYPE: u32 = 1 << 11;
 
-    const NAMES: [(u32, &'static str); 11] = [
+    const NAMES: [(u32, &'static str); 12] = [
         (Self::PAYLOAD_TRUNCATED, "payload_truncated"),
         (Self::TRAILING_DATA, "trailing_data"),
         (Self::UNKNOWN_COMMAND, "unknown_command"),
@@ -619,6 +616,7 @@ impl Anomalies {
         (Self::CAPTURE_TRUNCATED, "capture_truncated"),
         (Self::MULTIPLE_MESSAGES, "multiple_messages"),
         (Self::IP_FRAGMENT, "ip_fragment"),
+        (Self::UNKNOWN_DEV_TYPE, "unknown_dev_type"),
     ];
 
     pub fn set(&mut self, bit: u32) {
@@ -664,6 +662,9 @@ pub fn check(msg: &Message<'_>, ctx: Context) -> Anomalies {
     let h = &msg.header;
     if h.magic().is_low_confidence() {
         a.set(Anomalies::LOW_CONFIDENCE_MAGIC);
+    }
+    if !h.dev_type().is_known() {
+        a.set(Anomalies::UNKNOWN_DEV_TYPE);
     }
     if !h.command().is_known() {
         a.set(Anomalies::UNKNOWN_COMMAND);
@@ -816,8 +817,12 @@ mod tests {
             Header::parse(b"HELLO WORLD, this is not", 100),
             Err(HeaderError::BadMagic)
         );
+        // an unknown dev_type with a known magic is BJNP, flagged (protocols.md §2, Wireshark)
         let b = hdr(b"BJNP", 0x03, 0x30, 1, 0, 0);
-        assert_eq!(Header::parse(&b, 100), Err(HeaderError::BadDevType(3)));
+        let (m, _) = datagram(&b).unwrap();
+        assert_eq!(m.header.dev_type(), DevType(3));
+        let a = check(&m, TO_SERVICE);
+        assert!(a.has(Anomalies::UNKNOWN_DEV_TYPE) && a.is_malformed());
         let b = hdr(b"BJNP", 0x01, 0x21, 1, 0, MAX_TCP_PAYLOAD + 1);
         assert_eq!(
             Header::parse(&b, MAX_TCP_PAYLOAD),

@@ -1,0 +1,111 @@
+//! Helpers shared by the integration tests: run the built binary, read its records.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_bjnp-watch")
+}
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
+    }
+    pub fn of_type(&self, t: &str) -> Vec<serde_json::Value> {
+        self.records()
+            .into_iter()
+            .filter(|r| r["event_type"] == t)
+            .collect()
+    }
+    /// The one-line error contract: a message, no panic, no backtrace.
+    pub fn assert_clean_error(&self, code: i32, needle: &str) {
+        assert_eq!(self.code, code, "exit code; stderr: {}", self.stderr);
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr, got: {:?}", self.stderr);
+        assert!(lines[0].starts_with("bjnp-watch: error: "), "{}", lines[0]);
+        assert!(
+            self.stderr.contains(needle),
+            "{needle:?} not in {:?}",
+            self.stderr
+        );
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("RUST_BACKTRACE"));
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs the binary from the crate root (so sample paths in records are stable).
+pub fn run(args: &[&str]) -> Run {
+    Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("run bjnp-watch")
+        .into()
+}
+
+/// Every capture in samples/, by name, sorted.
+pub fn samples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("samples"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".pcap") || n.ends_with(".pcapng"))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// A test that cannot run here says so loudly; under CI it fails instead.
+pub fn skip_or_fail(why: &str) {
+    let banner = format!("\n!!!!!!!! SKIPPED: {why} !!!!!!!!\n");
+    if std::env::var_os("CI").is_some() {
+        panic!("{banner}(CI must run this test)");
+    }
+    eprintln!("{banner}");
+}
+
+pub fn sample(name: &str) -> String {
+    format!("samples/{name}")
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bjnp-watch needs to build and test, only those missing.
+# As root it calls apt-get directly; otherwise through sudo.
+#   tools/install-deps.sh build   libpcap (build and run)
+#   tools/install-deps.sh test    + tshark (differential test), tcpdump, iproute2 (live tests)
+set -euo pipefail
+
+want=(libpcap-dev pkg-config)
+if [ "${1:-build}" = "test" ]; then
+    want+=(tshark tcpdump iproute2 util-linux)
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+else
+    echo "install-deps: need root or sudo to install: ${missing[*]}" >&2
+    exit 1
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture; answer no, quietly.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
