@@ -15,12 +15,12 @@ test-deps:
 	@tools/install-deps.sh test
 
 build: deps
-	$(CARGO) build --release --locked
+	@$(CARGO) build --release --locked
 
 ## Replays the bundled capture of the CUPS bjnp backend printing a job, one record per line.
 demo: build
 	@echo "== bjnp-watch -r $(DEMO_CAPTURE)" >&2
-	./target/release/bjnp-watch -r $(DEMO_CAPTURE)
+	@./target/release/bjnp-watch -r $(DEMO_CAPTURE)
 
 lint: deps
 	$(CARGO) fmt --all -- --check

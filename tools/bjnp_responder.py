@@ -193,7 +193,7 @@ class TcpConn:
         self.buf = bytearray()
 
 
-def tcp_reply(dev, conn, magic, dev_type, code, seq, session, payload):
+def tcp_reply(code, payload):
     if code == CMD_DATA:
         # Print data (8611) and scanner commands (8612) are both acknowledged
         # with "bytes accepted"; accepting everything keeps clients from
@@ -207,7 +207,7 @@ def tcp_reply(dev, conn, magic, dev_type, code, seq, session, payload):
     return None
 
 
-def handle_tcp_data(dev, sel, conn):
+def handle_tcp_data(dev, conn):
     """Read from a client stream; return (stop_everything, close_this_conn)."""
     args = dev.args
     try:
@@ -237,7 +237,7 @@ def handle_tcp_data(dev, sel, conn):
             break  # wait for the rest of this message
         payload = bytes(conn.buf[HEADER_LEN:HEADER_LEN + plen])
         del conn.buf[:HEADER_LEN + plen]
-        body = tcp_reply(dev, conn, magic, dev_type, code, seq, session, payload)
+        body = tcp_reply(code, payload)
         log(args, f"tcp/{conn.port}: {magic.decode()} type={dev_type} code=0x{code:02x} "
                   f"seq={seq} session={session} len={plen}"
                   + ("" if body is not None else " -> no answer"))
@@ -359,7 +359,7 @@ def main():
                 log(args, f"tcp/{conn.port}: connection from {peer[0]}:{peer[1]}")
             else:
                 conn = key.data
-                stop, close_it = handle_tcp_data(dev, sel, conn)
+                stop, close_it = handle_tcp_data(dev, conn)
                 if close_it:
                     sel.unregister(conn.sock)
                     conn.sock.close()

@@ -57,14 +57,7 @@ chmod 0777 "$WORK"
 PIDS=()
 
 cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -INT "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
+    stop_all_now
     ip netns del "$NSDEV" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     if [ "${KEEP_WORK:-0}" = 1 ]; then
@@ -100,7 +93,10 @@ wait_for() {
 CAP_PID=
 start_capture() {  # NS IFACE FILE
     : >"$WORK/tcpdump.err"
-    in_ns "$1" timeout 120 tcpdump -n -i "$2" -U -w "$3" "$FILTER" \
+    # Started with `ip netns exec` directly (not through a shell function) so
+    # that $! is the `timeout` process itself and a signal to it reaches
+    # tcpdump; a backgrounded function would be a subshell in between.
+    ip netns exec "$1" timeout 120 tcpdump -n -i "$2" -U -w "$3" "$FILTER" \
         2>"$WORK/tcpdump.err" &
     CAP_PID=$!
     PIDS+=("$CAP_PID")
@@ -111,7 +107,7 @@ RESP_PID=
 start_responder() {  # NS LOGNAME [responder args...]
     local ns=$1 logname=$2; shift 2
     : >"$WORK/responder.out"
-    in_ns "$ns" timeout 90 python3 "$RESPONDER" --timeout 80 "$@" \
+    ip netns exec "$ns" timeout 90 python3 "$RESPONDER" --timeout 80 "$@" \
         >"$WORK/responder.out" 2>"$WORK/$logname.responder.log" &
     RESP_PID=$!
     PIDS+=("$RESP_PID")
@@ -121,9 +117,16 @@ start_responder() {  # NS LOGNAME [responder args...]
 stop_all() {
     # Give the last replies time to reach tcpdump before stopping it.
     sleep 1
+    stop_all_now
+}
+
+stop_all_now() {
+    # SIGTERM, not SIGINT: background jobs of a non-interactive shell start
+    # with SIGINT ignored.  `timeout` forwards TERM to its child; tcpdump
+    # flushes its file and the responder exits cleanly on it.
     local pid
     for pid in "${PIDS[@]}"; do
-        kill -INT "$pid" 2>/dev/null || true
+        kill -TERM "$pid" 2>/dev/null || true
     done
     for pid in "${PIDS[@]}"; do
         wait "$pid" 2>/dev/null || true
@@ -203,7 +206,10 @@ ip netns del "$NS"
 new_loopback_ns
 ip netns add "$NSDEV"
 in_ns "$NSDEV" ip link set lo up
-ip link add bjc netns "$NS" type veth peer name bjd netns "$NSDEV"
+# Fixed, locally administered MACs so the IPv6 link-local source addresses
+# (and so the capture) stay the same from one recording to the next.
+ip link add bjc netns "$NS" address 02:42:4a:4e:50:01 type veth \
+    peer name bjd netns "$NSDEV" address 02:42:4a:4e:50:02
 ip -n "$NS" addr add 192.0.2.1/24 brd 192.0.2.255 dev bjc
 ip -n "$NSDEV" addr add 192.0.2.2/24 brd 192.0.2.255 dev bjd
 ip -n "$NS" link set bjc up

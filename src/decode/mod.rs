@@ -6,8 +6,8 @@ pub mod ports;
 pub mod prefilter;
 
 use etherparse::{
-    ip_number, EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice,
-    LaxSlicedPacket, TransportSlice,
+    ip_number, EtherType, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
+    TransportSlice,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -194,19 +194,16 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
             let src = IpAddr::V6(Ipv6Addr::from(h.source()));
             let dst = IpAddr::V6(Ipv6Addr::from(h.destination()));
             let payload = v6.payload();
-            let mut frag = None;
-            for ext in v6.extensions().clone().into_iter() {
-                if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    frag = Some(Fragment {
-                        src,
-                        dst,
-                        id: f.identification(),
-                        offset: u32::from(f.fragment_offset().value()) * 8,
-                        more: f.more_fragments(),
-                        proto: payload.ip_number.0,
-                    });
-                }
-            }
+            let frag = ipv6_fragment(h.next_header().0, v6.extensions().slice()).map(
+                |(id, offset, more)| Fragment {
+                    src,
+                    dst,
+                    id,
+                    offset,
+                    more,
+                    proto: payload.ip_number.0,
+                },
+            );
             // A fragment header that says "offset 0, no more" is an atomic fragment: not one.
             let frag = frag.filter(|f| f.offset != 0 || f.more);
             (src, dst, payload, frag)
@@ -297,6 +294,30 @@ fn ip_payload_announced(net: &LaxNetSlice<'_>) -> usize {
         }
         LaxNetSlice::Arp(_) => 0,
     }
+}
+
+/// Finds the Fragment header among IPv6 extension headers: (identification, offset in bytes,
+/// more fragments). Walked by hand with checked indexing: etherparse's extension iterator
+/// trusts lengths that lax slicing has not validated (an out-of-bounds read on hostile input).
+fn ipv6_fragment(mut next: u8, mut ext: &[u8]) -> Option<(u32, u32, bool)> {
+    for _ in 0..8 {
+        let len = match next {
+            // hop-by-hop, routing, destination options: (len + 1) * 8
+            0 | 43 | 60 => (usize::from(*ext.get(1)?) + 1) * 8,
+            44 => {
+                let f = ext.get(..8)?;
+                let off = u16::from_be_bytes([f[2], f[3]]);
+                let id = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+                return Some((id, u32::from(off >> 3) * 8, off & 1 != 0));
+            }
+            // authentication header: (len + 2) * 4
+            51 => (usize::from(*ext.get(1)?) + 2) * 4,
+            _ => return None,
+        };
+        next = *ext.first()?;
+        ext = ext.get(len..)?;
+    }
+    None
 }
 
 fn first_fragment<'a>(
@@ -444,6 +465,19 @@ mod tests {
             panic!()
         };
         assert_eq!((fr.offset, fr.more, fr.proto), (32, false, 17));
+    }
+
+    #[test]
+    fn ipv6_fragment_header_walk() {
+        // hop-by-hop (8 bytes) then a fragment header: offset 26*8, MF, id 0x42
+        let mut ext = vec![44, 0, 0, 0, 0, 0, 0, 0];
+        ext.extend([17, 0, 0, (26 * 8) | 1, 0, 0, 0, 0x42]);
+        assert_eq!(ipv6_fragment(0, &ext), Some((0x42, 208, true)));
+        // cut short, a lying length, or no fragment header at all: no answer, no panic
+        assert_eq!(ipv6_fragment(0, &ext[..10]), None);
+        assert_eq!(ipv6_fragment(0, &[44, 200]), None);
+        assert_eq!(ipv6_fragment(0, &[]), None);
+        assert_eq!(ipv6_fragment(17, &ext), None);
     }
 
     #[test]

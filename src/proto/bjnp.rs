@@ -533,11 +533,13 @@ impl<'a> ScanPoll<'a> {
                     got: p.len(),
                     expected: "80, 100 or 116",
                 })?;
-        let (expected_len, name_at) = match kind {
-            0 => (80, None),
-            1 => (80, Some(8)),
-            2 => (116, Some(6)),
-            5 => (100, Some(6)),
+        // The name is at offset 8 in every variant: type 1 pads with 6 zero bytes, types 2 and
+        // 5 put 2 bytes and the u32 dialog number there.
+        let (expected_len, has_name) = match kind {
+            0 => (80, false),
+            1 => (80, true),
+            2 => (116, true),
+            5 => (100, true),
             _ => return Err(PayloadError::Field("poll_type")),
         };
         if p.len() != expected_len {
@@ -548,7 +550,7 @@ impl<'a> ScanPoll<'a> {
         }
         Ok(ScanPoll {
             kind,
-            user_host: name_at.map(|at| &p[at..at + 64]),
+            user_host: has_name.then(|| &p[8..72]),
         })
     }
 }
@@ -1037,9 +1039,14 @@ mod tests {
         let mut p = vec![0u8; 80];
         p[1] = 0;
         assert_eq!(ScanPoll::parse(&p).unwrap().user_host, None);
+        // type 2 as SANE sends it: dialog 1 at bytes 4-7, name at 8
         let mut p = vec![0u8; 116];
         p[1] = 2;
-        assert_eq!(ScanPoll::parse(&p).unwrap().kind, 2);
+        p[7] = 1;
+        p[9] = b'r';
+        let s = ScanPoll::parse(&p).unwrap();
+        assert_eq!(s.kind, 2);
+        assert_eq!(utf16be_string(s.user_host.unwrap()), "r");
         let mut p = vec![0u8; 100];
         p[1] = 5;
         assert_eq!(ScanPoll::parse(&p).unwrap().kind, 5);
