@@ -23,6 +23,7 @@ demo: build
 	@./target/release/bjnp-watch -r $(DEMO_CAPTURE)
 
 lint: deps
+	@command -v rustup >/dev/null 2>&1 && rustup component add rustfmt clippy >/dev/null 2>&1 || true
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 

@@ -137,7 +137,10 @@ impl Engine {
             }
         }
         match decode::decode(frame.linktype, frame.data) {
-            Decoded::Packet(p) => self.packet(frame, &p, out),
+            Decoded::Packet(mut p) => {
+                p.frame_cut = frame.data.len() < frame.orig_len as usize;
+                self.packet(frame, &p, out)
+            }
             Decoded::Fragment(f, _) => {
                 let key = (f.src, f.dst, f.id, f.proto);
                 if self.frags.get(&key).is_some() {
@@ -329,6 +332,15 @@ impl Engine {
                 },
             })),
         }
+    }
+
+    /// Frames seen so far (including those a `-f` filter rejected).
+    pub fn packets(&self) -> u64 {
+        self.capture.packets
+    }
+
+    pub fn ports(&self) -> &PortSet {
+        &self.cfg.ports
     }
 
     /// The newest packet time seen (replay clock).

@@ -69,7 +69,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop))
+        // The first signal asks for a clean stop; a second one, while the first is still being
+        // honoured (say a replay blocked reading an idle pipe), exits at once with status 1.
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .map_err(|e| Failure::Error(format!("cannot install signal handler: {e}"), 1))?;
     }
     let live = cli.interface.is_some();
@@ -100,6 +103,10 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                     } else {
                         engine.count_filtered(frame);
                     }
+                    // Nobody reads our output any more (`| head`): stop reading input too.
+                    if sink.failed() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
                 });
                 match read {
                     Ok(s) if s.interrupted => break,
@@ -116,7 +123,11 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             r.map(|()| None)
         }
     };
-    // Whatever happened, what was decoded is written, with the final counters.
+    // Whatever happened, what was decoded is written, with the final counters, unless the
+    // input could not even be opened (nothing was read, so there is nothing to account for).
+    if result.is_err() && engine.packets() == 0 {
+        return result.map(|_| ()).map_err(Failure::from);
+    }
     engine.finish(&mut sink);
     let (now, pcap_stats) = match &result {
         Ok(Some(stats)) => (Timestamp::now(), Some(*stats)),
@@ -148,18 +159,20 @@ fn capture_live(
         snaplen: cli.snaplen.unwrap_or(65535),
         buffer_size: cli.buffer_size.unwrap_or(64).saturating_mul(1 << 20),
         filter: cli.filter.clone(),
+        ports: engine.ports().clone(),
         timeout_ms: 200,
     })?;
     tracing::info!(iface, linktype = live.linktype(), "capturing");
     // A read blocked in the kernel does not see the flag: wake it.
-    let breaker = live.breaker();
-    let watcher_stop = Arc::clone(stop);
-    std::thread::spawn(move || {
-        while !watcher_stop.load(Ordering::Relaxed) {
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        breaker.breakloop();
-    });
+    if let Some(breaker) = live.breaker() {
+        let watcher_stop = Arc::clone(stop);
+        std::thread::spawn(move || {
+            while !watcher_stop.load(Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            breaker.breakloop();
+        });
+    }
     engine.set_source(Source::Iface(iface.into()));
     while !stop.load(Ordering::Relaxed) {
         let n = live.dispatch(stop, &mut |frame| engine.process(frame, sink))?;
@@ -170,5 +183,6 @@ fn capture_live(
             break;
         }
     }
+    live.drain(&mut |frame| engine.process(frame, sink));
     Ok(live.stats())
 }

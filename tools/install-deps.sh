@@ -2,12 +2,13 @@
 # Installs the Debian packages bjnp-watch needs to build and test, only those missing.
 # As root it calls apt-get directly; otherwise through sudo.
 #   tools/install-deps.sh build   libpcap (build and run)
-#   tools/install-deps.sh test    + tshark (differential test), tcpdump, iproute2 (live tests)
+#   tools/install-deps.sh test    + tshark (differential test), iproute2, procps, util-linux
+#                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump
 set -euo pipefail
 
 want=(libpcap-dev pkg-config)
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 util-linux)
+    want+=(tshark tcpdump iproute2 procps util-linux)
 fi
 
 missing=()
@@ -25,8 +26,10 @@ else
     exit 1
 fi
 echo "install-deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
+# sudo resets the environment: pass the non-interactive setting on the command line.
+APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 # wireshark-common asks whether non-root users may capture; answer no, quietly.
 echo "wireshark-common wireshark-common/install-setuid boolean false" | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+"${APT[@]}" update -qq
+"${APT[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+

@@ -11,7 +11,9 @@ use crate::proto::bjnp::{
 };
 use std::net::IpAddr;
 
-/// Requests wait this long for their answer (clients retry three times within a few seconds).
+/// Requests wait this long for their answer. Clients give up within a few seconds (three tries),
+/// but a slow printer's TCP acknowledgement can take longer while it is busy; 30 s keeps those
+/// paired, and the cap bounds the table whatever the rate.
 const PENDING_TTL_NS: u64 = 30 * 1_000_000_000;
 const PENDING_CAP: usize = 65_536;
 /// Bulk TCP data messages (print data, scan data and their acks) logged per flow direction
@@ -20,16 +22,23 @@ const DATA_RECORDS_PER_DIR: u8 = 4;
 /// A datagram holds at most this many back-to-back messages; the rest counts as trailing data.
 const MAX_MESSAGES_PER_DATAGRAM: usize = 16;
 
-/// Per-flow BJNP state.
+/// Per-flow BJNP state. Small for UDP flows: the TCP stream state is allocated only when the
+/// flow carries TCP.
 #[derive(Default)]
 pub struct BjnpFlow {
-    streams: [Stream; 2],
+    streams: Option<Box<[Stream; 2]>>,
     not_bjnp_reported: bool,
+    /// `REPORTED_*` bits: stream anomalies already written for this flow.
+    reported: u8,
     data_logged: [u8; 2],
 }
 
+const REPORTED_GAP: u8 = 1;
+const REPORTED_INCOMPLETE: u8 = 2;
+
 #[derive(Default)]
 struct Stream {
+    isn: Option<u32>,
     next_seq: Option<u32>,
     framer: Framer,
     /// A gap, a cut capture or garbage: this direction is no longer parsed.
@@ -141,32 +150,75 @@ impl BjnpAnalyzer {
         emit: &mut dyn FnMut(Body),
     ) {
         let di = ctx.dir.index();
+        let streams = st.streams.get_or_insert_with(Box::default);
+        let stream = &mut streams[di];
+        // The first payload byte's sequence number (a SYN occupies one).
+        let mut seq = p.tcp.seq;
         if p.tcp.has(Tcp::SYN) {
-            st.streams[di] = Stream {
-                next_seq: Some(p.tcp.seq.wrapping_add(1)),
-                ..Stream::default()
-            };
-            return;
+            // A retransmitted SYN changes nothing; a new ISN is a new connection on the same
+            // ports, whose stream starts afresh.
+            if stream.isn != Some(p.tcp.seq) {
+                *stream = Stream {
+                    isn: Some(p.tcp.seq),
+                    next_seq: Some(p.tcp.seq.wrapping_add(1)),
+                    ..Stream::default()
+                };
+            }
+            seq = seq.wrapping_add(1);
         }
-        let stream = &mut st.streams[di];
-        if p.payload.is_empty() || stream.stopped {
-            return;
+        let closing = p.tcp.has(Tcp::FIN) || p.tcp.has(Tcp::RST);
+        if !p.payload.is_empty() && !stream.stopped {
+            self.tcp_payload(st, ctx, p, seq, emit);
         }
+        let stream = &mut st.streams.as_mut().expect("allocated above")[di];
+        if closing && !stream.stopped && !stream.framer.failed() && !stream.framer.at_boundary() {
+            // The connection ended inside a message: say so rather than let it vanish.
+            stream.stopped = true;
+            self.stream_anomaly(
+                st,
+                REPORTED_INCOMPLETE,
+                "bjnp.tcp_incomplete_message",
+                "the connection closed in the middle of a BJNP message".into(),
+                emit,
+            );
+        }
+    }
+
+    fn tcp_payload(
+        &mut self,
+        st: &mut BjnpFlow,
+        ctx: &PacketCtx,
+        p: &Packet<'_>,
+        seq: u32,
+        emit: &mut dyn FnMut(Body),
+    ) {
+        let di = ctx.dir.index();
+        let stream = &mut st.streams.as_mut().expect("allocated by on_tcp")[di];
         let data = match stream.next_seq {
             // Picked up mid-stream: start only where a header evidently starts.
             None => {
                 if bjnp::Header::parse(p.payload, bjnp::MAX_TCP_PAYLOAD).is_err() {
                     stream.stopped = true;
+                    self.stats.tcp_midstream += 1;
                     return;
                 }
                 p.payload
             }
             Some(next) => {
-                let off = p.tcp.seq.wrapping_sub(next) as i32;
+                let off = seq.wrapping_sub(next) as i32;
                 if off > 0 {
-                    // A lost segment: the framing is gone until the end of the stream.
+                    // A lost (or reordered) segment: the framing is gone for this direction.
+                    // Reassembly that waits for the hole to fill comes with print-stream
+                    // analysis; until then the gap is reported, never papered over.
                     stream.stopped = true;
                     self.stats.tcp_gaps += 1;
+                    self.stream_anomaly(
+                        st,
+                        REPORTED_GAP,
+                        "bjnp.tcp_gap",
+                        format!("{off} bytes missing before seq {seq}; this direction is no longer parsed"),
+                        emit,
+                    );
                     return;
                 }
                 let skip = off.unsigned_abs() as usize;
@@ -176,11 +228,7 @@ impl BjnpAnalyzer {
                 &p.payload[skip..]
             }
         };
-        stream.next_seq = Some(
-            p.tcp
-                .seq
-                .wrapping_add(u32::try_from(p.wire_payload_len).unwrap_or(u32::MAX)),
-        );
+        stream.next_seq = Some(seq.wrapping_add(u32::try_from(p.stream_len()).unwrap_or(u32::MAX)));
         let lost_tail = p.capture_truncated() || p.fragment.is_some();
         let mut framer = std::mem::take(&mut stream.framer);
         let mut failed = None;
@@ -190,9 +238,10 @@ impl BjnpAnalyzer {
             }
             Framed::NotBjnp(e) => failed = Some(e),
         });
-        let stream = &mut st.streams[di];
+        let stream = &mut st.streams.as_mut().expect("allocated by on_tcp")[di];
         stream.framer = framer;
         if lost_tail {
+            // snaplen cut the segment: the rest of the stream cannot be framed.
             stream.stopped = true;
             self.stats.tcp_gaps += 1;
         }
@@ -200,6 +249,29 @@ impl BjnpAnalyzer {
             stream.stopped = true;
             self.not_bjnp(st, p, e, emit);
         }
+    }
+
+    /// One `anomaly` record per flow and kind, for what happened to a stream.
+    fn stream_anomaly(
+        &mut self,
+        st: &mut BjnpFlow,
+        bit: u8,
+        event: &'static str,
+        reason: String,
+        emit: &mut dyn FnMut(Body),
+    ) {
+        if st.reported & bit != 0 {
+            return;
+        }
+        st.reported |= bit;
+        emit(Body::Anomaly(Anomaly {
+            kind: "stream",
+            event,
+            layer: Some("bjnp"),
+            reason: Some(reason),
+            bytes: None,
+            preview_hex: None,
+        }));
     }
 
     fn not_bjnp(
@@ -260,7 +332,9 @@ impl BjnpAnalyzer {
         }
         let bulk = transport == Transport::Tcp
             && matches!(h.command(), Command::PRINT_DATA | Command::GET_STATUS);
-        if bulk && anomalies.is_empty() {
+        // Informational anomalies (an answer whose request went unseen) do not force a record:
+        // a capture that missed the request side would otherwise log every acknowledgement.
+        if bulk && !anomalies.is_malformed() {
             let logged = &mut st.data_logged[ctx.dir.index()];
             if *logged >= DATA_RECORDS_PER_DIR {
                 self.stats.data_messages_unlogged += 1;
@@ -292,10 +366,14 @@ impl BjnpAnalyzer {
             return None;
         }
         let key = (p.dst, p.dst_port, p.src_port, stack, h.command().0, h.seq());
-        let (ts, req) = match t {
+        let found = match t {
             // TCP answers are one to one; a UDP request (a broadcast) may have many answers.
-            Transport::Tcp => self.pending.remove(&key)?,
-            Transport::Udp => self.pending.get(&key).map(|(ts, r)| (ts, *r))?,
+            Transport::Tcp => self.pending.remove(&key),
+            Transport::Udp => self.pending.get(&key).map(|(ts, r)| (ts, *r)),
+        };
+        let Some((ts, req)) = found else {
+            self.stats.responses_unmatched += 1;
+            return None;
         };
         if ctx.ts.since(ts) > PENDING_TTL_NS {
             self.stats.responses_unmatched += 1;
@@ -323,7 +401,7 @@ fn record(
         direction: if response { "response" } else { "request" },
         dev_type: h.dev_type().0,
         command: h.command().0,
-        command_name: h.command().name(transport),
+        command_name: h.command().name(transport, h.dev_type().stack()),
         seq: h.seq(),
         session_id: h.session_id(),
         payload_len: h.payload_len(),
@@ -386,4 +464,311 @@ fn record(
         _ => {}
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::{Vlans, L4};
+
+    fn msg(dev: u8, code: u8, seq: u32, session: u16, payload: &[u8]) -> Vec<u8> {
+        let mut v = b"BJNP".to_vec();
+        v.extend([dev, code]);
+        v.extend(seq.to_be_bytes());
+        v.extend(session.to_be_bytes());
+        v.extend((payload.len() as u32).to_be_bytes());
+        v.extend(payload);
+        v
+    }
+
+    fn pkt<'a>(
+        l4: L4,
+        src: &str,
+        sport: u16,
+        dst: &str,
+        dport: u16,
+        payload: &'a [u8],
+    ) -> Packet<'a> {
+        Packet {
+            vlan: Vlans::default(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            l4,
+            src_port: sport,
+            dst_port: dport,
+            tcp: Tcp::default(),
+            payload,
+            wire_payload_len: payload.len(),
+            fragment: None,
+            frame_cut: false,
+        }
+    }
+
+    fn seg<'a>(seq: u32, flags: u8, payload: &'a [u8], toserver: bool) -> Packet<'a> {
+        let mut p = if toserver {
+            pkt(L4::Tcp, "192.0.2.5", 40000, "192.0.2.30", 8611, payload)
+        } else {
+            pkt(L4::Tcp, "192.0.2.30", 8611, "192.0.2.5", 40000, payload)
+        };
+        p.tcp = Tcp { seq, ack: 0, flags };
+        p
+    }
+
+    fn ctx(t: u64, toserver: bool) -> PacketCtx {
+        PacketCtx {
+            ts: Timestamp(t * 1_000_000),
+            cnt: Some(t),
+            dir: if toserver {
+                Dir::ToServer
+            } else {
+                Dir::ToClient
+            },
+        }
+    }
+
+    /// Runs packets through one flow's state; returns the bodies.
+    struct Harness {
+        a: BjnpAnalyzer,
+        st: BjnpFlow,
+        out: Vec<Body>,
+        t: u64,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            Harness {
+                a: BjnpAnalyzer::default(),
+                st: BjnpFlow::default(),
+                out: vec![],
+                t: 0,
+            }
+        }
+        fn udp(&mut self, p: &Packet<'_>, toserver: bool) {
+            self.t += 1;
+            let c = ctx(self.t, toserver);
+            self.a
+                .on_udp(&mut self.st, &c, p, &mut |b| self.out.push(b));
+        }
+        fn tcp(&mut self, p: &Packet<'_>, toserver: bool) {
+            self.t += 1;
+            let c = ctx(self.t, toserver);
+            self.a
+                .on_tcp(&mut self.st, &c, p, &mut |b| self.out.push(b));
+        }
+        fn bjnp(&self) -> Vec<&event::Bjnp> {
+            self.out
+                .iter()
+                .filter_map(|b| {
+                    if let Body::Bjnp(x) = b {
+                        Some(&**x)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        }
+        fn anomalies(&self) -> Vec<&'static str> {
+            self.out
+                .iter()
+                .filter_map(|b| {
+                    if let Body::Anomaly(a) = b {
+                        Some(a.event)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn broadcast_request_pairs_with_every_answer() {
+        let mut h = Harness::new();
+        let req = msg(1, 0x01, 0, 0, &[]);
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.5", 8611, "192.0.2.255", 8611, &req),
+            true,
+        );
+        let ans = msg(
+            0x81,
+            0x01,
+            0,
+            0,
+            &[0, 1, 8, 0, 6, 4, 1, 2, 3, 4, 5, 6, 192, 0, 2, 30],
+        );
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.30", 8611, "192.0.2.5", 8611, &ans),
+            false,
+        );
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.31", 8611, "192.0.2.5", 8611, &ans),
+            false,
+        );
+        let b = h.bjnp();
+        assert_eq!(b.len(), 3);
+        assert!(b[1].response_to.is_some() && b[2].response_to.is_some());
+        assert_eq!(b[2].response_to.as_ref().unwrap().pcap_cnt, Some(1));
+        assert_eq!(h.a.stats().responses_matched, 2);
+        // an answer to a request never seen: counted and flagged
+        let other = msg(0x81, 0x30, 9, 0, &[0, 2]);
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.30", 8611, "192.0.2.5", 50000, &other),
+            false,
+        );
+        assert!(h.bjnp()[3].anomalies.contains(&"unsolicited_response"));
+        assert_eq!(h.a.stats().responses_unmatched, 1);
+        // a different sequence number does not pair
+        let late = msg(
+            0x81,
+            0x01,
+            1,
+            0,
+            &[0, 1, 8, 0, 6, 4, 1, 2, 3, 4, 5, 6, 192, 0, 2, 30],
+        );
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.30", 8611, "192.0.2.5", 8611, &late),
+            false,
+        );
+        assert!(h.bjnp()[4].response_to.is_none());
+    }
+
+    #[test]
+    fn answers_expire() {
+        let mut h = Harness::new();
+        let req = msg(1, 0x30, 1, 0, &[]);
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.5", 50000, "192.0.2.30", 8611, &req),
+            true,
+        );
+        h.t += 31_000; // 31 s later
+        let ans = msg(0x81, 0x30, 1, 0, &[0, 2]);
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.30", 8611, "192.0.2.5", 50000, &ans),
+            false,
+        );
+        assert!(h.bjnp()[1].response_to.is_none());
+    }
+
+    fn print_session(h: &mut Harness, isn: u32) {
+        h.tcp(&seg(isn, Tcp::SYN, &[], true), true);
+        h.tcp(&seg(7000, Tcp::SYN | Tcp::ACK, &[], false), false);
+    }
+
+    #[test]
+    fn tcp_sequence_wraps_and_retransmissions_are_skipped() {
+        let mut h = Harness::new();
+        let isn = u32::MAX - 20; // the stream crosses 2^32
+        print_session(&mut h, isn);
+        let m1 = msg(1, 0x21, 1, 7, &[0xaa; 30]);
+        let m2 = msg(1, 0x21, 2, 7, &[0xbb; 10]);
+        let mut both = m1.clone();
+        both.extend(&m2);
+        let s0 = isn.wrapping_add(1);
+        h.tcp(&seg(s0, Tcp::ACK, &both[..20], true), true);
+        // retransmission of what was seen, then an overlapping segment carrying new bytes too
+        h.tcp(&seg(s0, Tcp::ACK, &both[..20], true), true);
+        h.tcp(
+            &seg(s0.wrapping_add(10), Tcp::ACK, &both[10..40], true),
+            true,
+        );
+        h.tcp(&seg(s0.wrapping_add(40), Tcp::ACK, &both[40..], true), true);
+        // a retransmitted SYN must not reset the stream
+        h.tcp(&seg(isn, Tcp::SYN, &[], true), true);
+        let m3 = msg(1, 0x21, 3, 7, &[]);
+        h.tcp(
+            &seg(s0.wrapping_add(both.len() as u32), Tcp::ACK, &m3, true),
+            true,
+        );
+        let seqs: Vec<u32> = h.bjnp().iter().map(|b| b.seq).collect();
+        assert_eq!(seqs, [1, 2, 3]);
+        assert!(h.anomalies().is_empty(), "{:?}", h.anomalies());
+    }
+
+    #[test]
+    fn a_gap_stops_the_direction_and_is_reported_once() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        let m = msg(1, 0x21, 1, 7, &[1; 8]);
+        h.tcp(&seg(101 + 5, Tcp::ACK, &m, true), true);
+        h.tcp(&seg(101 + 500, Tcp::ACK, &m, true), true);
+        assert!(h.bjnp().is_empty());
+        assert_eq!(h.anomalies(), ["bjnp.tcp_gap"]);
+        assert_eq!(h.a.stats().tcp_gaps, 1);
+        // the other direction is unaffected
+        let ack = msg(0x81, 0x21, 1, 7, &[0, 0, 0, 8]);
+        h.tcp(&seg(7001, Tcp::ACK, &ack, false), false);
+        assert_eq!(h.bjnp().len(), 1);
+    }
+
+    #[test]
+    fn close_in_the_middle_of_a_message_is_reported() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        let m = msg(1, 0x21, 1, 7, &[1; 100]);
+        h.tcp(&seg(101, Tcp::ACK | Tcp::FIN, &m[..50], true), true);
+        assert_eq!(h.anomalies(), ["bjnp.tcp_incomplete_message"]);
+        // a clean close at a boundary says nothing
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        h.tcp(&seg(101, Tcp::ACK | Tcp::FIN, &m, true), true);
+        assert!(h.anomalies().is_empty());
+        assert_eq!(h.bjnp().len(), 1);
+    }
+
+    #[test]
+    fn garbage_after_the_handshake_and_mid_stream_pickup() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        h.tcp(&seg(101, Tcp::ACK, b"GET / HTTP/1.0\r\n\r\n", true), true);
+        assert_eq!(h.anomalies(), ["not_bjnp"]);
+        // no SYN seen and the segment is not at a header: quietly counted
+        let mut h = Harness::new();
+        h.tcp(&seg(5000, Tcp::ACK, &[0x42; 40], true), true);
+        assert!(h.out.is_empty());
+        assert_eq!(h.a.stats().tcp_midstream, 1);
+        // no SYN seen but a header starts the segment: parsed
+        let mut h = Harness::new();
+        h.tcp(&seg(5000, Tcp::ACK, &msg(1, 0x21, 4, 7, &[]), true), true);
+        assert_eq!(h.bjnp().len(), 1);
+    }
+
+    #[test]
+    fn bulk_data_is_summarised_even_without_the_request_side() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        let mut seq = 7001u32;
+        for i in 0..50u32 {
+            let ack = msg(0x81, 0x21, i, 7, &4096u32.to_be_bytes());
+            h.tcp(&seg(seq, Tcp::ACK, &ack, false), false);
+            seq += ack.len() as u32;
+        }
+        // unanswered requests make every ack "unsolicited", which must not defeat the limit
+        assert_eq!(h.bjnp().len(), usize::from(DATA_RECORDS_PER_DIR));
+        assert_eq!(
+            h.a.stats().data_messages_unlogged,
+            50 - u64::from(DATA_RECORDS_PER_DIR)
+        );
+        assert_eq!(h.a.stats().messages, 50);
+    }
+
+    #[test]
+    fn empty_probes_and_lying_lengths() {
+        let mut h = Harness::new();
+        h.udp(
+            &pkt(L4::Udp, "192.0.2.5", 50000, "192.0.2.30", 8611, &[]),
+            true,
+        );
+        assert!(h.out.is_empty());
+        assert_eq!(h.a.stats().empty_datagrams, 1);
+        // a UDP length that claims more than the (uncut) frame holds is the sender's lie
+        let m = msg(1, 0x10, 0, 0, &[0; 392]);
+        let mut p = pkt(L4::Udp, "192.0.2.5", 50000, "192.0.2.30", 8611, &m[..100]);
+        p.wire_payload_len = m.len();
+        h.udp(&p, true);
+        assert!(h.bjnp()[0].anomalies.contains(&"payload_truncated"));
+        // the same bytes cut by snaplen are the capture's doing
+        p.frame_cut = true;
+        h.udp(&p, true);
+        assert_eq!(h.bjnp()[1].anomalies, ["capture_truncated"]);
+    }
 }

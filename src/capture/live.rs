@@ -13,15 +13,17 @@ pub struct LiveOptions {
     pub snaplen: i32,
     /// Kernel ring buffer in bytes: a burst the engine cannot absorb at once waits here.
     pub buffer_size: i32,
-    /// BPF expression; `None` selects the default for the interface's link type.
+    /// BPF expression; `None` selects the default for `ports` and the interface's link type.
     pub filter: Option<String>,
+    pub ports: crate::decode::ports::PortSet,
     /// How long a read waits for more packets before handing over what it has; also how quickly
     /// a quiet capture notices a stop request.
     pub timeout_ms: i32,
 }
 
 pub struct Live {
-    cap: pcap::Capture<pcap::Active>,
+    /// `None` only transiently, while switching to non-blocking mode for the final drain.
+    cap: Option<pcap::Capture<pcap::Active>>,
     linktype: u32,
     iface: String,
 }
@@ -77,16 +79,17 @@ impl Live {
             .open()
             .map_err(classify)?;
         let linktype = cap.get_datalink().0 as u32;
-        let expr = o.filter.clone().unwrap_or_else(|| {
-            super::filter::default_expression(&crate::decode::ports::PortSet::default(), linktype)
-        });
+        let expr = o
+            .filter
+            .clone()
+            .unwrap_or_else(|| super::filter::default_expression(&o.ports, linktype));
         cap.filter(&expr, true)
             .map_err(|e| CaptureError::BadFilter {
                 expr,
                 msg: e.to_string(),
             })?;
         Ok(Live {
-            cap,
+            cap: Some(cap),
             linktype,
             iface: o.iface.clone(),
         })
@@ -97,8 +100,8 @@ impl Live {
     }
 
     /// A handle another thread (the signal watcher) uses to wake a blocked read.
-    pub fn breaker(&mut self) -> pcap::BreakLoop {
-        self.cap.breakloop_handle()
+    pub fn breaker(&mut self) -> Option<pcap::BreakLoop> {
+        self.cap.as_mut().map(|c| c.breakloop_handle())
     }
 
     /// Reads one batch (up to one kernel buffer, or until the timeout). Returns the number of
@@ -109,7 +112,10 @@ impl Live {
         on: &mut dyn FnMut(&Frame<'_>),
     ) -> Result<usize, CaptureError> {
         let linktype = self.linktype;
-        let r = self.cap.dispatch(None, |pkt| {
+        let Some(cap) = self.cap.as_mut() else {
+            return Ok(0);
+        };
+        let r = cap.dispatch(None, |pkt| {
             let ts = Timestamp::from_micros(
                 u64::try_from(pkt.header.ts.tv_sec).unwrap_or(0),
                 u64::try_from(pkt.header.ts.tv_usec).unwrap_or(0),
@@ -134,9 +140,33 @@ impl Live {
         }
     }
 
+    /// After a stop: hands over what is still in the kernel ring (packets that arrived before
+    /// the signal are "in flight" and must be written), without blocking. Bounded, so a flood
+    /// cannot keep a stopping monitor alive.
+    pub fn drain(&mut self, on: &mut dyn FnMut(&Frame<'_>)) -> u64 {
+        let Some(cap) = self.cap.take() else {
+            return 0;
+        };
+        let Ok(cap) = cap.setnonblock() else {
+            return 0;
+        };
+        self.cap = Some(cap);
+        let never = AtomicBool::new(true);
+        let mut total = 0;
+        // A pending pcap_breakloop makes the first read return at once; allow for it.
+        for _ in 0..64 {
+            match self.dispatch(&never, on) {
+                Ok(0) if total > 0 => break,
+                Ok(n) => total += n as u64,
+                Err(_) => break,
+            }
+        }
+        total
+    }
+
     /// libpcap's (received, dropped, if_dropped).
     pub fn stats(&mut self) -> Option<(u64, u64, u64)> {
-        self.cap.stats().ok().map(|s| {
+        self.cap.as_mut()?.stats().ok().map(|s| {
             (
                 u64::from(s.received),
                 u64::from(s.dropped),

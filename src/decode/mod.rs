@@ -107,11 +107,26 @@ pub struct Packet<'a> {
     pub wire_payload_len: usize,
     /// Set when this is the first fragment of a fragmented datagram.
     pub fragment: Option<Fragment>,
+    /// The capture kept fewer bytes than were on the wire (snaplen). Set by the engine from
+    /// the frame's lengths: a header that merely *claims* more data than the frame holds is
+    /// a lie to report, not a capture artefact.
+    pub frame_cut: bool,
 }
 
 impl Packet<'_> {
+    /// The payload is shorter than announced because snaplen cut the frame.
     pub fn capture_truncated(&self) -> bool {
-        self.payload.len() < self.wire_payload_len && self.fragment.is_none()
+        self.frame_cut && self.payload.len() < self.wire_payload_len && self.fragment.is_none()
+    }
+
+    /// Sequence space this segment's payload occupies: the announced length when snaplen cut
+    /// it, else what is there (a lying IP length must not move the stream forward).
+    pub fn stream_len(&self) -> usize {
+        if self.frame_cut {
+            self.wire_payload_len
+        } else {
+            self.payload.len()
+        }
     }
 }
 
@@ -236,6 +251,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 payload: u.payload(),
                 wire_payload_len: announced.max(u.payload().len()),
                 fragment: None,
+                frame_cut: false,
             })
         }
         Some(TransportSlice::Tcp(t)) => {
@@ -260,6 +276,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 payload: t.payload(),
                 wire_payload_len: announced.max(t.payload().len()),
                 fragment: None,
+                frame_cut: false,
             })
         }
         // The transport header was cut by snaplen: keep the ports if they are there.
@@ -275,6 +292,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 payload: &[],
                 wire_payload_len: 1,
                 fragment: None,
+                frame_cut: false,
             }),
             None => Decoded::Truncated,
         },
@@ -362,6 +380,7 @@ fn first_fragment<'a>(
         payload,
         wire_payload_len: announced.max(payload.len()),
         fragment: Some(f),
+        frame_cut: false,
     })
 }
 
@@ -426,16 +445,22 @@ mod tests {
     #[test]
     fn snaplen_cut_is_decoded_as_far_as_it_goes() {
         let f = udp_v4(50000, 8611, &[7u8; 100]);
-        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f[..60]) else {
+        let Decoded::Packet(mut p) = decode(linktype::ETHERNET, &f[..60]) else {
             panic!()
         };
+        assert!(
+            !p.capture_truncated(),
+            "a short payload alone is a lie, not a cut"
+        );
+        p.frame_cut = true;
         assert_eq!(p.payload.len(), 60 - 42);
         assert_eq!(p.wire_payload_len, 100);
         assert!(p.capture_truncated());
         // cut inside the UDP header: the ports are still there
-        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f[..38]) else {
+        let Decoded::Packet(mut p) = decode(linktype::ETHERNET, &f[..38]) else {
             panic!()
         };
+        p.frame_cut = true;
         assert_eq!((p.src_port, p.dst_port), (50000, 8611));
         assert!(p.capture_truncated());
         // cut inside the IP header

@@ -13,6 +13,15 @@ pub struct PortSet {
     udp: Box<[u64; 1024]>,
 }
 
+impl std::fmt::Debug for PortSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortSet")
+            .field("tcp", &self.tcp_ports())
+            .field("udp", &self.udp_ports())
+            .finish()
+    }
+}
+
 impl Default for PortSet {
     fn default() -> Self {
         Self::new(DEFAULT_TCP, DEFAULT_UDP)

@@ -3,7 +3,7 @@
 //! is certain; every unusual frame (tags, options it does not follow, fragments, truncation)
 //! goes to the full decoder, so the fast path and the slow path produce the same records.
 
-use super::link::linktype;
+use super::link::{self, Link};
 use super::ports::PortSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,20 +18,24 @@ pub enum Verdict {
 
 #[inline]
 pub fn check(lt: u32, data: &[u8], ports: &PortSet) -> Verdict {
-    match lt {
-        linktype::ETHERNET => ethernet(data, ports),
-        linktype::RAW | linktype::IPV4 | linktype::IPV6 => ip(data, ports),
-        _ => Verdict::Decode,
+    // The link split is the decoder's own (a match and a few reads), so both paths agree on
+    // what the link layer holds.
+    match link::split(lt, data) {
+        Link::Ethernet(d) => match d.get(12..14) {
+            Some(&[hi, lo]) => by_ethertype(u16::from_be_bytes([hi, lo]), &d[14..], ports),
+            _ => Verdict::Decode,
+        },
+        Link::EtherType(t, d) => by_ethertype(t, d, ports),
+        Link::Ip(d) => ip(d, ports),
+        Link::NotIp => Verdict::IgnoreNotIp,
+        Link::Truncated | Link::Unsupported => Verdict::Decode,
     }
 }
 
 #[inline]
-fn ethernet(d: &[u8], ports: &PortSet) -> Verdict {
-    let Some(&[hi, lo]) = d.get(12..14) else {
-        return Verdict::Decode;
-    };
-    match u16::from_be_bytes([hi, lo]) {
-        0x0800 | 0x86dd => ip(&d[14..], ports),
+fn by_ethertype(ethertype: u16, d: &[u8], ports: &PortSet) -> Verdict {
+    match ethertype {
+        0x0800 | 0x86dd => ip(d, ports),
         // VLAN/QinQ, MACsec and everything else the decoder knows stays on the slow path.
         0x8100 | 0x88a8 | 0x9100 | 0x88e5 => Verdict::Decode,
         // ARP, LLDP, and 802.3 length fields: no IP inside that the decoder would read.
@@ -117,7 +121,18 @@ mod tests {
         v[12] = 0x81;
         assert_eq!(check(1, &v, &p), Verdict::Decode);
         assert_eq!(check(1, &[0; 10], &p), Verdict::Decode);
-        assert_eq!(check(113, &eth_v4(6, 1, 2), &p), Verdict::Decode);
+        // Linux cooked v1/v2 and BSD loopback take the fast path too
+        let mut sll = vec![0u8; 14];
+        sll.extend([0x08, 0x00]);
+        sll.extend(&eth_v4(6, 40000, 443)[14..]);
+        assert_eq!(check(113, &sll, &p), Verdict::IgnoreIp);
+        let mut sll2 = vec![0x08, 0x00];
+        sll2.extend([0u8; 18]);
+        sll2.extend(&eth_v4(17, 40000, 8612)[14..]);
+        assert_eq!(check(276, &sll2, &p), Verdict::Decode);
+        let mut null = vec![2, 0, 0, 0];
+        null.extend(&eth_v4(6, 40000, 443)[14..]);
+        assert_eq!(check(0, &null, &p), Verdict::IgnoreIp);
         let mut arp = vec![0u8; 12];
         arp.extend([0x08, 0x06]);
         assert_eq!(check(1, &arp, &p), Verdict::IgnoreNotIp);

@@ -14,13 +14,13 @@ pub fn community_id_v1(
     dport: u16,
     proto: u8,
 ) -> String {
-    let (sa, da) = (octets(src), octets(dst));
+    let (sa, da) = (Octets::of(src), Octets::of(dst));
     // The ordering makes both directions hash alike: the smaller (address, port) goes first.
-    let swap = (sa.as_slice(), sport) > (da.as_slice(), dport);
+    let swap = (sa.bytes(), sport) > (da.bytes(), dport);
     let (a, ap, b, bp) = if swap {
-        (&da, dport, &sa, sport)
+        (da.bytes(), dport, sa.bytes(), sport)
     } else {
-        (&sa, sport, &da, dport)
+        (sa.bytes(), sport, da.bytes(), dport)
     };
     let mut h = Sha1::new();
     h.update(seed.to_be_bytes());
@@ -36,10 +36,22 @@ pub fn community_id_v1(
     out
 }
 
-fn octets(ip: IpAddr) -> Vec<u8> {
-    match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
+/// An address's bytes without a heap allocation (4 used for IPv4, 16 for IPv6).
+struct Octets([u8; 16], usize);
+
+impl Octets {
+    fn of(ip: IpAddr) -> Self {
+        match ip {
+            IpAddr::V4(a) => {
+                let mut b = [0u8; 16];
+                b[..4].copy_from_slice(&a.octets());
+                Octets(b, 4)
+            }
+            IpAddr::V6(a) => Octets(a.octets(), 16),
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.0[..self.1]
     }
 }
 

@@ -272,6 +272,8 @@ pub struct BjnpStats {
     /// TCP data messages counted but not logged one by one (see README).
     pub data_messages_unlogged: u64,
     pub tcp_gaps: u64,
+    /// TCP streams picked up mid-way that did not start at a message boundary.
+    pub tcp_midstream: u64,
     pub pending_evicted: u64,
 }
 

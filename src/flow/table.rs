@@ -239,6 +239,7 @@ mod tests {
             payload: &[],
             wire_payload_len: 0,
             fragment: None,
+            frame_cut: false,
         }
     }
 

@@ -95,18 +95,20 @@ impl Command {
         )
     }
 
-    /// A readable name; TCP reuses 0x20/0x21 for data transfer.
-    pub fn name(self, transport: Transport) -> &'static str {
-        match (self.0, transport) {
-            (0x01, _) => "discover",
-            (0x02, _) => "start_scan",
-            (0x10, _) => "job_details",
-            (0x11, _) => "close",
-            (0x20, Transport::Udp) => "get_status",
-            (0x20, Transport::Tcp) => "read_data",
-            (0x21, _) => "print_data",
-            (0x30, _) => "get_identity",
-            (0x32, _) => "scan_poll",
+    /// A readable name. TCP reuses 0x20/0x21 for data transfer, and on the scanner stack
+    /// (`stack` 2) 0x21 carries scanner commands, not print data.
+    pub fn name(self, transport: Transport, stack: u8) -> &'static str {
+        match (self.0, transport, stack) {
+            (0x01, _, _) => "discover",
+            (0x02, _, _) => "start_scan",
+            (0x10, _, _) => "job_details",
+            (0x11, _, _) => "close",
+            (0x20, Transport::Udp, _) => "get_status",
+            (0x20, Transport::Tcp, _) => "read_data",
+            (0x21, Transport::Tcp, 2) => "scan_command",
+            (0x21, _, _) => "print_data",
+            (0x30, _, _) => "get_identity",
+            (0x32, _, _) => "scan_poll",
             _ => "unknown",
         }
     }
@@ -697,10 +699,9 @@ fn payload_shape_ok(msg: &Message<'_>, transport: Transport) -> bool {
                     || p.len() >= 2 && usize::from(u16::from_be_bytes([p[0], p[1]])) == p.len())
         }
         (Command::DISCOVER, _, false) => p.is_empty(),
-        (Command::DISCOVER, _, true) => Discover::parse(p).is_ok_and(|d| {
-            let n = d.addresses().count();
-            (d.addr_len == 4 && p.len() == 16) || p.len() == 12 + 16 * n
-        }),
+        (Command::DISCOVER, _, true) => {
+            Discover::parse(p).is_ok_and(|d| p.len() == 12 + usize::from(d.addr_len))
+        }
         (Command::JOB_DETAILS, _, false) => p.len() == JOB_DETAILS_LEN,
         (Command::CLOSE, _, _) => p.is_empty(),
         (Command::SCAN_POLL, _, false) => ScanPoll::parse(p).is_ok(),
@@ -806,7 +807,7 @@ mod tests {
         let b = hdr(b"MFNP", 2, 1, 0, 0, 0);
         let h = Header::parse(&b, MAX_UDP_PAYLOAD).unwrap();
         assert_eq!(h.magic(), Magic::MFNP);
-        assert_eq!(h.command().name(Transport::Udp), "discover");
+        assert_eq!(h.command().name(Transport::Udp, 2), "discover");
     }
 
     #[test]
@@ -852,7 +853,7 @@ mod tests {
         let b = hdr(b"BJNP", 0x01, 0x55, 7, 0, 0);
         let (m, _) = datagram(&b).unwrap();
         assert_eq!(m.header.command(), Command(0x55));
-        assert_eq!(m.header.command().name(Transport::Udp), "unknown");
+        assert_eq!(m.header.command().name(Transport::Udp, 1), "unknown");
         let a = check(&m, TO_SERVICE);
         assert!(a.has(Anomalies::UNKNOWN_COMMAND));
         assert!(a.is_malformed());
@@ -862,10 +863,14 @@ mod tests {
     fn every_known_command_has_a_name() {
         for code in [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x30, 0x32] {
             assert!(Command(code).is_known());
-            assert_ne!(Command(code).name(Transport::Udp), "unknown");
-            assert_ne!(Command(code).name(Transport::Tcp), "unknown");
+            for stack in [1, 2] {
+                assert_ne!(Command(code).name(Transport::Udp, stack), "unknown");
+                assert_ne!(Command(code).name(Transport::Tcp, stack), "unknown");
+            }
         }
-        assert_eq!(Command::GET_STATUS.name(Transport::Tcp), "read_data");
+        assert_eq!(Command::GET_STATUS.name(Transport::Tcp, 2), "read_data");
+        assert_eq!(Command::PRINT_DATA.name(Transport::Tcp, 1), "print_data");
+        assert_eq!(Command::PRINT_DATA.name(Transport::Tcp, 2), "scan_command");
     }
 
     #[test]
@@ -942,6 +947,17 @@ mod tests {
             Err(PayloadError::Field("addr_len"))
         );
         assert!(Discover::parse(&[0; 5]).is_err());
+        // an IPv4 answer with extra bytes parses but fails the shape check
+        let mut long = vec![0, 1, 8, 0, 6, 4, 2, 0, 0x5e, 0x10, 0, 0x30, 192, 0, 2, 30];
+        long.extend([0u8; 12]);
+        let mut m = hdr(b"BJNP", 0x81, 0x01, 0, 0, long.len() as u32);
+        m.extend(&long);
+        let (msg, _) = datagram(&m).unwrap();
+        assert!(check(&msg, FROM_SERVICE).has(Anomalies::BAD_PAYLOAD));
+        let mut m = hdr(b"BJNP", 0x81, 0x01, 0, 0, 16);
+        m.extend(&long[..16]);
+        let (msg, _) = datagram(&m).unwrap();
+        assert!(check(&msg, FROM_SERVICE).is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 pub fn bin() -> &'static str {
@@ -93,19 +93,47 @@ pub fn is_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
-/// A test that cannot run here says so loudly; under CI it fails instead.
+/// A test that cannot run here says so loudly; under CI it fails instead. Written straight to
+/// the process's stderr: libtest captures `eprintln!` of passing tests, and a skip must show.
 pub fn skip_or_fail(why: &str) {
+    use std::io::Write;
     let banner = format!("\n!!!!!!!! SKIPPED: {why} !!!!!!!!\n");
     if std::env::var_os("CI").is_some() {
         panic!("{banner}(CI must run this test)");
     }
-    eprintln!("{banner}");
+    let _ = std::io::stderr().write_all(banner.as_bytes());
+}
+
+/// A command running the binary as `nobody` with no capabilities (root only). The binary is
+/// copied to a world-readable place first: the checkout may sit under a 0700 home directory.
+pub fn as_nobody(args: &[&str]) -> Option<Run> {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() || !have("setpriv") {
+        return None;
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("bjnpw-bin")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("bjnp-watch");
+    std::fs::copy(bin(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&copy)
+        .args(args)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    Some(out.into())
 }
 
 pub fn sample(name: &str) -> String {
     format!("samples/{name}")
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
