@@ -52,6 +52,24 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
         self.map.get(k).map(|(t, v)| (*t, v))
     }
 
+    pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
+        self.map.get_mut(k).map(|(_, v)| v)
+    }
+
+    /// Marks `k` as used now, so eviction takes older entries first.
+    pub fn touch(&mut self, k: &K, now: Timestamp) {
+        if let Some(e) = self.map.get_mut(k) {
+            e.0 = e.0.max(now);
+        }
+    }
+
+    /// Entries in key order (stable output whatever the hasher's seed).
+    pub fn sorted(&self) -> Vec<(&K, &V)> {
+        let mut v: Vec<(&K, &V)> = self.map.iter().map(|(k, (_, v))| (k, v)).collect();
+        v.sort_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
     pub fn remove(&mut self, k: &K) -> Option<(Timestamp, V)> {
         self.map.remove(k)
     }

@@ -1,6 +1,6 @@
 //! Command-line interface.
 
-use clap::{ArgGroup, CommandFactory, Parser};
+use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 const EXAMPLES: &str = "\
@@ -11,6 +11,9 @@ Examples:
   tcpdump -w - -i eth0 | bjnp-watch -r -               read a capture from stdin
   sudo bjnp-watch -i eth0                              live, default filter: the printer ports
   sudo bjnp-watch -i any -f 'udp port 8611'            live on every interface, own BPF filter
+  bjnp-watch -r week.pcap --policy /etc/bjnp-watch.toml   alerts judged against a site policy
+  bjnp-watch -r week.pcap --allow 10.1.0.0/28 --printer 10.1.2.30 --blocked-port 9100
+  bjnp-watch inventory -r week.pcap                    the printers seen, and who used them
   bjnp-watch --list-interfaces
 
 Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning) and
@@ -27,8 +30,13 @@ file, unknown interface, bad filter).";
     about = "Passive monitor for Canon BJNP/MFNP and raw-printing (port 9100) traffic",
     after_help = EXAMPLES,
     group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])),
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Replay a pcap or pcapng file ('-' for stdin). Repeat, or give a glob, for several files:
     /// they are read in order with one flow state.
     #[arg(
@@ -70,6 +78,9 @@ pub struct Cli {
           value_parser = clap::value_parser!(i32).range(1..=2047))]
     pub buffer_size: Option<i32>,
 
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
     /// Maximum number of flows tracked at once (oldest idle flows are evicted beyond it).
     #[arg(long, value_name = "N", default_value_t = 262_144,
           value_parser = clap::value_parser!(u64).range(16..=100_000_000))]
@@ -78,6 +89,63 @@ pub struct Cli {
     /// Internal: decode every packet fully (proves the pre-check changes nothing).
     #[arg(long, hide = true)]
     pub no_prefilter: bool,
+}
+
+/// The site policy: a file and/or shorthands (they add to the file).
+#[derive(Debug, Clone, Default, Args)]
+pub struct PolicyArgs {
+    /// Site policy (TOML): monitored and blocked ports, printer inventory, allowed clients,
+    /// scan thresholds, suppression window. Without one, every contact is reported.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+
+    /// A client network allowed to reach every printer (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<ipnet::IpNet>,
+
+    /// A printer of the inventory (repeatable): only these may answer on monitored ports.
+    #[arg(long = "printer", value_name = "ADDR")]
+    pub printers: Vec<std::net::IpAddr>,
+
+    /// A port that must be closed: an established connection to it raises alert 1003
+    /// (repeatable).
+    #[arg(long = "blocked-port", value_name = "PORT")]
+    pub blocked_ports: Vec<u16>,
+}
+
+impl PolicyArgs {
+    pub fn shorthands(&self) -> crate::detect::policy::Shorthands {
+        crate::detect::policy::Shorthands {
+            allow: self.allow.clone(),
+            printers: self.printers.clone(),
+            blocked_ports: self.blocked_ports.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay captures and print the printers seen: identity, services, and the clients that
+    /// used each, first and last seen.
+    Inventory(InventoryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Capture files (pcap/pcapng, '-' for stdin, globs), read in order.
+    #[arg(short = 'r', long = "read", value_name = "FILE", required = true)]
+    pub read: Vec<PathBuf>,
+
+    /// BPF filter applied while reading.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 }
 
 impl Cli {

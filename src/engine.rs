@@ -5,11 +5,12 @@ use crate::analyze::bjnp::{BjnpAnalyzer, PacketCtx};
 use crate::analyze::FlowApp;
 use crate::bounded::BoundedMap;
 use crate::decode::{self, ports::PortSet, prefilter, Decoded, Fragment, Packet, L4};
+use crate::detect::{self, policy::Policy, At, Detector};
 use crate::event::{
-    Anomaly, Body, CaptureStats, DecoderStats, Endpoints, Origin, OutputStats, Record, Stats,
-    Timestamp,
+    Anomaly, Body, CaptureStats, DecoderStats, Endpoints, FlowInfo, FlowRecord, Origin,
+    OutputStats, Record, Stats, Timestamp,
 };
-use crate::flow::{EndReason, Flow, FlowConfig, FlowTable};
+use crate::flow::{Dir, EndReason, Flow, FlowConfig, FlowTable};
 use crate::output::RecordSink;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -35,7 +36,8 @@ pub enum Source {
 
 #[derive(Clone)]
 pub struct EngineConfig {
-    pub ports: PortSet,
+    /// Monitored ports, inventory, allow lists, thresholds.
+    pub policy: Policy,
     pub flow: FlowConfig,
     /// The fixed-offset pre-check; off only to prove it changes nothing.
     pub prefilter: bool,
@@ -45,7 +47,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            ports: PortSet::default(),
+            policy: Policy::default(),
             flow: FlowConfig::default(),
             prefilter: true,
             max_fragment_trains: 4096,
@@ -61,9 +63,16 @@ type FragKey = (IpAddr, IpAddr, u32, u8);
 
 pub struct Engine {
     cfg: EngineConfig,
+    /// Copied out of the policy: the hot path reads it on every frame.
+    ports: PortSet,
     source: Option<Source>,
     flows: FlowTable,
     bjnp: BjnpAnalyzer,
+    detect: Detector,
+    /// Analyzer output of the current packet, reused so no packet allocates a list.
+    bodies: Vec<Body>,
+    /// Alerts raised by a record, held until the record itself is written.
+    alert_buf: Vec<Record>,
     frags: BoundedMap<FragKey, ()>,
     capture: CaptureStats,
     decoder: DecoderStats,
@@ -80,6 +89,10 @@ impl Engine {
         Engine {
             flows: FlowTable::new(cfg.flow.clone()),
             frags: BoundedMap::new(cfg.max_fragment_trains),
+            ports: cfg.policy.ports.clone(),
+            detect: Detector::new(cfg.policy.clone()),
+            bodies: Vec::new(),
+            alert_buf: Vec::new(),
             cfg,
             source: None,
             bjnp: BjnpAnalyzer::default(),
@@ -124,7 +137,7 @@ impl Engine {
             self.sweep(frame.ts, out);
         }
         if self.cfg.prefilter {
-            match prefilter::check(frame.linktype, frame.data, &self.cfg.ports) {
+            match prefilter::check(frame.linktype, frame.data, &self.ports) {
                 prefilter::Verdict::IgnoreIp => {
                     self.decoder.ignored += 1;
                     return;
@@ -157,11 +170,12 @@ impl Engine {
         }
     }
 
-    fn packet(&mut self, frame: &Frame<'_>, p: &Packet<'_>, out: &mut dyn RecordSink) {
+    fn packet(&mut self, frame: &Frame<'_>, p: &Packet<'_>, out_outer: &mut dyn RecordSink) {
+        let out: &mut dyn RecordSink = out_outer;
         let proto = p.l4.ip_number();
         let (msrc, mdst) = (
-            self.cfg.ports.contains(proto, p.src_port),
-            self.cfg.ports.contains(proto, p.dst_port),
+            self.ports.contains(proto, p.src_port),
+            self.ports.contains(proto, p.dst_port),
         );
         if !msrc && !mdst {
             self.decoder.ignored += 1;
@@ -197,34 +211,55 @@ impl Engine {
         flow.pkts[di] += 1;
         flow.bytes[di] += u64::from(frame.orig_len);
         flow.tcp_flags[di] |= p.tcp.flags;
+        flow.track
+            .update(p.l4, p.tcp, !p.payload.is_empty(), dir == Dir::ToServer);
 
         let ctx = PacketCtx {
             ts: frame.ts,
             cnt: (frame.cnt > 0).then_some(frame.cnt),
             dir,
         };
-        let (flow_id, community_id) = (flow.id, &flow.community_id);
-        let mut records = 0;
-        let bjnp = &mut self.bjnp;
+        let bodies = &mut self.bodies;
         if let FlowApp::Bjnp(st) = &mut flow.app {
-            let mut emit = |body: Body| {
-                let app_proto = st_proto(&body);
-                out.emit(Record {
-                    timestamp: frame.ts,
-                    flow_id: Some(flow_id),
-                    origin: origin.clone(),
-                    endpoints: Some(endpoints(p, app_proto, community_id.clone())),
-                    body,
-                });
-                records += 1;
-            };
+            let mut emit = |body: Body| bodies.push(body);
             match p.l4 {
-                L4::Udp => bjnp.on_udp(st, &ctx, p, &mut emit),
-                L4::Tcp => bjnp.on_tcp(st, &ctx, p, &mut emit),
+                L4::Udp => self.bjnp.on_udp(st, &ctx, p, &mut emit),
+                L4::Tcp => self.bjnp.on_tcp(st, &ctx, p, &mut emit),
             }
         }
-        self.records += records;
-        self.end_flows(out);
+        let mut out = Counted::new(out, &mut self.records);
+        let at = At {
+            ts: frame.ts,
+            origin: &origin,
+        };
+        if !self.bodies.is_empty() {
+            let community_id = crate::event::community_id_v1(
+                0,
+                p.src,
+                p.dst,
+                p.src_port,
+                p.dst_port,
+                p.l4.ip_number(),
+            );
+            for body in self.bodies.drain(..) {
+                let rec = Record {
+                    timestamp: frame.ts,
+                    flow_id: Some(flow.id),
+                    origin: origin.clone(),
+                    endpoints: Some(endpoints(p, body_proto(&body), community_id.clone())),
+                    body,
+                };
+                // The record first, then the alerts it caused.
+                self.detect.on_record(flow, &rec, &mut self.alert_buf);
+                out.emit(rec);
+                for a in self.alert_buf.drain(..) {
+                    out.emit(a);
+                }
+            }
+        }
+        self.detect.on_packet(flow, dir, &at, &mut out);
+        self.detect.flush_printers(frame.ts, &mut out);
+        self.end_flows(frame.ts, out_outer);
     }
 
     /// A first fragment of a datagram to or from a monitored port: counted, reported once per
@@ -285,7 +320,7 @@ impl Engine {
         self.flows.expire(now, &mut |f, r| ended.push((f, r)));
         self.bjnp.expire(now);
         self.frags.expire(now, FRAGMENT_TTL_NS);
-        self.end_flows(out);
+        self.end_flows(now, out);
     }
 
     /// Advances time without a packet (live capture on a quiet link).
@@ -295,16 +330,36 @@ impl Engine {
         }
     }
 
-    /// Flows that ended: their state is dropped here; the `flow` record will be written here.
-    fn end_flows(&mut self, _out: &mut dyn RecordSink) {
-        self.ended.clear();
+    /// Flows that ended: last decisions (an unanswered attempt), then the `flow` record.
+    fn end_flows(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        if self.ended.is_empty() {
+            return;
+        }
+        let origin = match &self.source {
+            Some(Source::File(name)) => Origin::File {
+                name: name.clone(),
+                cnt: 0,
+            },
+            Some(Source::Iface(i)) => Origin::Iface(i.clone()),
+            None => Origin::None,
+        };
+        let mut out = Counted::new(out, &mut self.records);
+        for (mut flow, reason) in self.ended.drain(..) {
+            let at = At {
+                ts: now.max(flow.last_ts),
+                origin: &origin,
+            };
+            self.detect.on_flow_end(&mut flow, reason, &at, &mut out);
+            out.emit(flow_record(&flow, reason, &origin));
+        }
     }
 
     /// End of input: every flow ends.
     pub fn finish(&mut self, out: &mut dyn RecordSink) {
         let ended = &mut self.ended;
         self.flows.drain(&mut |f, r| ended.push((f, r)));
-        self.end_flows(out);
+        let now = self.last_ts;
+        self.end_flows(now, out);
     }
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
@@ -327,6 +382,7 @@ impl Engine {
                 decoder: self.decoder,
                 flow: self.flows.stats(),
                 bjnp: self.bjnp.stats(),
+                detect: self.detect.stats(),
                 output: OutputStats {
                     records: self.records,
                 },
@@ -340,7 +396,16 @@ impl Engine {
     }
 
     pub fn ports(&self) -> &PortSet {
-        &self.cfg.ports
+        &self.ports
+    }
+
+    /// The printers seen so far (the `inventory` subcommand reads it at the end).
+    pub fn inventory(&self) -> &crate::detect::inventory::Inventory {
+        &self.detect.inventory
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.detect.policy()
     }
 
     /// The newest packet time seen (replay clock).
@@ -353,7 +418,58 @@ impl Engine {
     }
 }
 
-fn st_proto(body: &Body) -> Option<&'static str> {
+/// Counts what passes through, for `stats.output.records`.
+struct Counted<'a> {
+    inner: &'a mut dyn RecordSink,
+    n: &'a mut u64,
+}
+
+impl<'a> Counted<'a> {
+    fn new(inner: &'a mut dyn RecordSink, n: &'a mut u64) -> Self {
+        Counted { inner, n }
+    }
+}
+
+impl RecordSink for Counted<'_> {
+    fn emit(&mut self, r: Record) {
+        *self.n += 1;
+        self.inner.emit(r);
+    }
+}
+
+fn flow_record(flow: &Flow, reason: EndReason, origin: &Origin) -> Record {
+    let state = if !flow.answered() {
+        "new"
+    } else if flow.l4 == L4::Tcp && flow.track.closed() {
+        "closed"
+    } else {
+        "established"
+    };
+    Record {
+        timestamp: flow.last_ts,
+        flow_id: Some(flow.id),
+        origin: origin.clone(),
+        endpoints: Some(detect::flow_endpoints(flow)),
+        body: Body::Flow(Box::new(FlowRecord {
+            flow: FlowInfo {
+                pkts_toserver: flow.pkts[0],
+                pkts_toclient: flow.pkts[1],
+                bytes_toserver: flow.bytes[0],
+                bytes_toclient: flow.bytes[1],
+                start: flow.first_ts,
+                end: flow.last_ts,
+                age: flow.last_ts.since(flow.first_ts) / 1_000_000_000,
+                state,
+                reason: reason.as_str(),
+                alerted: flow.alert_marks & detect::MARK_ALERTED != 0,
+            },
+            conn_state: flow.conn_state(),
+            history: flow.track.history().to_owned(),
+        })),
+    }
+}
+
+fn body_proto(body: &Body) -> Option<&'static str> {
     match body {
         Body::Bjnp(b) if b.magic == "MFNP" => Some("mfnp"),
         Body::Bjnp(_) => Some("bjnp"),

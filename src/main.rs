@@ -4,7 +4,8 @@ use bjnp_watch::capture::filter::OfflineFilter;
 use bjnp_watch::capture::live::{list_interfaces, Live, LiveOptions};
 use bjnp_watch::capture::replay::{expand_inputs, replay};
 use bjnp_watch::capture::CaptureError;
-use bjnp_watch::cli::Cli;
+use bjnp_watch::cli::{Cli, Command, InventoryArgs, PolicyArgs};
+use bjnp_watch::detect::policy::Policy;
 use bjnp_watch::engine::{Engine, EngineConfig, Source};
 use bjnp_watch::event::Timestamp;
 use bjnp_watch::flow::FlowConfig;
@@ -24,7 +25,11 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse_checked();
-    match run(&cli) {
+    let result = match &cli.command {
+        Some(Command::Inventory(args)) => inventory(args),
+        None => run(&cli),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Quiet) => ExitCode::SUCCESS,
         Err(Failure::Error(msg, code)) => {
@@ -54,6 +59,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         return Ok(());
     }
     let cfg = EngineConfig {
+        policy: load_policy(&cli.policy)?,
         flow: FlowConfig {
             max_flows: cli.max_flows as usize,
             ..FlowConfig::default()
@@ -93,35 +99,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
 
     let result = match &cli.interface {
         Some(iface) => capture_live(cli, iface, &stop, &mut engine, &mut sink),
-        None => {
-            let mut r = Ok(());
-            for path in &inputs {
-                engine.set_source(Source::File(path.to_string_lossy().into()));
-                let read = replay(path, filter.as_mut(), &stop, &mut |frame, passed| {
-                    if passed {
-                        engine.process(frame, &mut sink);
-                    } else {
-                        engine.count_filtered(frame);
-                    }
-                    // Nobody reads our output any more (`| head`): stop reading input too.
-                    if sink.failed() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                });
-                match read {
-                    Ok(s) if s.interrupted => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        r = Err(e);
-                        break;
-                    }
-                }
-                if sink.failed() {
-                    break;
-                }
-            }
-            r.map(|()| None)
-        }
+        None => replay_all(&inputs, filter.as_mut(), &stop, &mut engine, &mut sink).map(|()| None),
     };
     // Whatever happened, what was decoded is written, with the final counters, unless the
     // input could not even be opened (nothing was read, so there is nothing to account for).
@@ -143,6 +121,69 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         return Err(Failure::Error(format!("cannot write records: {e}"), 1));
     }
     result.map(|_| ()).map_err(Failure::from)
+}
+
+fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
+    Policy::load(args.policy.as_deref(), &args.shorthands())
+        .map_err(|e| Failure::Error(e.to_string(), 2))
+}
+
+/// Reads every input in order into one engine; stops early on a signal or a dead sink.
+fn replay_all(
+    inputs: &[std::path::PathBuf],
+    mut filter: Option<&mut OfflineFilter>,
+    stop: &AtomicBool,
+    engine: &mut Engine,
+    sink: &mut JsonLines<BufWriter<Box<dyn Write>>>,
+) -> Result<(), CaptureError> {
+    for path in inputs {
+        engine.set_source(Source::File(path.to_string_lossy().into()));
+        let read = replay(path, filter.as_deref_mut(), stop, &mut |frame, passed| {
+            if passed {
+                engine.process(frame, sink);
+            } else {
+                engine.count_filtered(frame);
+            }
+            // Nobody reads our output any more (`| head`): stop reading input too.
+            if sink.failed() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })?;
+        if read.interrupted || sink.failed() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// `bjnp-watch inventory`: replay, then print the printers seen.
+fn inventory(args: &InventoryArgs) -> Result<(), Failure> {
+    let cfg = EngineConfig {
+        policy: load_policy(&args.policy)?,
+        ..EngineConfig::default()
+    };
+    let inputs = expand_inputs(&args.read)?;
+    let mut filter = args.filter.as_deref().map(OfflineFilter::new).transpose()?;
+    let stop = AtomicBool::new(false);
+    let mut engine = Engine::new(cfg);
+    // The records themselves are not wanted here, only the inventory they build.
+    let mut sink = JsonLines::new(BufWriter::new(Box::new(io::sink()) as Box<dyn Write>));
+    replay_all(&inputs, filter.as_mut(), &stop, &mut engine, &mut sink)?;
+    engine.finish(&mut sink);
+    let report =
+        bjnp_watch::output::inventory::render(engine.inventory(), engine.policy(), args.json);
+    let mut stdout = io::stdout().lock();
+    match stdout
+        .write_all(report.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Failure::Quiet),
+        Err(e) => Err(Failure::Error(
+            format!("cannot write the inventory: {e}"),
+            1,
+        )),
+        Ok(()) => Ok(()),
+    }
 }
 
 /// Live capture until SIGINT/SIGTERM. Returns libpcap's final counters.

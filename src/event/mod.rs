@@ -52,6 +52,9 @@ pub struct Record {
 pub enum Body {
     Bjnp(Box<Bjnp>),
     Anomaly(Anomaly),
+    Alert(Box<Alert>),
+    Flow(Box<FlowRecord>),
+    Printer(Box<Printer>),
     Stats(Box<Stats>),
 }
 
@@ -60,6 +63,9 @@ impl Body {
         match self {
             Body::Bjnp(_) => "bjnp",
             Body::Anomaly(_) => "anomaly",
+            Body::Alert(_) => "alert",
+            Body::Flow(_) => "flow",
+            Body::Printer(_) => "printer",
             Body::Stats(_) => "stats",
         }
     }
@@ -83,7 +89,10 @@ impl Serialize for Record {
         match &self.origin {
             Origin::File { name, cnt } => {
                 m.serialize_entry("pcap_filename", &**name)?;
-                m.serialize_entry("pcap_cnt", cnt)?;
+                // 0: a record of the file but of no one packet (a flow ending on a timeout)
+                if *cnt > 0 {
+                    m.serialize_entry("pcap_cnt", cnt)?;
+                }
             }
             Origin::Iface(i) => m.serialize_entry("in_iface", &**i)?,
             Origin::None => {}
@@ -106,6 +115,16 @@ impl Serialize for Record {
         match &self.body {
             Body::Bjnp(b) => m.serialize_entry("bjnp", b)?,
             Body::Anomaly(a) => m.serialize_entry("anomaly", a)?,
+            Body::Alert(a) => {
+                m.serialize_entry("alert", &a.alert)?;
+                m.serialize_entry("evidence", &a.evidence)?;
+            }
+            Body::Flow(f) => {
+                m.serialize_entry("flow", &f.flow)?;
+                m.serialize_entry("conn_state", f.conn_state)?;
+                m.serialize_entry("history", &f.history)?;
+            }
+            Body::Printer(p) => m.serialize_entry("printer", p)?,
             Body::Stats(st) => m.serialize_entry("stats", st)?,
         }
         m.end()
@@ -209,6 +228,105 @@ pub struct Anomaly {
     pub preview_hex: Option<String>,
 }
 
+/// A rule fired (design.md §4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Alert {
+    pub alert: AlertInfo,
+    pub evidence: Evidence,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AlertInfo {
+    /// Always `allowed`: bjnp-watch watches, it does not block.
+    pub action: &'static str,
+    pub gid: u32,
+    pub signature_id: u32,
+    pub rev: u32,
+    pub signature: &'static str,
+    pub category: &'static str,
+    /// 1 = most severe ... 4.
+    pub severity: u8,
+}
+
+/// Why the rule fired: what was seen and which policy entry it missed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// `attempted` (no answer), `refused` (RST) or `established`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn_state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
+    /// The policy entry that was missed (or matched, for 1003).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub printer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bjnp_command: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Scans: the first targets (`ip:port`, capped) and how many there were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub targets_total: Option<u64>,
+    /// Floods: the first sources (capped) and how many there were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sources_total: Option<u64>,
+}
+
+/// A monitored flow that ended (Suricata's `flow`, Zeek's `conn`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub flow: FlowInfo,
+    pub conn_state: &'static str,
+    pub history: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FlowInfo {
+    pub pkts_toserver: u64,
+    pub pkts_toclient: u64,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub age: u64,
+    /// `new` (no answer), `established` or `closed`.
+    pub state: &'static str,
+    /// `timeout`, `closed`, `shutdown` or `evicted`.
+    pub reason: &'static str,
+    pub alerted: bool,
+}
+
+/// A printer seen answering on a monitored port, first time or with a changed identity.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Printer {
+    pub ip: Option<IpAddr>,
+    /// The inventory name, when the policy lists this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `bjnp/udp/8611`, `raw/tcp/9100`, ...
+    pub services: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfg: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub firmware: Option<String>,
+    pub first_seen: Timestamp,
+    /// What changed since the last `printer` record: `new`, `service`, `mac`, `identity`.
+    pub change: &'static str,
+}
+
 /// Counters at a point in time (every interval live, and at exit).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
@@ -217,7 +335,22 @@ pub struct Stats {
     pub decoder: DecoderStats,
     pub flow: crate::flow::FlowTableStats,
     pub bjnp: BjnpStats,
+    pub detect: DetectStats,
     pub output: OutputStats,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DetectStats {
+    pub alerts: u64,
+    /// Alerts not written because the same (rule, source, destination, port) fired within the
+    /// suppression window.
+    pub suppressed: u64,
+    /// Per-target alerts folded into a scan or flood alert.
+    pub folded: u64,
+    pub suppress_evicted: u64,
+    pub scan_sources: u64,
+    pub scan_evicted: u64,
+    pub printers: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

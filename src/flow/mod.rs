@@ -1,9 +1,11 @@
 //! Flows: a bounded table of connections keyed by a direction-normalised 5-tuple plus VLANs.
 //! Each flow carries its counters and the per-flow state of the analyzers (`analyze/`).
 
+pub mod conn_state;
 mod key;
 mod table;
 
+pub use conn_state::TcpTrack;
 pub use key::FlowKey;
 pub use table::{EndReason, Flow, FlowConfig, FlowTable, FlowTableStats};
 

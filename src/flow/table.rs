@@ -1,16 +1,20 @@
-use super::{Dir, FlowKey};
+use super::{Dir, FlowKey, TcpTrack};
 use crate::analyze::FlowApp;
 use crate::decode::{Packet, Tcp, Vlans, L4};
 use crate::event::Timestamp;
 use hashbrown::HashMap;
 use std::net::IpAddr;
 
-/// Limits and idle timeouts (seconds of packet time on replay, wall time live).
+/// Limits and idle timeouts (seconds of packet time on replay, wall time live). The defaults
+/// are Zeek's: an unanswered SYN is decided S0 after 5 s, a closed connection lingers 5 s for
+/// stray packets, an established one lives 5 min idle, UDP 1 min.
 #[derive(Clone, Debug)]
 pub struct FlowConfig {
     pub max_flows: usize,
     pub udp_timeout: u64,
     pub tcp_timeout: u64,
+    pub tcp_attempt_timeout: u64,
+    pub tcp_closed_timeout: u64,
 }
 
 impl Default for FlowConfig {
@@ -19,14 +23,21 @@ impl Default for FlowConfig {
             max_flows: 262_144,
             udp_timeout: 60,
             tcp_timeout: 300,
+            tcp_attempt_timeout: 5,
+            tcp_closed_timeout: 5,
         }
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndReason {
+    /// Idle past its timeout.
     Timeout,
+    /// Closed by FIN/RST (reported once the close delay has passed).
+    Closed,
+    /// Pushed out by a new flow at the table's cap.
     Evicted,
+    /// End of input or stop signal.
     Shutdown,
 }
 
@@ -34,6 +45,7 @@ impl EndReason {
     pub fn as_str(self) -> &'static str {
         match self {
             EndReason::Timeout => "timeout",
+            EndReason::Closed => "closed",
             EndReason::Evicted => "evicted",
             EndReason::Shutdown => "shutdown",
         }
@@ -53,12 +65,59 @@ pub struct Flow {
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
     pub tcp_flags: [u8; 2],
-    /// Community ID, computed once per flow rather than per record.
-    pub community_id: String,
+    /// Flags each side sent and the history letters (Zeek's conn_state/history).
+    pub track: TcpTrack,
+    /// Which flow-level alerts were already decided for this flow (owned by `detect`).
+    pub alert_marks: u8,
     pub app: FlowApp,
 }
 
 impl Flow {
+    /// Community ID v1 of the flow (computed when a record needs it: a per-flow string would
+    /// cost more memory than the hash costs time).
+    pub fn community_id(&self) -> String {
+        crate::event::community_id_v1(
+            0,
+            self.client.0,
+            self.server.0,
+            self.client.1,
+            self.server.1,
+            self.l4.ip_number(),
+        )
+    }
+
+    /// The application protocol its server port stands for.
+    pub fn app_proto(&self) -> Option<&'static str> {
+        match self.server.1 {
+            8610 => Some("mfnp"),
+            8611..=8614 => Some("bjnp"),
+            _ => None,
+        }
+    }
+
+    /// Zeek's conn_state for this flow now.
+    pub fn conn_state(&self) -> &'static str {
+        match self.l4 {
+            L4::Tcp => self.track.conn_state(),
+            L4::Udp => self.track.udp_state(),
+        }
+    }
+
+    /// The server has answered (SYN-ACK, or any packet back).
+    pub fn answered(&self) -> bool {
+        self.track.resp.any
+    }
+
+    /// Idle limit and the reason to give when it passes.
+    fn idle_limit(&self, cfg: &FlowConfig) -> (u64, EndReason) {
+        match self.l4 {
+            L4::Udp => (cfg.udp_timeout, EndReason::Timeout),
+            L4::Tcp if self.track.closed() => (cfg.tcp_closed_timeout, EndReason::Closed),
+            L4::Tcp if !self.track.resp.any => (cfg.tcp_attempt_timeout, EndReason::Timeout),
+            L4::Tcp => (cfg.tcp_timeout, EndReason::Timeout),
+        }
+    }
+
     pub fn dir_of(&self, p: &Packet<'_>) -> Dir {
         if (p.src, p.src_port) == self.client {
             Dir::ToServer
@@ -137,11 +196,9 @@ impl FlowTable {
     /// Removes flows idle past their timeout, in (last seen, id) order so output is stable
     /// whatever the hasher's seed.
     pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow, EndReason)) {
-        let (udp, tcp) = (self.cfg.udp_timeout, self.cfg.tcp_timeout);
-        let idle = |f: &Flow| {
-            let limit = if f.l4 == L4::Udp { udp } else { tcp };
-            now.since(f.last_ts) > limit.saturating_mul(1_000_000_000)
-        };
+        let cfg = &self.cfg;
+        let idle =
+            |f: &Flow| now.since(f.last_ts) > f.idle_limit(cfg).0.saturating_mul(1_000_000_000);
         if !self.map.values().any(idle) {
             return;
         }
@@ -153,7 +210,8 @@ impl FlowTable {
         gone.sort_by_key(|f| (f.last_ts, f.id));
         self.stats.timed_out += gone.len() as u64;
         for f in gone {
-            on_end(f, EndReason::Timeout);
+            let reason = f.idle_limit(&self.cfg).1;
+            on_end(f, reason);
         }
     }
 
@@ -210,14 +268,8 @@ fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool
         pkts: [0; 2],
         bytes: [0; 2],
         tcp_flags: [0; 2],
-        community_id: crate::event::community_id_v1(
-            0,
-            client.0,
-            server.0,
-            client.1,
-            server.1,
-            p.l4.ip_number(),
-        ),
+        track: TcpTrack::default(),
+        alert_marks: 0,
         app: FlowApp::for_port(p.l4, server.1),
     }
 }
@@ -269,6 +321,7 @@ mod tests {
     fn idle_flows_time_out_in_order() {
         let mut t = FlowTable::new(FlowConfig::default());
         let sec = 1_000_000_000;
+        // (UDP: 60 s idle)
         let a = pkt("192.0.2.5", 1, "192.0.2.30", 8611);
         let b = pkt("192.0.2.6", 1, "192.0.2.30", 8611);
         t.upsert(&b, Timestamp(2 * sec), false, true, &mut |_, _| {});

@@ -1,5 +1,6 @@
 //! Output: where records go and in which format. The engine only sees [`RecordSink`].
 
+pub mod inventory;
 pub mod json;
 
 use crate::event::Record;

@@ -1,0 +1,245 @@
+//! The printers bjnp-watch has seen: every host that answered on a monitored port, with the
+//! identity its BJNP answers gave away and the clients that used it. Capped, like every table
+//! fed from the wire.
+
+use crate::bounded::BoundedMap;
+use crate::decode::L4;
+use crate::event::{text, Timestamp};
+use std::net::IpAddr;
+
+const PRINTERS_CAP: usize = 65_536;
+/// Clients remembered per printer (the rest are counted).
+pub const CLIENTS_PER_PRINTER: usize = 64;
+const SERVICES_PER_PRINTER: usize = 16;
+
+#[derive(Clone, Debug, Default)]
+pub struct PrinterState {
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+    /// (label, transport, port), e.g. ("bjnp", Udp, 8611).
+    pub services: Vec<(&'static str, L4, u16)>,
+    pub mac: Option<String>,
+    pub mfg: Option<String>,
+    pub model: Option<String>,
+    pub firmware: Option<String>,
+    /// (client, first, last), the first `CLIENTS_PER_PRINTER` distinct clients.
+    pub clients: Vec<(IpAddr, Timestamp, Timestamp)>,
+    /// More distinct clients than the list holds were seen (how many more is not counted:
+    /// that would need unbounded memory).
+    pub clients_more: bool,
+    /// Why a `printer` record is due (set during a packet, cleared when written).
+    pub dirty: Option<&'static str>,
+}
+
+impl PrinterState {
+    pub fn service_labels(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .services
+            .iter()
+            .map(|(label, l4, port)| format!("{label}/{}/{port}", l4.name().to_ascii_lowercase()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// One record per packet says the most significant change: new > identity > mac > service.
+    fn mark(&mut self, why: &'static str) {
+        let rank = |w: Option<&str>| match w {
+            Some("new") => 4,
+            Some("identity") => 3,
+            Some("mac") => 2,
+            Some("service") => 1,
+            _ => 0,
+        };
+        if rank(Some(why)) > rank(self.dirty) {
+            self.dirty = Some(why);
+        }
+    }
+}
+
+/// What a port is for.
+pub fn service_label(port: u16) -> &'static str {
+    match port {
+        8610 => "mfnp",
+        8611..=8614 => "bjnp",
+        9100..=9102 => "raw",
+        _ => "other",
+    }
+}
+
+pub struct Inventory {
+    map: BoundedMap<IpAddr, PrinterState>,
+    /// Printers marked during the current packet: flushing looks at these, not the whole map.
+    due: Vec<IpAddr>,
+}
+
+impl Default for Inventory {
+    fn default() -> Self {
+        Inventory {
+            map: BoundedMap::new(PRINTERS_CAP),
+            due: Vec::new(),
+        }
+    }
+}
+
+impl Inventory {
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// `ip` answered on `l4/port`.
+    pub fn service(&mut self, ip: IpAddr, l4: L4, port: u16, now: Timestamp) {
+        if self.map.get(&ip).is_none() {
+            self.map.insert(
+                ip,
+                PrinterState {
+                    first_seen: now,
+                    last_seen: now,
+                    dirty: Some("new"),
+                    ..Default::default()
+                },
+                now,
+            );
+        }
+        self.map.touch(&ip, now);
+        let Some(p) = self.map.get_mut(&ip) else {
+            return;
+        };
+        p.last_seen = p.last_seen.max(now);
+        let svc = (service_label(port), l4, port);
+        if !p.services.contains(&svc) && p.services.len() < SERVICES_PER_PRINTER {
+            p.services.push(svc);
+            p.mark("service");
+        }
+    }
+
+    /// `client` used the printer at `ip`.
+    pub fn client(&mut self, ip: IpAddr, client: IpAddr, now: Timestamp) {
+        let Some(p) = self.map.get_mut(&ip) else {
+            return;
+        };
+        if let Some(c) = p.clients.iter_mut().find(|c| c.0 == client) {
+            c.2 = c.2.max(now);
+        } else if p.clients.len() < CLIENTS_PER_PRINTER {
+            p.clients.push((client, now, now));
+        } else {
+            p.clients_more = true;
+        }
+    }
+
+    /// Identity from a get-identity answer (known printers only: the answer made it one).
+    pub fn identity(
+        &mut self,
+        ip: IpAddr,
+        mfg: Option<&str>,
+        model: Option<&str>,
+        firmware: Option<&str>,
+    ) {
+        let Some(p) = self.map.get_mut(&ip) else {
+            return;
+        };
+        let cap = |s: Option<&str>| s.map(|s| text::cap_str(s, text::MAX_FIELD).to_owned());
+        let (mfg, model, firmware) = (cap(mfg), cap(model), cap(firmware));
+        let changed = (mfg.is_some() && mfg != p.mfg)
+            || (model.is_some() && model != p.model)
+            || (firmware.is_some() && firmware != p.firmware);
+        if changed {
+            p.mfg = mfg.or(p.mfg.take());
+            p.model = model.or(p.model.take());
+            p.firmware = firmware.or(p.firmware.take());
+            p.mark("identity");
+            self.due.push(ip);
+        }
+    }
+
+    pub fn mac(&mut self, ip: IpAddr, mac: &str) {
+        let Some(p) = self.map.get_mut(&ip) else {
+            return;
+        };
+        if p.mac.as_deref() != Some(mac) {
+            p.mac = Some(mac.to_owned());
+            p.mark("mac");
+            self.due.push(ip);
+        }
+    }
+
+    /// Printers with a record due, in address order; their marks are cleared.
+    pub fn take_dirty(&mut self) -> Vec<(IpAddr, PrinterState)> {
+        if self.due.is_empty() {
+            return Vec::new();
+        }
+        let mut due = std::mem::take(&mut self.due);
+        due.sort();
+        due.dedup();
+        due.into_iter()
+            .filter_map(|ip| {
+                let p = self.map.get_mut(&ip)?;
+                p.dirty?;
+                let snapshot = p.clone();
+                p.dirty = None;
+                Some((ip, snapshot))
+            })
+            .collect()
+    }
+
+    /// Every printer, in address order.
+    pub fn all(&self) -> Vec<(IpAddr, &PrinterState)> {
+        self.map
+            .sorted()
+            .into_iter()
+            .map(|(ip, p)| (*ip, p))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_printer_then_changes() {
+        let mut inv = Inventory::default();
+        let ip: IpAddr = "192.0.2.30".parse().unwrap();
+        inv.service(ip, L4::Udp, 8611, Timestamp(1));
+        inv.identity(ip, Some("Canon"), Some("MG5500 series"), Some("1.050"));
+        let due = inv.take_dirty();
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].1.dirty, Some("new"));
+        assert_eq!(due[0].1.model.as_deref(), Some("MG5500 series"));
+        // the same again: nothing due
+        inv.service(ip, L4::Udp, 8611, Timestamp(2));
+        inv.identity(ip, Some("Canon"), Some("MG5500 series"), Some("1.050"));
+        assert!(inv.take_dirty().is_empty());
+        // firmware changed
+        inv.identity(ip, None, None, Some("1.060"));
+        let due = inv.take_dirty();
+        assert_eq!(due[0].1.dirty, Some("identity"));
+        assert_eq!(due[0].1.firmware.as_deref(), Some("1.060"));
+        assert_eq!(due[0].1.model.as_deref(), Some("MG5500 series"));
+        inv.service(ip, L4::Tcp, 9100, Timestamp(3));
+        assert_eq!(
+            inv.take_dirty()[0].1.service_labels(),
+            ["bjnp/udp/8611", "raw/tcp/9100"]
+        );
+    }
+
+    #[test]
+    fn clients_are_capped_and_counted() {
+        let mut inv = Inventory::default();
+        let ip: IpAddr = "192.0.2.30".parse().unwrap();
+        inv.service(ip, L4::Tcp, 9100, Timestamp(1));
+        for i in 0..200u32 {
+            let c = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            inv.client(ip, c, Timestamp(2));
+            inv.client(ip, c, Timestamp(3));
+        }
+        let all = inv.all();
+        assert_eq!(all[0].1.clients.len(), CLIENTS_PER_PRINTER);
+        assert!(all[0].1.clients_more);
+        assert_eq!(all[0].1.clients[0].2, Timestamp(3));
+    }
+}

@@ -1,0 +1,445 @@
+//! The site policy (design.md §5): which ports are monitored, which must be closed, which
+//! hosts are printers (the inventory) and which clients may reach them. Read from TOML and/or
+//! the command line; every mistake stops start-up with the file, the line and the reason.
+
+use crate::decode::ports::{PortSet, DEFAULT_TCP, DEFAULT_UDP};
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read policy '{path}': {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    /// Syntax, unknown key, wrong type, bad CIDR or duration: toml reports the position.
+    #[error("policy '{path}' line {line}: {reason}")]
+    Parse {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    /// Well-formed but meaningless or self-contradicting.
+    #[error("policy '{path}'{}: {reason}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    Invalid {
+        path: String,
+        line: Option<usize>,
+        reason: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    monitor_ports: Option<Ports>,
+    #[serde(default)]
+    blocked_ports: Vec<u16>,
+    #[serde(default)]
+    printer: Vec<PrinterEntry>,
+    #[serde(default)]
+    clients: Clients,
+    #[serde(default)]
+    scan: ScanEntry,
+    #[serde(default)]
+    suppress: SuppressEntry,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ports {
+    #[serde(default)]
+    tcp: Vec<u16>,
+    #[serde(default)]
+    udp: Vec<u16>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrinterEntry {
+    name: String,
+    address: IpAddr,
+    #[serde(default)]
+    allow: Vec<IpNet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Clients {
+    #[serde(default)]
+    allow: Vec<IpNet>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScanEntry {
+    hosts: Option<usize>,
+    ports: Option<usize>,
+    #[serde(default, deserialize_with = "duration")]
+    window: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuppressEntry {
+    #[serde(default, deserialize_with = "duration")]
+    window: Option<Duration>,
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s).map(Some).map_err(|e| {
+        serde::de::Error::custom(format!("bad duration '{s}': {e} (e.g. \"60s\", \"1h\")"))
+    })
+}
+
+/// A printer of the inventory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Printer {
+    pub name: String,
+    pub address: IpAddr,
+    /// Clients allowed to use this printer on top of `clients_allow`.
+    pub allow: Vec<IpNet>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub ports: PortSet,
+    pub blocked_ports: Vec<u16>,
+    pub printers: Vec<Printer>,
+    pub clients_allow: Vec<IpNet>,
+    /// A source contacting this many hosts (or `scan_ports` monitored ports) within
+    /// `scan_window` is scanning (alert 1004).
+    pub scan_hosts: usize,
+    pub scan_ports: usize,
+    pub scan_window: Duration,
+    /// One alert per (rule, source, destination, port) per window.
+    pub suppress_window: Duration,
+    /// Where the policy came from, for alerts ("the policy entry that was missed").
+    pub origin: String,
+}
+
+impl Default for Policy {
+    /// No policy: every contact with a monitored port is reported (the advisory's stance).
+    fn default() -> Self {
+        Policy {
+            ports: PortSet::default(),
+            blocked_ports: Vec::new(),
+            printers: Vec::new(),
+            clients_allow: Vec::new(),
+            scan_hosts: 8,
+            scan_ports: 4,
+            scan_window: Duration::from_secs(60),
+            suppress_window: Duration::from_secs(3600),
+            origin: "none".into(),
+        }
+    }
+}
+
+/// Command-line shorthands that work with or without a file.
+#[derive(Clone, Debug, Default)]
+pub struct Shorthands {
+    pub allow: Vec<IpNet>,
+    pub printers: Vec<IpAddr>,
+    pub blocked_ports: Vec<u16>,
+}
+
+impl Policy {
+    /// Reads `path` (if any) and applies the shorthands on top.
+    pub fn load(path: Option<&Path>, cli: &Shorthands) -> Result<Policy, PolicyError> {
+        let mut p = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Policy::parse(&text, &path.display().to_string())?
+            }
+            None => Policy::default(),
+        };
+        p.clients_allow.extend(cli.allow.iter().copied());
+        for (i, addr) in cli.printers.iter().enumerate() {
+            if !p.printers.iter().any(|x| x.address == *addr) {
+                p.printers.push(Printer {
+                    name: format!("cli-printer-{}", i + 1),
+                    address: *addr,
+                    allow: vec![],
+                });
+            }
+        }
+        for port in &cli.blocked_ports {
+            if !p.blocked_ports.contains(port) {
+                p.blocked_ports.push(*port);
+            }
+        }
+        if !cli.allow.is_empty() || !cli.printers.is_empty() || !cli.blocked_ports.is_empty() {
+            p.origin = match path {
+                Some(_) => format!("{} + command line", p.origin),
+                None => "command line".into(),
+            };
+        }
+        p.validate(
+            None,
+            path.map(|p| p.display().to_string())
+                .as_deref()
+                .unwrap_or("command line"),
+        )?;
+        Ok(p)
+    }
+
+    /// Parses policy text; `name` is used in messages.
+    pub fn parse(text: &str, name: &str) -> Result<Policy, PolicyError> {
+        let f: File = toml::from_str(text).map_err(|e| PolicyError::Parse {
+            path: name.into(),
+            line: e.span().map_or(1, |s| line_of(text, s.start)),
+            reason: e.message().trim().to_owned(),
+        })?;
+        let d = Policy::default();
+        let ports = match &f.monitor_ports {
+            Some(p) => PortSet::new(&p.tcp, &p.udp),
+            None => PortSet::new(DEFAULT_TCP, DEFAULT_UDP),
+        };
+        let p = Policy {
+            ports,
+            blocked_ports: f.blocked_ports,
+            printers: f
+                .printer
+                .into_iter()
+                .map(|e| Printer {
+                    name: e.name,
+                    address: e.address,
+                    allow: e.allow,
+                })
+                .collect(),
+            clients_allow: f.clients.allow,
+            scan_hosts: f.scan.hosts.unwrap_or(d.scan_hosts),
+            scan_ports: f.scan.ports.unwrap_or(d.scan_ports),
+            scan_window: f.scan.window.unwrap_or(d.scan_window),
+            suppress_window: f.suppress.window.unwrap_or(d.suppress_window),
+            origin: name.into(),
+        };
+        p.validate(Some(text), name)?;
+        Ok(p)
+    }
+
+    /// The checks a parser cannot make: references to nothing and contradictions.
+    fn validate(&self, text: Option<&str>, name: &str) -> Result<(), PolicyError> {
+        let invalid = |needle: &str, reason: String| PolicyError::Invalid {
+            path: name.into(),
+            line: text.and_then(|t| t.find(needle).map(|at| line_of(t, at))),
+            reason,
+        };
+        if self.ports.tcp_ports().is_empty() && self.ports.udp_ports().is_empty() {
+            return Err(invalid(
+                "monitor_ports",
+                "monitor_ports lists no port: nothing would be monitored".into(),
+            ));
+        }
+        for port in &self.blocked_ports {
+            if !self.ports.tcp(*port) && !self.ports.udp(*port) {
+                return Err(invalid(
+                    "blocked_ports",
+                    format!("blocked port {port} is not a monitored port: add it to monitor_ports or remove it"),
+                ));
+            }
+        }
+        for (i, a) in self.printers.iter().enumerate() {
+            if a.name.trim().is_empty() {
+                return Err(invalid("[[printer]]", "a printer has an empty name".into()));
+            }
+            for b in &self.printers[..i] {
+                if a.address == b.address {
+                    return Err(invalid(
+                        &format!("\"{}\"", a.name),
+                        format!(
+                            "printers '{}' and '{}' have the same address {}",
+                            b.name, a.name, a.address
+                        ),
+                    ));
+                }
+                if a.name == b.name {
+                    return Err(invalid(
+                        &format!("\"{}\"", a.name),
+                        format!("two printers are named '{}'", a.name),
+                    ));
+                }
+            }
+        }
+        if self.scan_hosts < 2 || self.scan_ports < 2 {
+            return Err(invalid(
+                "[scan]",
+                "scan.hosts and scan.ports must be at least 2 (one contact is not a scan)".into(),
+            ));
+        }
+        if self.scan_window.is_zero() || self.suppress_window.is_zero() {
+            return Err(invalid(
+                "window",
+                "a window must be longer than zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The printer of the inventory at `addr`.
+    pub fn printer(&self, addr: IpAddr) -> Option<&Printer> {
+        self.printers.iter().find(|p| p.address == addr)
+    }
+
+    /// Whether `client` may reach `server`: on the global allow list, or on that printer's.
+    pub fn allows(&self, client: IpAddr, server: IpAddr) -> bool {
+        self.trusted(client)
+            || self
+                .printer(server)
+                .is_some_and(|p| p.allow.iter().any(|n| n.contains(&client)))
+    }
+
+    /// On the global allow list (print servers, admin hosts).
+    pub fn trusted(&self, client: IpAddr) -> bool {
+        self.clients_allow.iter().any(|n| n.contains(&client))
+    }
+
+    /// What an unexpected client missed, for the alert's evidence.
+    pub fn missed_allow(&self, server: IpAddr) -> String {
+        let fmt = |v: &[IpNet]| {
+            v.iter()
+                .map(|n| n.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut s = if self.clients_allow.is_empty() {
+            "no [clients].allow entry".to_owned()
+        } else {
+            format!("not in [clients].allow ({})", fmt(&self.clients_allow))
+        };
+        if let Some(p) = self.printer(server) {
+            if !p.allow.is_empty() {
+                s.push_str(&format!(
+                    " nor printer '{}' allow ({})",
+                    p.name,
+                    fmt(&p.allow)
+                ));
+            }
+        }
+        s
+    }
+
+    pub fn is_blocked(&self, port: u16) -> bool {
+        self.blocked_ports.contains(&port)
+    }
+}
+
+fn line_of(text: &str, byte: usize) -> usize {
+    text[..byte.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SITE: &str = r#"
+monitor_ports = { tcp = [8610, 8611, 8612, 8613, 8614, 9100, 9101, 9102], udp = [8610, 8611, 8612, 8613, 8614] }
+blocked_ports = [9100]
+
+[[printer]]
+name = "floor2-canon"
+address = "10.1.2.30"
+allow = ["10.1.0.10/32"]
+
+[clients]
+allow = ["10.1.0.0/28", "fd00:1::/64"]
+
+[scan]
+hosts = 8
+ports = 4
+window = "60s"
+
+[suppress]
+window = "1h"
+"#;
+
+    #[test]
+    fn the_design_example_parses() {
+        let p = Policy::parse(SITE, "site.toml").unwrap();
+        assert!(p.ports.tcp(9100) && p.ports.udp(8612) && !p.ports.udp(9100));
+        assert!(p.is_blocked(9100));
+        assert_eq!(p.printers[0].name, "floor2-canon");
+        let printer: IpAddr = "10.1.2.30".parse().unwrap();
+        assert!(p.allows("10.1.0.5".parse().unwrap(), printer));
+        assert!(p.allows("fd00:1::9".parse().unwrap(), printer));
+        // printer-specific allow applies to that printer only
+        assert!(p.allows("10.1.0.10".parse().unwrap(), printer));
+        assert!(!p.allows("10.1.0.16".parse().unwrap(), printer));
+        assert!(!p.allows("10.1.0.16".parse().unwrap(), "10.9.9.9".parse().unwrap()));
+        assert_eq!(p.scan_window, Duration::from_secs(60));
+        assert_eq!(p.suppress_window, Duration::from_secs(3600));
+        assert!(p.missed_allow(printer).contains("floor2-canon"));
+    }
+
+    fn err(text: &str) -> String {
+        Policy::parse(text, "p.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_line_and_reason() {
+        let e = err("blocked_ports = [9100]\n\n[clients]\nallow = [\"10.1.0.0/33\"]\n");
+        assert!(e.starts_with("policy 'p.toml' line 4:"), "{e}");
+        let e = err("[clients]\nalow = []\n");
+        assert!(
+            e.contains("line 2") && e.contains("unknown field `alow`"),
+            "{e}"
+        );
+        let e = err("[scan]\nwindow = \"soon\"\n");
+        assert!(
+            e.contains("line 2") && e.contains("bad duration 'soon'"),
+            "{e}"
+        );
+        let e = err("blocked_ports = \"9100\"\n");
+        assert!(e.contains("line 1") && e.contains("invalid type"), "{e}");
+        let e = err("[[printer]]\nname = \"a\"\naddress = \"10.0.0.300\"\n");
+        assert!(e.contains("line 3"), "{e}");
+        let e = err("this is not toml");
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn references_to_nothing_and_contradictions() {
+        let e = err("monitor_ports = { tcp = [9100] }\nblocked_ports = [8611]\n");
+        assert!(
+            e.contains("line 2") && e.contains("not a monitored port"),
+            "{e}"
+        );
+        let e = err("[[printer]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[printer]]\nname = \"b\"\naddress = \"10.0.0.1\"\n");
+        assert!(e.contains("same address") && e.contains("line 5"), "{e}");
+        let e = err("[scan]\nhosts = 1\n");
+        assert!(e.contains("at least 2"), "{e}");
+        let e = err("monitor_ports = { tcp = [], udp = [] }\n");
+        assert!(e.contains("no port"), "{e}");
+        let e = err("[suppress]\nwindow = \"0s\"\n");
+        assert!(e.contains("longer than zero"), "{e}");
+    }
+
+    #[test]
+    fn shorthands_without_a_file() {
+        let cli = Shorthands {
+            allow: vec!["192.0.2.8/29".parse().unwrap()],
+            printers: vec!["192.0.2.30".parse().unwrap()],
+            blocked_ports: vec![9100],
+        };
+        let p = Policy::load(None, &cli).unwrap();
+        assert!(p.allows("192.0.2.10".parse().unwrap(), "192.0.2.30".parse().unwrap()));
+        assert!(p.printer("192.0.2.30".parse().unwrap()).is_some());
+        assert!(p.is_blocked(9100));
+        assert_eq!(p.origin, "command line");
+        let bad = Shorthands {
+            blocked_ports: vec![80],
+            ..Shorthands::default()
+        };
+        assert!(Policy::load(None, &bad)
+            .unwrap_err()
+            .to_string()
+            .contains("not a monitored port"));
+    }
+}

@@ -1,0 +1,267 @@
+//! Connection state as Zeek reports it (`conn.log`'s `conn_state` and `history`), so analysts
+//! read bjnp-watch's flows with the vocabulary they already know.
+//!
+//! The state is derived from which flags each side has sent, never stored: one place decides
+//! what S0 or RSTO means, and a flow can be asked at any moment (an alert at handshake time
+//! carries `S1`, the flow record at the end `SF`).
+
+use crate::decode::{Tcp, L4};
+
+/// What one side has sent so far.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Side {
+    pub syn: bool,
+    pub synack: bool,
+    pub fin: bool,
+    pub rst: bool,
+    pub data: bool,
+    pub any: bool,
+}
+
+/// Both sides plus the history string.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpTrack {
+    pub orig: Side,
+    pub resp: Side,
+    history: History,
+}
+
+impl TcpTrack {
+    /// Records one packet; `from_orig` is true for the originator (client) side.
+    pub fn update(&mut self, l4: L4, tcp: Tcp, has_payload: bool, from_orig: bool) {
+        let side = if from_orig {
+            &mut self.orig
+        } else {
+            &mut self.resp
+        };
+        side.any = true;
+        side.data |= has_payload;
+        if l4 == L4::Udp {
+            if has_payload {
+                self.history.push(b'D', from_orig);
+            }
+            return;
+        }
+        let (syn, ack, fin, rst) = (
+            tcp.has(Tcp::SYN),
+            tcp.has(Tcp::ACK),
+            tcp.has(Tcp::FIN),
+            tcp.has(Tcp::RST),
+        );
+        if syn && ack {
+            side.synack = true;
+            self.history.push(b'H', from_orig);
+        } else if syn {
+            side.syn = true;
+            self.history.push(b'S', from_orig);
+        }
+        if fin {
+            side.fin = true;
+            self.history.push(b'F', from_orig);
+        }
+        if rst {
+            side.rst = true;
+            self.history.push(b'R', from_orig);
+        }
+        if has_payload {
+            self.history.push(b'D', from_orig);
+        } else if ack && !syn && !fin && !rst {
+            self.history.push(b'A', from_orig);
+        }
+    }
+
+    /// The handshake completed (or, for a flow picked up mid-way, both sides are talking).
+    pub fn established(&self) -> bool {
+        (self.orig.syn && self.resp.synack) || (!self.orig.syn && self.orig.any && self.resp.any)
+    }
+
+    /// Over: both FINs, or a RST, or an attempt that was refused.
+    pub fn closed(&self) -> bool {
+        self.orig.rst || self.resp.rst || (self.orig.fin && self.resp.fin)
+    }
+
+    pub fn history(&self) -> &str {
+        self.history.as_str()
+    }
+
+    /// Zeek's `conn_state` for TCP.
+    pub fn conn_state(&self) -> &'static str {
+        let (o, r) = (&self.orig, &self.resp);
+        if !o.syn {
+            // No SYN from the originator: either the responder's half of a handshake we did not
+            // see the start of, or mid-stream traffic.
+            return match (r.synack, r.rst, r.fin) {
+                (true, true, _) => "RSTRH",
+                (true, false, true) => "SHR",
+                _ => "OTH",
+            };
+        }
+        if !r.synack {
+            return if r.rst {
+                "REJ"
+            } else if o.rst {
+                "RSTOS0"
+            } else if o.fin {
+                "SH"
+            } else {
+                "S0"
+            };
+        }
+        match (o.rst, r.rst, o.fin, r.fin) {
+            (true, _, _, _) => "RSTO",
+            (_, true, _, _) => "RSTR",
+            (_, _, true, true) => "SF",
+            (_, _, true, false) => "S2",
+            (_, _, false, true) => "S3",
+            _ => "S1",
+        }
+    }
+
+    /// Zeek's UDP states: S0 when only the originator spoke, SF when both did.
+    pub fn udp_state(&self) -> &'static str {
+        if self.resp.any && self.orig.any {
+            "SF"
+        } else if self.orig.any {
+            "S0"
+        } else {
+            "OTH"
+        }
+    }
+}
+
+/// Zeek's history letters, each at most once per direction, in order of first occurrence:
+/// upper case from the originator, lower case from the responder.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct History {
+    letters: [u8; 12],
+    len: u8,
+    seen: u16,
+}
+
+impl History {
+    fn push(&mut self, upper: u8, from_orig: bool) {
+        let letter = if from_orig {
+            upper
+        } else {
+            upper.to_ascii_lowercase()
+        };
+        let bit = match upper {
+            b'S' => 0,
+            b'H' => 1,
+            b'A' => 2,
+            b'D' => 3,
+            b'F' => 4,
+            b'R' => 5,
+            _ => return,
+        } + if from_orig { 0 } else { 6 };
+        if self.seen & (1 << bit) != 0 || usize::from(self.len) >= self.letters.len() {
+            return;
+        }
+        self.seen |= 1 << bit;
+        self.letters[usize::from(self.len)] = letter;
+        self.len += 1;
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII letters are ever stored.
+        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: u8 = Tcp::SYN;
+    const A: u8 = Tcp::ACK;
+    const F: u8 = Tcp::FIN;
+    const R: u8 = Tcp::RST;
+
+    /// (from originator?, flags, payload?)
+    fn run(pkts: &[(bool, u8, bool)]) -> TcpTrack {
+        let mut t = TcpTrack::default();
+        for &(o, flags, data) in pkts {
+            t.update(
+                L4::Tcp,
+                Tcp {
+                    seq: 0,
+                    ack: 0,
+                    flags,
+                },
+                data,
+                o,
+            );
+        }
+        t
+    }
+
+    #[test]
+    fn every_zeek_state() {
+        let hs = [(true, S, false), (false, S | A, false), (true, A, false)];
+        let with = |rest: &[(bool, u8, bool)]| {
+            let mut v = hs.to_vec();
+            v.extend_from_slice(rest);
+            run(&v)
+        };
+        assert_eq!(run(&[(true, S, false)]).conn_state(), "S0");
+        assert_eq!(with(&[(true, A, true)]).conn_state(), "S1");
+        let sf = with(&[
+            (true, A, true),
+            (false, A, true),
+            (true, F | A, false),
+            (false, F | A, false),
+            (true, A, false),
+        ]);
+        assert_eq!(sf.conn_state(), "SF");
+        assert_eq!(sf.history(), "ShADdFf");
+        let rej = run(&[(true, S, false), (false, R | A, false)]);
+        assert_eq!(rej.conn_state(), "REJ");
+        assert_eq!(rej.history(), "Sr");
+        assert_eq!(with(&[(true, F | A, false)]).conn_state(), "S2");
+        assert_eq!(with(&[(false, F | A, false)]).conn_state(), "S3");
+        assert_eq!(with(&[(true, R, false)]).conn_state(), "RSTO");
+        assert_eq!(with(&[(false, R, false)]).conn_state(), "RSTR");
+        assert_eq!(
+            run(&[(true, S, false), (true, R, false)]).conn_state(),
+            "RSTOS0"
+        );
+        assert_eq!(
+            run(&[(false, S | A, false), (false, R, false)]).conn_state(),
+            "RSTRH"
+        );
+        assert_eq!(
+            run(&[(true, S, false), (true, F, false)]).conn_state(),
+            "SH"
+        );
+        assert_eq!(
+            run(&[(false, S | A, false), (false, F, false)]).conn_state(),
+            "SHR"
+        );
+        let oth = run(&[(true, A, true), (false, A, true)]);
+        assert_eq!(oth.conn_state(), "OTH");
+        assert!(
+            oth.established(),
+            "mid-stream traffic both ways counts as established"
+        );
+    }
+
+    #[test]
+    fn established_and_closed() {
+        let t = run(&[(true, S, false)]);
+        assert!(!t.established() && !t.closed());
+        let t = run(&[(true, S, false), (false, S | A, false)]);
+        assert!(t.established() && !t.closed());
+        assert!(run(&[(true, S, false), (false, R | A, false)]).closed());
+    }
+
+    #[test]
+    fn udp_states_and_history() {
+        let mut t = TcpTrack::default();
+        t.update(L4::Udp, Tcp::default(), true, true);
+        assert_eq!(t.udp_state(), "S0");
+        t.update(L4::Udp, Tcp::default(), true, false);
+        t.update(L4::Udp, Tcp::default(), true, true);
+        assert_eq!(t.udp_state(), "SF");
+        assert_eq!(t.history(), "Dd");
+    }
+}
