@@ -115,6 +115,9 @@ impl Inventory {
             p.services.push(svc);
             p.mark("service");
         }
+        if p.dirty.is_some() {
+            self.due.push(ip);
+        }
     }
 
     /// `client` used the printer at `ip`.
