@@ -82,7 +82,7 @@ pub struct Cli {
     pub policy: PolicyArgs,
 
     /// Maximum number of flows tracked at once (oldest idle flows are evicted beyond it).
-    #[arg(long, value_name = "N", default_value_t = 262_144,
+    #[arg(long, value_name = "N", default_value_t = 65_536,
           value_parser = clap::value_parser!(u64).range(16..=100_000_000))]
     pub max_flows: u64,
 

@@ -9,8 +9,9 @@ use std::net::IpAddr;
 
 /// How many targets (or sources) an alert lists.
 pub const LISTED: usize = 16;
-const SOURCES_CAP: usize = 65_536;
-const DESTS_CAP: usize = 16_384;
+/// Sources remembered within a scan window; older ones go first when full.
+const SOURCES_CAP: usize = 16_384;
+const DESTS_CAP: usize = 4_096;
 
 pub struct ScanConfig {
     pub hosts: usize,

@@ -20,7 +20,7 @@ pub struct FlowConfig {
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {
-            max_flows: 262_144,
+            max_flows: 65_536,
             udp_timeout: 60,
             tcp_timeout: 300,
             tcp_attempt_timeout: 5,
@@ -146,8 +146,10 @@ pub struct FlowTable {
 impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
+            // Sized once for the cap: growing by doubling would briefly hold both the old and
+            // the new table, the peak of a flood. Pages are touched only as flows arrive.
+            map: HashMap::with_capacity(cfg.max_flows.min(1 << 22)),
             cfg,
-            map: HashMap::new(),
             stats: FlowTableStats::default(),
         }
     }
