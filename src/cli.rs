@@ -99,8 +99,8 @@ pub struct PolicyArgs {
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 
-    /// A client network allowed to reach every printer (repeatable).
-    #[arg(long, value_name = "CIDR")]
+    /// A client network (or address) allowed to reach every printer (repeatable).
+    #[arg(long, value_name = "CIDR", value_parser = crate::detect::policy::parse_net)]
     pub allow: Vec<ipnet::IpNet>,
 
     /// A printer of the inventory (repeatable): only these may answer on monitored ports.

@@ -271,14 +271,30 @@ fn without_a_policy_every_contact_is_reported() {
 
 #[test]
 fn suppression_window_and_counters() {
-    // 14 TCP connections from one client to one printer port: one alert per window
+    // 14 TCP connections from one client to one printer port: one alert per outcome per window
+    // (an attempt and then an established connection is the fix failing: both must show)
     let r = run(&["-r", "samples/gen-conn-states.pcap"]);
     let to_9100: Vec<Value> = r
         .of_type("alert")
         .into_iter()
         .filter(|a| a["alert"]["signature_id"] == 1001 && a["dest_port"] == 9100)
         .collect();
-    assert_eq!(to_9100.len(), 1);
+    let outcomes: Vec<&str> = to_9100
+        .iter()
+        .map(|a| a["evidence"]["outcome"].as_str().unwrap())
+        .collect();
+    let distinct: BTreeSet<&str> = outcomes.iter().copied().collect();
+    assert_eq!(
+        outcomes.len(),
+        distinct.len(),
+        "one per outcome: {outcomes:?}"
+    );
+    assert_eq!(
+        distinct,
+        ["attempted", "established", "refused"]
+            .into_iter()
+            .collect()
+    );
     let st = &r.of_type("stats")[0]["stats"]["detect"];
     assert!(st["suppressed"].as_u64().unwrap() >= 10, "{st}");
     // a window shorter than the 1 s spacing lets every decision through
@@ -298,6 +314,49 @@ fn suppression_window_and_counters() {
         .count();
     // (decisions made at the same instant, end of capture, still share a window)
     assert!(n >= 8, "{n}");
+}
+
+#[test]
+fn broadcast_discovery_makes_printers_not_clients() {
+    // CUPS and SANE broadcast discover (8611 -> 8611, 8612 -> 8612/8610); the printer answers
+    // from its own address. Both ports are monitored, so roles come from BJNP's direction bit.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("lab.toml");
+    std::fs::write(&p, "[[printer]]\nname = \"lab\"\naddress = \"192.0.2.2\"\n").unwrap();
+    let r = run(&[
+        "-r",
+        "samples/bjnp-broadcast-discovery.pcap",
+        "--policy",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for a in r.of_type("alert") {
+        assert_ne!(a["src_ip"], "192.0.2.2", "the printer is no client: {a}");
+        assert_ne!(
+            a["alert"]["signature_id"], 1002,
+            "it is in the inventory: {a}"
+        );
+        // nobody answers from a broadcast address: no attempt verdict for one
+        if a["alert"]["signature_id"] == 1001 {
+            assert_eq!(a["dest_ip"], "192.0.2.2", "{a}");
+        }
+    }
+    // discovery from an unlisted client is recon
+    assert!(r
+        .of_type("alert")
+        .iter()
+        .any(|a| a["alert"]["signature_id"] == 1101 && a["dest_ip"] == "192.0.2.255"));
+    // the printer's first record already carries the MAC its discover answer gave
+    let printers = r.of_type("printer");
+    assert_eq!(printers[0]["printer"]["ip"], "192.0.2.2");
+    assert_eq!(printers[0]["printer"]["mac"], "00:1e:8f:12:34:56");
+    assert_eq!(printers[0]["printer"]["name"], "lab");
+    let last = printers.last().unwrap();
+    assert_eq!(last["printer"]["model"], "MG5500 series");
+    assert_eq!(
+        last["printer"]["services"],
+        serde_json::json!(["bjnp/udp/8611", "bjnp/udp/8612", "mfnp/udp/8610"])
+    );
 }
 
 #[test]
@@ -340,6 +399,11 @@ fn bad_policies_stop_start_up_before_any_output() {
     .assert_clean_error(2, "cannot read policy");
     let r = run(&["-r", "samples/gen-vlan.pcap", "--allow", "10.0.0.0/99"]);
     assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("'10.0.0.0/99' is neither a CIDR"),
+        "{}",
+        r.stderr
+    );
     run(&["-r", "samples/gen-vlan.pcap", "--blocked-port", "80"])
         .assert_clean_error(2, "not a monitored port");
 }

@@ -7,7 +7,8 @@ use crate::decode::L4;
 use crate::event::{text, Timestamp};
 use std::net::IpAddr;
 
-const PRINTERS_CAP: usize = 65_536;
+/// A site has tens or hundreds of printers; the cap bounds what spoofed answers can add.
+const PRINTERS_CAP: usize = 4_096;
 /// Clients remembered per printer (the rest are counted).
 pub const CLIENTS_PER_PRINTER: usize = 64;
 const SERVICES_PER_PRINTER: usize = 16;
@@ -117,6 +118,14 @@ impl Inventory {
         }
         if p.dirty.is_some() {
             self.due.push(ip);
+        }
+    }
+
+    /// A flow with `client` ended at `when`: last-seen times move forward.
+    pub fn seen(&mut self, ip: IpAddr, client: IpAddr, when: Timestamp) {
+        self.client(ip, client, when);
+        if let Some(p) = self.map.get_mut(&ip) {
+            p.last_seen = p.last_seen.max(when);
         }
     }
 

@@ -98,6 +98,7 @@ impl Detector {
                 ports: policy.scan_ports,
                 flood_sources: FLOOD_SOURCES,
                 window_ns,
+                fold_ns: u64::try_from(policy.suppress_window.as_nanos()).unwrap_or(u64::MAX),
             }),
             suppress_ns: u64::try_from(policy.suppress_window.as_nanos()).unwrap_or(u64::MAX),
             suppress: BoundedMap::new(SUPPRESS_CAP),
@@ -132,7 +133,7 @@ impl Detector {
             self.answered(flow, at, out);
         }
         if flow.alert_marks & MARK_OUTCOME == 0 {
-            let outcome = if flow.track.established() && service_answered(flow) {
+            let outcome = if flow.track.established() || flow.track.established_one_sided() {
                 Some("established")
             } else if flow.conn_state() == "REJ" {
                 Some("refused")
@@ -154,13 +155,20 @@ impl Detector {
         at: &At<'_>,
         out: &mut dyn RecordSink,
     ) {
-        if flow.alert_marks & MARK_OUTCOME == 0 && flow.track.orig.any {
+        if service_answered(flow) {
+            self.inventory
+                .seen(flow.server.0, flow.client.0, flow.last_ts);
+        }
+        // Nobody answers from a broadcast or multicast address: the answers come from each
+        // device's own address, in flows of their own.
+        if flow.alert_marks & MARK_OUTCOME == 0 && flow.track.orig.any && !is_group(flow.server.0) {
             flow.alert_marks |= MARK_OUTCOME;
-            let o = if flow.conn_state() == "REJ" {
+            let r = &flow.track.resp;
+            let o = if r.rst {
                 "refused"
-            } else if flow.answered() {
-                // the responder spoke but never completed a handshake (RSTOS0/SH variants)
-                "refused"
+            } else if r.any {
+                // the responder spoke (no reset) without a captured handshake
+                "established"
             } else {
                 "attempted"
             };
@@ -204,6 +212,24 @@ impl Detector {
                     flow.alert_marks |= MARK_ALERTED;
                 }
                 if b.direction == "response" {
+                    // A BJNP answer makes its sender a printer now, so the identity it carries
+                    // lands on the record of its first appearance.
+                    let l4 = if ep.proto == "TCP" {
+                        crate::decode::L4::Tcp
+                    } else {
+                        crate::decode::L4::Udp
+                    };
+                    self.inventory
+                        .service(ep.src_ip, l4, ep.src_port, rec.timestamp);
+                    // A BJNP answer makes its sender a printer now, so the identity it carries
+                    // lands on the record of its first appearance.
+                    let l4 = if ep.proto == "TCP" {
+                        crate::decode::L4::Tcp
+                    } else {
+                        crate::decode::L4::Udp
+                    };
+                    self.inventory
+                        .service(ep.src_ip, l4, ep.src_port, rec.timestamp);
                     if let Some(id) = &b.device_id {
                         self.inventory.identity(
                             ep.src_ip,
@@ -254,20 +280,21 @@ impl Detector {
 
     fn contact(&mut self, flow: &mut Flow, at: &At<'_>, out: &mut dyn RecordSink) {
         let (src, (dst, port)) = (flow.client.0, flow.server);
-        // Print servers and admin hosts reach many printers on many ports by design.
-        if self.policy.trusted(src) {
+        // Print servers and admin hosts reach many printers on many ports by design; a
+        // broadcast is one contact with the whole segment, not a sweep.
+        if self.policy.trusted(src) || is_group(dst) {
             return;
         }
         let (scan, flood) = self.scans.contact(src, dst, port, at.ts);
-        let ep = flow_endpoints(flow);
         if let Some(f) = scan {
+            let ep = flow_endpoints(flow);
             let ev = Evidence {
                 targets: f.listed.iter().map(|(ip, p)| target(*ip, *p)).collect(),
                 targets_total: Some(f.total),
                 reason: Some(format!(
-                    "{src} contacted {} printer targets within {}s (threshold: {} hosts or {} ports)",
+                    "{src} contacted {} printer targets within {} (threshold: {} hosts or {} ports)",
                     f.total,
-                    self.policy.scan_window.as_secs(),
+                    humantime::format_duration(self.policy.scan_window),
                     self.policy.scan_hosts,
                     self.policy.scan_ports
                 )),
@@ -276,6 +303,7 @@ impl Detector {
             self.fire_keyed(
                 PORT_SCAN,
                 2,
+                0,
                 (src, unspecified(), 0),
                 &ep,
                 Some(flow.id),
@@ -286,19 +314,21 @@ impl Detector {
             flow.alert_marks |= MARK_ALERTED;
         }
         if let Some(Finding { sources, total, .. }) = flood {
+            let ep = flow_endpoints(flow);
             let ev = Evidence {
                 sources,
                 sources_total: Some(total),
                 reason: Some(format!(
-                    "{total} distinct sources contacted {} within {}s",
+                    "{total} distinct sources contacted {} within {}",
                     target(dst, port),
-                    self.policy.scan_window.as_secs()
+                    humantime::format_duration(self.policy.scan_window)
                 )),
                 ..Evidence::default()
             };
             self.fire_keyed(
                 PORT_FLOOD,
                 2,
+                0,
                 (unspecified(), dst, port),
                 &ep,
                 Some(flow.id),
@@ -326,7 +356,20 @@ impl Detector {
                 ..Evidence::default()
             };
             let ep = flow_endpoints(flow);
-            self.fire(UNEXPECTED_SERVICE, 2, &ep, Some(flow.id), ev, at, out);
+            // One alert per unexpected service, whoever its clients: spoofed answers to many
+            // clients must not become many alerts.
+            let key = (unspecified(), server, port);
+            self.fire_keyed(
+                UNEXPECTED_SERVICE,
+                2,
+                0,
+                key,
+                &ep,
+                Some(flow.id),
+                ev,
+                at,
+                out,
+            );
             flow.alert_marks |= MARK_ALERTED;
         }
     }
@@ -368,8 +411,29 @@ impl Detector {
             return;
         }
         let severity = if outcome == "established" { 2 } else { 3 };
-        let ev = evidence(self.policy.missed_allow(server));
-        self.fire(UNEXPECTED_CLIENT, severity, &ep, Some(flow.id), ev, at, out);
+        let mut ev = evidence(self.policy.missed_allow(server));
+        if flow.track.established_one_sided() {
+            ev.reason = Some("the client acknowledged a SYN-ACK that is not in the capture".into());
+        }
+        // The outcome is part of the suppression key: an attempt and then an established
+        // connection in one window is the fix failing, and must show.
+        let variant = match outcome {
+            "attempted" => 1,
+            "refused" => 2,
+            _ => 3,
+        };
+        let key = (ep.src_ip, ep.dest_ip, ep.dest_port);
+        self.fire_keyed(
+            UNEXPECTED_CLIENT,
+            severity,
+            variant,
+            key,
+            &ep,
+            Some(flow.id),
+            ev,
+            at,
+            out,
+        );
         flow.alert_marks |= MARK_ALERTED;
     }
 
@@ -385,15 +449,17 @@ impl Detector {
         out: &mut dyn RecordSink,
     ) {
         let key = (ep.src_ip, ep.dest_ip, ep.dest_port);
-        self.fire_keyed(rule, severity, key, ep, flow_id, ev, at, out);
+        self.fire_keyed(rule, severity, 0, key, ep, flow_id, ev, at, out);
     }
 
-    /// Writes the alert unless the same key fired within the suppression window.
+    /// Writes the alert unless the same key fired within the suppression window. `variant`
+    /// separates alerts of one rule that must not suppress each other (1001's outcomes).
     #[allow(clippy::too_many_arguments)]
     fn fire_keyed(
         &mut self,
         rule: Rule,
         severity: u8,
+        variant: u32,
         key: (IpAddr, IpAddr, u16),
         ep: &Endpoints,
         flow_id: Option<u64>,
@@ -401,7 +467,7 @@ impl Detector {
         at: &At<'_>,
         out: &mut dyn RecordSink,
     ) {
-        let key = (rule.sid, key.0, key.1, key.2);
+        let key = (rule.sid * 16 + variant, key.0, key.1, key.2);
         if let Some((first, _)) = self.suppress.get(&key) {
             if at.ts.since(first) < self.suppress_ns {
                 self.stats.suppressed += 1;
@@ -442,10 +508,20 @@ const INFORMATIONAL: [&str; 4] = [
 /// The server side offers the service: a SYN-ACK or data (a RST is a closed port, not a
 /// printer), or any UDP answer.
 fn service_answered(flow: &Flow) -> bool {
-    let r = &flow.track.resp;
+    let (o, r) = (&flow.track.orig, &flow.track.resp);
     match flow.l4 {
-        crate::decode::L4::Tcp => r.synack || r.data,
+        // mid-stream (no SYN seen), anything but a reset from the responder counts
+        crate::decode::L4::Tcp => r.synack || r.data || (!o.syn && r.any && !r.rst),
         crate::decode::L4::Udp => r.any,
+    }
+}
+
+/// Broadcast and multicast destinations. An IPv4 address ending in .255 is taken for a
+/// subnet-directed broadcast (the mask is not on the wire; cups sends exactly these).
+fn is_group(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_broadcast() || a.is_multicast() || a.octets()[3] == 255,
+        IpAddr::V6(a) => a.is_multicast(),
     }
 }
 

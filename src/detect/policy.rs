@@ -62,15 +62,29 @@ struct Ports {
 struct PrinterEntry {
     name: String,
     address: IpAddr,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nets")]
     allow: Vec<IpNet>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Clients {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "nets")]
     allow: Vec<IpNet>,
+}
+
+/// A CIDR, or a bare address meaning that one host.
+pub fn parse_net(s: &str) -> Result<IpNet, String> {
+    s.parse::<IpNet>()
+        .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("'{s}' is neither a CIDR (10.1.0.0/28) nor an address"))
+}
+
+fn nets<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| parse_net(s).map_err(serde::de::Error::custom))
+        .collect()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +118,9 @@ pub struct Printer {
     /// Clients allowed to use this printer on top of `clients_allow`.
     pub allow: Vec<IpNet>,
 }
+
+/// Per-source memory grows with the scan thresholds; this keeps it small.
+pub const MAX_SCAN_THRESHOLD: usize = 256;
 
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -227,11 +244,12 @@ impl Policy {
 
     /// The checks a parser cannot make: references to nothing and contradictions.
     fn validate(&self, text: Option<&str>, name: &str) -> Result<(), PolicyError> {
-        let invalid = |needle: &str, reason: String| PolicyError::Invalid {
+        let invalid_nth = |needle: &str, nth: usize, reason: String| PolicyError::Invalid {
             path: name.into(),
-            line: text.and_then(|t| t.find(needle).map(|at| line_of(t, at))),
+            line: text.and_then(|t| locate(t, needle, nth)),
             reason,
         };
+        let invalid = |needle: &str, reason: String| invalid_nth(needle, 0, reason);
         if self.ports.tcp_ports().is_empty() && self.ports.udp_ports().is_empty() {
             return Err(invalid(
                 "monitor_ports",
@@ -248,24 +266,24 @@ impl Policy {
         }
         for (i, a) in self.printers.iter().enumerate() {
             if a.name.trim().is_empty() {
-                return Err(invalid("[[printer]]", "a printer has an empty name".into()));
+                return Err(invalid_nth(
+                    "[[printer]]",
+                    i,
+                    "a printer has an empty name".into(),
+                ));
             }
             for b in &self.printers[..i] {
-                if a.address == b.address {
-                    return Err(invalid(
-                        &format!("\"{}\"", a.name),
-                        format!(
-                            "printers '{}' and '{}' have the same address {}",
-                            b.name, a.name, a.address
-                        ),
-                    ));
-                }
-                if a.name == b.name {
-                    return Err(invalid(
-                        &format!("\"{}\"", a.name),
-                        format!("two printers are named '{}'", a.name),
-                    ));
-                }
+                let clash = if a.address == b.address {
+                    format!(
+                        "printers '{}' and '{}' have the same address {}",
+                        b.name, a.name, a.address
+                    )
+                } else if a.name == b.name {
+                    format!("two printers are named '{}'", a.name)
+                } else {
+                    continue;
+                };
+                return Err(invalid_nth("[[printer]]", i, clash));
             }
         }
         if self.scan_hosts < 2 || self.scan_ports < 2 {
@@ -274,10 +292,25 @@ impl Policy {
                 "scan.hosts and scan.ports must be at least 2 (one contact is not a scan)".into(),
             ));
         }
-        if self.scan_window.is_zero() || self.suppress_window.is_zero() {
+        if self.scan_hosts > MAX_SCAN_THRESHOLD || self.scan_ports > MAX_SCAN_THRESHOLD {
             return Err(invalid(
-                "window",
-                "a window must be longer than zero".into(),
+                "[scan]",
+                format!("scan.hosts and scan.ports must be at most {MAX_SCAN_THRESHOLD} (each tracked source keeps that many targets)"),
+            ));
+        }
+        if self.blocked_ports.contains(&0) {
+            return Err(invalid("blocked_ports", "port 0 is not a port".into()));
+        }
+        if self.scan_window.is_zero() {
+            return Err(invalid(
+                "[scan]",
+                "scan.window must be longer than zero".into(),
+            ));
+        }
+        if self.suppress_window.is_zero() {
+            return Err(invalid(
+                "[suppress]",
+                "suppress.window must be longer than zero".into(),
             ));
         }
         Ok(())
@@ -329,6 +362,17 @@ impl Policy {
     pub fn is_blocked(&self, port: u16) -> bool {
         self.blocked_ports.contains(&port)
     }
+}
+
+/// The line of the `nth` occurrence of `needle` outside comments.
+fn locate(text: &str, needle: &str, nth: usize) -> Option<usize> {
+    text.match_indices(needle)
+        .filter(|(at, _)| {
+            let line_start = text[..*at].rfind('\n').map_or(0, |i| i + 1);
+            !text[line_start..*at].contains('#')
+        })
+        .nth(nth)
+        .map(|(at, _)| line_of(text, at))
 }
 
 fn line_of(text: &str, byte: usize) -> usize {
@@ -411,14 +455,27 @@ window = "1h"
             e.contains("line 2") && e.contains("not a monitored port"),
             "{e}"
         );
-        let e = err("[[printer]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[printer]]\nname = \"b\"\naddress = \"10.0.0.1\"\n");
-        assert!(e.contains("same address") && e.contains("line 5"), "{e}");
+        let e = err("# [[printer]] comes below\n[[printer]]\nname = \"a\"\naddress = \"10.0.0.1\"\n[[printer]]\nname = \"b\"\naddress = \"10.0.0.1\"\n");
+        assert!(
+            e.contains("same address") && e.contains("line 5"),
+            "the second entry, not a comment: {e}"
+        );
+        let e = err("[scan]\nhosts = 5000\n");
+        assert!(e.contains("at most 256"), "{e}");
+        let e = err("[suppress]\nwindow = \"0s\"\n[scan]\nwindow = \"60s\"\n");
+        assert!(e.contains("line 1") && e.contains("suppress.window"), "{e}");
         let e = err("[scan]\nhosts = 1\n");
         assert!(e.contains("at least 2"), "{e}");
         let e = err("monitor_ports = { tcp = [], udp = [] }\n");
         assert!(e.contains("no port"), "{e}");
-        let e = err("[suppress]\nwindow = \"0s\"\n");
-        assert!(e.contains("longer than zero"), "{e}");
+        let e = err("[clients]\nallow = [\"10.0.0.5\", \"nonsense\"]\n");
+        assert!(
+            e.contains("line 2") && e.contains("'nonsense' is neither a CIDR"),
+            "{e}"
+        );
+        // a bare address is one host
+        let p = Policy::parse("[clients]\nallow = [\"10.0.0.5\"]\n", "p").unwrap();
+        assert!(p.trusted("10.0.0.5".parse().unwrap()) && !p.trusted("10.0.0.6".parse().unwrap()));
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct ScanConfig {
     pub ports: usize,
     pub flood_sources: usize,
     pub window_ns: u64,
+    /// How long a scan or flood alert stands for the per-target alerts it explains (the
+    /// suppression window: attempts are decided up to a timeout after they were made).
+    pub fold_ns: u64,
 }
 
 struct BySource {
@@ -26,6 +29,7 @@ struct BySource {
     targets: Vec<(IpAddr, u16)>,
     total: u64,
     alerted: bool,
+    last_alert: Option<Timestamp>,
 }
 
 struct ByDest {
@@ -33,6 +37,7 @@ struct ByDest {
     sources: Vec<IpAddr>,
     total: u64,
     alerted: bool,
+    last_alert: Option<Timestamp>,
 }
 
 /// A threshold crossed: what to put in the alert.
@@ -89,18 +94,24 @@ impl ScanTracker {
     ) -> Option<Finding> {
         let (window, hosts, ports) = (self.cfg.window_ns, self.cfg.hosts, self.cfg.ports);
         let keep = hosts.max(ports).max(LISTED) + 1;
-        let fresh = || BySource {
-            start: now,
-            targets: Vec::new(),
-            total: 0,
-            alerted: false,
-        };
         if self.by_source.get(&src).is_none() {
-            self.by_source.insert(src, fresh(), now);
+            let fresh = BySource {
+                start: now,
+                targets: Vec::new(),
+                total: 0,
+                alerted: false,
+                last_alert: None,
+            };
+            self.by_source.insert(src, fresh, now);
         }
+        // A source that keeps contacting printers stays; idle ones are evicted first.
+        self.by_source.touch(&src, now);
         let st = self.by_source.get_mut(&src)?;
         if now.since(st.start) > window {
-            *st = fresh();
+            st.start = now;
+            st.targets.clear();
+            st.total = 0;
+            st.alerted = false;
         }
         if st.targets.contains(&(dst, port)) {
             return None;
@@ -112,10 +123,11 @@ impl ScanTracker {
         if st.alerted {
             return None;
         }
-        let n_hosts = distinct(st.targets.iter().map(|t| t.0));
-        let n_ports = distinct(st.targets.iter().map(|t| t.1));
+        let n_hosts = distinct(&st.targets, |t| t.0);
+        let n_ports = distinct(&st.targets, |t| t.1);
         if n_hosts >= hosts || n_ports >= ports {
             st.alerted = true;
+            st.last_alert = Some(now);
             return Some(Finding {
                 listed: st.targets.iter().take(LISTED).copied().collect(),
                 sources: vec![],
@@ -128,18 +140,23 @@ impl ScanTracker {
     fn by_dest(&mut self, src: IpAddr, dst: IpAddr, port: u16, now: Timestamp) -> Option<Finding> {
         let (window, limit) = (self.cfg.window_ns, self.cfg.flood_sources);
         let key = (dst, port);
-        let fresh = || ByDest {
-            start: now,
-            sources: Vec::new(),
-            total: 0,
-            alerted: false,
-        };
         if self.by_dest.get(&key).is_none() {
-            self.by_dest.insert(key, fresh(), now);
+            let fresh = ByDest {
+                start: now,
+                sources: Vec::new(),
+                total: 0,
+                alerted: false,
+                last_alert: None,
+            };
+            self.by_dest.insert(key, fresh, now);
         }
+        self.by_dest.touch(&key, now);
         let st = self.by_dest.get_mut(&key)?;
         if now.since(st.start) > window {
-            *st = fresh();
+            st.start = now;
+            st.sources.clear();
+            st.total = 0;
+            st.alerted = false;
         }
         if st.alerted {
             st.total += 1;
@@ -152,6 +169,7 @@ impl ScanTracker {
         st.sources.push(src);
         if st.sources.len() >= limit {
             st.alerted = true;
+            st.last_alert = Some(now);
             return Some(Finding {
                 listed: vec![],
                 sources: st.sources.iter().take(LISTED).copied().collect(),
@@ -164,25 +182,23 @@ impl ScanTracker {
     /// Whether a per-target alert for `src -> dst:port` is already explained by a scan or flood
     /// alert of the current window.
     pub fn explains(&self, src: IpAddr, dst: IpAddr, port: u16, now: Timestamp) -> bool {
-        let w = self.cfg.window_ns;
+        let recent = |t: Option<Timestamp>| t.is_some_and(|t| now.since(t) <= self.cfg.fold_ns);
         self.by_source
             .get(&src)
-            .is_some_and(|(_, s)| s.alerted && now.since(s.start) <= w)
+            .is_some_and(|(_, s)| recent(s.last_alert))
             || self
                 .by_dest
                 .get(&(dst, port))
-                .is_some_and(|(_, d)| d.alerted && now.since(d.start) <= w)
+                .is_some_and(|(_, d)| recent(d.last_alert))
     }
 }
 
-fn distinct<T: PartialEq>(it: impl Iterator<Item = T>) -> usize {
-    let mut seen: Vec<T> = Vec::new();
-    for x in it {
-        if !seen.contains(&x) {
-            seen.push(x);
-        }
-    }
-    seen.len()
+/// Distinct values of `key` among `items`, without allocating (the lists are short: the
+/// thresholds are capped by the policy).
+fn distinct<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> usize {
+    (0..items.len())
+        .filter(|&i| !items[..i].iter().any(|x| key(x) == key(&items[i])))
+        .count()
 }
 
 #[cfg(test)]
@@ -199,6 +215,7 @@ mod tests {
             ports: 4,
             flood_sources: 64,
             window_ns: 60_000_000_000,
+            fold_ns: 3_600_000_000_000,
         })
     }
 
@@ -219,9 +236,12 @@ mod tests {
         }
         assert_eq!(fired, 1);
         assert!(t.explains(src, ip("192.0.2.200"), 9100, Timestamp(100)));
-        // a new window starts afresh
+        // an attempt decided after the scan window (5 s timeouts, late sweeps) is still
+        // explained while the suppression window lasts
         let later = Timestamp(61_000_000_000);
-        assert!(!t.explains(src, ip("192.0.2.100"), 9100, later));
+        assert!(t.explains(src, ip("192.0.2.100"), 9100, later));
+        assert!(!t.explains(src, ip("192.0.2.100"), 9100, Timestamp(3_700_000_000_000)));
+        // a new window starts afresh: the first contact is no scan
         assert!(t.contact(src, ip("192.0.2.100"), 9100, later).0.is_none());
     }
 

@@ -12,6 +12,9 @@ use crate::decode::{Tcp, L4};
 pub struct Side {
     pub syn: bool,
     pub synack: bool,
+    /// An ACK without SYN (bare or with data): from an originator after its SYN, proof that it
+    /// saw the SYN-ACK even if the capture did not.
+    pub ack: bool,
     pub fin: bool,
     pub rst: bool,
     pub data: bool,
@@ -48,6 +51,9 @@ impl TcpTrack {
             tcp.has(Tcp::FIN),
             tcp.has(Tcp::RST),
         );
+        if ack && !syn {
+            side.ack = true;
+        }
         if syn && ack {
             side.synack = true;
             self.history.push(b'H', from_orig);
@@ -75,6 +81,12 @@ impl TcpTrack {
         (self.orig.syn && self.resp.synack) || (!self.orig.syn && self.orig.any && self.resp.any)
     }
 
+    /// The originator acknowledged after its SYN although no SYN-ACK was captured: the
+    /// handshake completed out of sight (an asymmetric route, a one-sided tap).
+    pub fn established_one_sided(&self) -> bool {
+        self.orig.syn && self.orig.ack && !self.resp.synack && !self.resp.rst
+    }
+
     /// Over: both FINs, or a RST, or an attempt that was refused.
     pub fn closed(&self) -> bool {
         self.orig.rst || self.resp.rst || (self.orig.fin && self.resp.fin)
@@ -89,10 +101,11 @@ impl TcpTrack {
         let (o, r) = (&self.orig, &self.resp);
         if !o.syn {
             // No SYN from the originator: either the responder's half of a handshake we did not
-            // see the start of, or mid-stream traffic.
+            // see the start of, or mid-stream traffic (SF if both sides closed it).
             return match (r.synack, r.rst, r.fin) {
                 (true, true, _) => "RSTRH",
                 (true, false, true) => "SHR",
+                _ if o.fin && r.fin && !o.rst && !r.rst => "SF",
                 _ => "OTH",
             };
         }
@@ -107,9 +120,10 @@ impl TcpTrack {
                 "S0"
             };
         }
+        // As Zeek: a responder reset is reported before an originator's.
         match (o.rst, r.rst, o.fin, r.fin) {
-            (true, _, _, _) => "RSTO",
             (_, true, _, _) => "RSTR",
+            (true, _, _, _) => "RSTO",
             (_, _, true, true) => "SF",
             (_, _, true, false) => "S2",
             (_, _, false, true) => "S3",
@@ -117,14 +131,14 @@ impl TcpTrack {
         }
     }
 
-    /// Zeek's UDP states: S0 when only the originator spoke, SF when both did.
+    /// Zeek's UDP states: S0 when only the originator spoke, SF when both did, SHR when only
+    /// the responder did.
     pub fn udp_state(&self) -> &'static str {
-        if self.resp.any && self.orig.any {
-            "SF"
-        } else if self.orig.any {
-            "S0"
-        } else {
-            "OTH"
+        match (self.orig.any, self.resp.any) {
+            (true, true) => "SF",
+            (true, false) => "S0",
+            (false, true) => "SHR",
+            (false, false) => "OTH",
         }
     }
 }
@@ -263,5 +277,8 @@ mod tests {
         t.update(L4::Udp, Tcp::default(), true, true);
         assert_eq!(t.udp_state(), "SF");
         assert_eq!(t.history(), "Dd");
+        let mut r = TcpTrack::default();
+        r.update(L4::Udp, Tcp::default(), true, false);
+        assert_eq!(r.udp_state(), "SHR");
     }
 }

@@ -148,8 +148,11 @@ impl FlowTable {
         FlowTable {
             // Sized once for the cap: growing by doubling would briefly hold both the old and
             // the new table, the peak of a flood. Pages are touched only as flows arrive.
-            map: HashMap::with_capacity(cfg.max_flows.min(1 << 22)),
-            cfg,
+            map: HashMap::with_capacity(cfg.max_flows.clamp(1, 1 << 22)),
+            cfg: FlowConfig {
+                max_flows: cfg.max_flows.max(1),
+                ..cfg
+            },
             stats: FlowTableStats::default(),
         }
     }
@@ -248,9 +251,13 @@ impl FlowTable {
 }
 
 fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool) -> Flow {
-    // The SYN's sender is the client; else the side talking *to* the monitored port.
+    // The SYN's sender is the client; else the side talking *to* the monitored port; when both
+    // ports are monitored (BJNP discovery runs 8611 to 8611), a BJNP message says which way it
+    // goes in bit 7 of its dev_type.
     let src_is_client = if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
         !p.tcp.has(Tcp::ACK)
+    } else if msrc && mdst {
+        bjnp_direction(p.payload).unwrap_or(true)
     } else {
         mdst || !msrc
     };
@@ -274,6 +281,12 @@ fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool
         alert_marks: 0,
         app: FlowApp::for_port(p.l4, server.1),
     }
+}
+
+/// `Some(true)` for a BJNP request, `Some(false)` for a response, `None` if not BJNP.
+fn bjnp_direction(payload: &[u8]) -> Option<bool> {
+    let h = crate::proto::bjnp::Header::parse(payload, crate::proto::bjnp::MAX_TCP_PAYLOAD).ok()?;
+    Some(!h.dev_type().is_response())
 }
 
 #[cfg(test)]
