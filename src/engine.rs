@@ -2,7 +2,7 @@
 //! analyzers, counters) and is driven the same way by live capture, replay, tests and benches.
 
 use crate::analyze::bjnp::{BjnpAnalyzer, PacketCtx};
-use crate::analyze::FlowApp;
+use crate::analyze::{AppOut, FlowApp};
 use crate::bounded::BoundedMap;
 use crate::decode::{self, ports::PortSet, prefilter, Decoded, Fragment, Packet, L4};
 use crate::detect::{self, policy::Policy, At, Detector};
@@ -70,7 +70,7 @@ pub struct Engine {
     bjnp: BjnpAnalyzer,
     detect: Detector,
     /// Analyzer output of the current packet, reused so no packet allocates a list.
-    bodies: Vec<Body>,
+    bodies: Vec<AppOut>,
     /// Alerts raised by a record, held until the record itself is written.
     alert_buf: Vec<Record>,
     frags: BoundedMap<FragKey, ()>,
@@ -220,12 +220,16 @@ impl Engine {
             dir,
         };
         let bodies = &mut self.bodies;
-        if let FlowApp::Bjnp(st) = &mut flow.app {
-            let mut emit = |body: Body| bodies.push(body);
-            match p.l4 {
-                L4::Udp => self.bjnp.on_udp(st, &ctx, p, &mut emit),
-                L4::Tcp => self.bjnp.on_tcp(st, &ctx, p, &mut emit),
+        match &mut flow.app {
+            FlowApp::Bjnp(st) => {
+                let mut emit = |body: Body| bodies.push(AppOut::Record(body));
+                match p.l4 {
+                    L4::Udp => self.bjnp.on_udp(st, &ctx, p, &mut emit),
+                    L4::Tcp => self.bjnp.on_tcp(st, &ctx, p, &mut emit),
+                }
             }
+            FlowApp::Raw(st) => st.on_segment(dir, p.tcp, p.payload, &mut |o| bodies.push(o)),
+            FlowApp::None => {}
         }
         let mut out = Counted::new(out, &mut self.records);
         let at = At {
@@ -241,7 +245,14 @@ impl Engine {
                 p.dst_port,
                 p.l4.ip_number(),
             );
-            for body in self.bodies.drain(..) {
+            for o in self.bodies.drain(..) {
+                let body = match o {
+                    AppOut::Record(body) => body,
+                    AppOut::Finding(f) => {
+                        self.detect.on_finding(flow, &f, &at, &mut out);
+                        continue;
+                    }
+                };
                 let rec = Record {
                     timestamp: frame.ts,
                     flow_id: Some(flow.id),
@@ -349,6 +360,23 @@ impl Engine {
                 ts: now.max(flow.last_ts),
                 origin: &origin,
             };
+            // The last job of a print stream ends with its connection.
+            if let FlowApp::Raw(st) = &mut flow.app {
+                let mut outs = Vec::new();
+                st.finish(&mut |o| outs.push(o));
+                for o in outs {
+                    match o {
+                        AppOut::Finding(f) => self.detect.on_finding(&mut flow, &f, &at, &mut out),
+                        AppOut::Record(body) => out.emit(Record {
+                            timestamp: flow.last_ts,
+                            flow_id: Some(flow.id),
+                            origin: origin.clone(),
+                            endpoints: Some(detect::flow_endpoints(&flow)),
+                            body,
+                        }),
+                    }
+                }
+            }
             self.detect.on_flow_end(&mut flow, reason, &at, &mut out);
             out.emit(flow_record(&flow, reason, &origin));
         }
@@ -471,6 +499,7 @@ fn flow_record(flow: &Flow, reason: EndReason, origin: &Origin) -> Record {
 
 fn body_proto(body: &Body) -> Option<&'static str> {
     match body {
+        Body::Print(p) => Some(p.language),
         Body::Bjnp(b) if b.magic == "MFNP" => Some("mfnp"),
         Body::Bjnp(_) => Some("bjnp"),
         _ => None,

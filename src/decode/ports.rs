@@ -67,6 +67,13 @@ impl PortSet {
     }
 }
 
+/// Raw printing (AppSocket/JetDirect) ports.
+pub const RAW_PORTS: std::ops::RangeInclusive<u16> = 9100..=9102;
+
+pub fn is_raw_port(port: u16) -> bool {
+    RAW_PORTS.contains(&port)
+}
+
 pub fn is_bjnp_port(port: u16) -> bool {
     BJNP_PORTS.contains(&port)
 }

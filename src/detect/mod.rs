@@ -61,6 +61,51 @@ pub const BJNP_MALFORMED: Rule = Rule {
     category: "Potentially Bad Traffic",
 };
 
+/// The rule and severity of each risky-PJL class (protocols.md §6.3: critical 1, high 2,
+/// medium 3, low or informational 4).
+pub fn pjl_rule(risk: crate::proto::pjl::Risk) -> (Rule, u8) {
+    use crate::proto::pjl::Risk::*;
+    const LEAK: &str = "Attempted Information Leak";
+    const ADMIN: &str = "Attempted Administrator Privilege Gain";
+    const DOS: &str = "Attempted Denial of Service";
+    const MISC: &str = "Misc Activity";
+    let (sid, name, category, severity) = match risk {
+        FsRead => (1201, "pjl-fs-read", LEAK, 2),
+        FsWrite => (1202, "pjl-fs-write", ADMIN, 2),
+        FsDelete => (1203, "pjl-fs-delete", ADMIN, 2),
+        FsFormat => (1204, "pjl-fs-format", ADMIN, 1),
+        FsEnum => (1205, "pjl-fs-enumeration", LEAK, 3),
+        PathTraversal => (1206, "pjl-path-traversal", ADMIN, 2),
+        LockChange => (1207, "pjl-lock-change", ADMIN, 2),
+        PinGuess => (1208, "pjl-pin-bruteforce", ADMIN, 2),
+        LockProbe => (1209, "pjl-lock-probe", LEAK, 3),
+        ServiceMode => (1210, "pjl-service-mode", ADMIN, 2),
+        NvramWrite => (1211, "pjl-nvram-wear", DOS, 2),
+        Counter => (1212, "pjl-counter-manipulation", ADMIN, 3),
+        PrintingDisabled => (1213, "pjl-printing-disabled", DOS, 2),
+        JobRetention => (1214, "pjl-job-retention", LEAK, 3),
+        DisplayMessage => (1215, "pjl-display-message", MISC, 4),
+        OfflineDos => (1216, "pjl-offline-dos", DOS, 2),
+        DeviceManagement => (1217, "pjl-device-management", ADMIN, 2),
+        DeviceInfo => (1218, "pjl-device-info", LEAK, 3),
+        FactoryReset => (1219, "pjl-factory-reset", DOS, 1),
+        RawNvram => (1220, "pjl-raw-nvram", ADMIN, 1),
+        TestPage => (1221, "pjl-test-page", MISC, 4),
+        Oversized => (1222, "pjl-oversized-argument", DOS, 2),
+        Recon => (1223, "pjl-recon", LEAK, 4),
+        ToolFingerprint => (1224, "pjl-tool-fingerprint", MISC, 4),
+        Exfiltration => (1225, "pjl-exfiltration-volume", LEAK, 2),
+    };
+    (
+        Rule {
+            sid,
+            name,
+            category,
+        },
+        severity,
+    )
+}
+
 /// Distinct sources to one printer port within the scan window that make a flood.
 pub const FLOOD_SOURCES: usize = 64;
 const SUPPRESS_CAP: usize = 65_536;
@@ -253,6 +298,26 @@ impl Detector {
             }
             _ => {}
         }
+    }
+
+    /// A risky command (or volume) an analyzer found in a print stream.
+    pub fn on_finding(
+        &mut self,
+        flow: &mut Flow,
+        f: &crate::analyze::raw::Finding,
+        at: &At<'_>,
+        out: &mut dyn RecordSink,
+    ) {
+        let (rule, severity) = pjl_rule(f.risk);
+        let ev = Evidence {
+            command: Some(f.line.clone()),
+            reason: f.reason.clone(),
+            printer: self.policy.printer(flow.server.0).map(|p| p.name.clone()),
+            ..Evidence::default()
+        };
+        let ep = flow_endpoints(flow);
+        self.fire(rule, severity, &ep, Some(flow.id), ev, at, out);
+        flow.alert_marks |= MARK_ALERTED;
     }
 
     /// Writes the `printer` records due after a packet.

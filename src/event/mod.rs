@@ -55,6 +55,7 @@ pub enum Body {
     Alert(Box<Alert>),
     Flow(Box<FlowRecord>),
     Printer(Box<Printer>),
+    Print(Box<Print>),
     Stats(Box<Stats>),
 }
 
@@ -66,6 +67,7 @@ impl Body {
             Body::Alert(_) => "alert",
             Body::Flow(_) => "flow",
             Body::Printer(_) => "printer",
+            Body::Print(_) => "print",
             Body::Stats(_) => "stats",
         }
     }
@@ -125,6 +127,7 @@ impl Serialize for Record {
                 m.serialize_entry("history", &f.history)?;
             }
             Body::Printer(p) => m.serialize_entry("printer", p)?,
+            Body::Print(p) => m.serialize_entry("print", p)?,
             Body::Stats(st) => m.serialize_entry("stats", st)?,
         }
         m.end()
@@ -269,6 +272,9 @@ pub struct Evidence {
     pub anomalies: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The command line that fired the rule (capped, escaped by the output format).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
     /// Scans: the first targets (`ip:port`, capped) and how many there were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,
@@ -303,6 +309,31 @@ pub struct FlowInfo {
     /// `timeout`, `closed`, `shutdown` or `evicted`.
     pub reason: &'static str,
     pub alerted: bool,
+}
+
+/// One job on a raw-printing stream (written when it ends).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Print {
+    /// The page-description language (`postscript`, `pcl`, `pdf`...), `pjl` for a
+    /// command-only session.
+    pub language: &'static str,
+    /// Every language met, in order (`pjl`, then what ENTER LANGUAGE switched to).
+    pub languages: Vec<&'static str>,
+    pub bytes_toserver: u64,
+    pub bytes_toclient: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
+    /// PJL `SET USERNAME`, else PostScript `%%For`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub creator: Option<String>,
+    pub pjl_lines: u64,
+    /// Distinct PJL commands (`SET RESOLUTION`, `FSUPLOAD`...), the first 32.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
 }
 
 /// A printer seen answering on a monitored port, first time or with a changed identity.

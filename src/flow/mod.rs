@@ -3,6 +3,7 @@
 
 pub mod conn_state;
 mod key;
+pub mod stream;
 mod table;
 
 pub use conn_state::TcpTrack;

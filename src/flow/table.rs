@@ -88,9 +88,10 @@ impl Flow {
 
     /// The application protocol its server port stands for.
     pub fn app_proto(&self) -> Option<&'static str> {
-        match self.server.1 {
-            8610 => Some("mfnp"),
-            8611..=8614 => Some("bjnp"),
+        match (&self.app, self.server.1) {
+            (FlowApp::Raw(r), _) => r.app_proto(),
+            (_, 8610) => Some("mfnp"),
+            (_, 8611..=8614) => Some("bjnp"),
             _ => None,
         }
     }

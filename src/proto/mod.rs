@@ -2,3 +2,5 @@
 //! about flows, policy or output.
 
 pub mod bjnp;
+pub mod pdl;
+pub mod pjl;

@@ -1,0 +1,651 @@
+//! Raw printing (TCP 9100-9102): reassembles both directions, splits the client's stream into
+//! jobs, follows PJL line by line (binary payloads skipped, languages switched on
+//! `ENTER LANGUAGE`), notes PostScript DSC comments, and reports risky PJL as findings for the
+//! detector. Memory per flow is fixed: the reassembler's cap, one line buffer, capped lists.
+
+use super::AppOut;
+use crate::decode::Tcp;
+use crate::event::{self, text};
+use crate::flow::stream::{Delivery, Reassembler};
+use crate::flow::Dir;
+use crate::proto::pdl::{self, Language};
+use crate::proto::pjl::{self, Risk};
+
+/// Longest line kept whole; longer ones are oversized arguments (kept in part as evidence).
+const MAX_LINE: usize = 4096;
+/// PJL commands listed per job record.
+const MAX_COMMANDS: usize = 32;
+/// PostScript header bytes scanned for DSC comments.
+const DSC_WINDOW: u64 = 64 * 1024;
+/// Bytes a classifier waits for before deciding.
+const CLASSIFY_AT: usize = 16;
+/// Printer-to-client bytes in one connection that suggest file exfiltration (FSUPLOAD).
+pub const EXFIL_BYTES: u64 = 1 << 20;
+/// PIN guesses in one connection that make a brute force.
+pub const PIN_GUESSES: u32 = 10;
+/// NVRAM writes (`DEFAULT`) in one connection that wear it.
+pub const NVRAM_WRITES: u32 = 100;
+
+/// What the client side is in the middle of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Start of a job (or after a UEL): waiting for enough bytes to classify.
+    Start,
+    Pjl,
+    /// PDL data until the next UEL.
+    Pdl(Language),
+    /// The raw bytes of an FSDOWNLOAD/FSAPPEND.
+    Binary(u64),
+    /// After a gap, until a UEL or a line start makes sense again.
+    Lost,
+}
+
+/// A risky command found in the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub risk: Risk,
+    /// The command line, capped and made valid UTF-8 (escaped by the output format).
+    pub line: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Default)]
+struct Job {
+    languages: Vec<&'static str>,
+    bytes: u64,
+    bytes_toclient: u64,
+    job_name: Option<String>,
+    user: Option<String>,
+    title: Option<String>,
+    creator: Option<String>,
+    ps_for: Option<String>,
+    commands: Vec<String>,
+    pjl_lines: u64,
+    pdl_bytes: u64,
+}
+
+pub struct RawFlow {
+    streams: [Reassembler; 2],
+    mode: Mode,
+    /// A partial line (PJL, or PostScript header) carried across segments.
+    line: Vec<u8>,
+    line_overflow: bool,
+    /// The start of a job, held until it can be classified.
+    head: Vec<u8>,
+    /// Bytes into the current PostScript part (DSC comments live in its header).
+    ps_offset: u64,
+    /// The last bytes of PDL data, to find a UEL split across segments.
+    tail: [u8; 8],
+    tail_len: usize,
+    job: Job,
+    /// The most recent page-description language (PJL only if there was nothing else).
+    last_language: Option<&'static str>,
+    pin_guesses: u32,
+    nvram_writes: u32,
+    pin_reported: bool,
+    nvram_reported: bool,
+    uploads: u32,
+    toclient_total: u64,
+    exfil_reported: bool,
+}
+
+impl Default for RawFlow {
+    fn default() -> Self {
+        RawFlow {
+            streams: Default::default(),
+            mode: Mode::Start,
+            line: Vec::new(),
+            line_overflow: false,
+            head: Vec::new(),
+            ps_offset: 0,
+            tail: [0; 8],
+            tail_len: 0,
+            job: Job::default(),
+            last_language: None,
+            pin_guesses: 0,
+            nvram_writes: 0,
+            pin_reported: false,
+            nvram_reported: false,
+            uploads: 0,
+            toclient_total: 0,
+            exfil_reported: false,
+        }
+    }
+}
+
+impl RawFlow {
+    /// The language of the job in progress, for the flow's `app_proto`.
+    pub fn app_proto(&self) -> Option<&'static str> {
+        self.last_language
+    }
+
+    pub fn gaps(&self) -> u64 {
+        self.streams[0].gaps + self.streams[1].gaps
+    }
+
+    pub fn on_segment(&mut self, dir: Dir, tcp: Tcp, payload: &[u8], out: &mut dyn FnMut(AppOut)) {
+        let di = dir.index();
+        if tcp.has(Tcp::SYN) {
+            self.streams[di].syn(tcp.seq);
+        }
+        if payload.is_empty() {
+            return;
+        }
+        let mut stream = std::mem::take(&mut self.streams[di]);
+        stream.segment(tcp.seq, payload, &mut |d| self.deliver(dir, d, out));
+        self.streams[di] = stream;
+    }
+
+    /// The connection is over: flush what waits behind holes and write the last job.
+    pub fn finish(&mut self, out: &mut dyn FnMut(AppOut)) {
+        for dir in [Dir::ToServer, Dir::ToClient] {
+            let mut stream = std::mem::take(&mut self.streams[dir.index()]);
+            stream.finish(&mut |d| self.deliver(dir, d, out));
+            self.streams[dir.index()] = stream;
+        }
+        if !self.head.is_empty() {
+            let head = std::mem::take(&mut self.head);
+            let lang = pdl::classify(&head).unwrap_or(Language::Unknown);
+            self.start_part(lang);
+            self.client_bytes(&head, out);
+        }
+        if !self.line.is_empty() && self.mode == Mode::Pjl {
+            let line = std::mem::take(&mut self.line);
+            self.pjl_line(&line, out);
+        }
+        self.end_job(out);
+    }
+
+    fn deliver(&mut self, dir: Dir, d: Delivery<'_>, out: &mut dyn FnMut(AppOut)) {
+        match (dir, d) {
+            (Dir::ToClient, Delivery::Data(b)) => self.printer_bytes(b.len() as u64, out),
+            (Dir::ToClient, Delivery::Gap(n)) => self.printer_bytes(u64::from(n), out),
+            (Dir::ToServer, Delivery::Data(b)) => {
+                self.job.bytes += b.len() as u64;
+                self.client_bytes(b, out)
+            }
+            (Dir::ToServer, Delivery::Gap(n)) => {
+                self.job.bytes += u64::from(n);
+                // A binary payload just loses bytes; anything else loses its place.
+                self.mode = match self.mode {
+                    Mode::Binary(left) if left > u64::from(n) => Mode::Binary(left - u64::from(n)),
+                    Mode::Binary(_) => Mode::Start,
+                    Mode::Pdl(l) => Mode::Pdl(l),
+                    _ => Mode::Lost,
+                };
+                self.line.clear();
+            }
+        }
+    }
+
+    /// What the printer sends back: status readback, or uploaded files.
+    fn printer_bytes(&mut self, n: u64, out: &mut dyn FnMut(AppOut)) {
+        self.job.bytes_toclient += n;
+        self.toclient_total += n;
+        if !self.exfil_reported && self.toclient_total >= EXFIL_BYTES {
+            self.exfil_reported = true;
+            out(AppOut::Finding(Finding {
+                risk: Risk::Exfiltration,
+                line: format!("{} bytes from the printer in this connection", self.toclient_total),
+                reason: Some(format!(
+                    "large printer-to-client volume after {} FSUPLOAD request(s): file exfiltration",
+                    self.uploads
+                )),
+            }));
+        }
+    }
+
+    fn client_bytes(&mut self, mut b: &[u8], out: &mut dyn FnMut(AppOut)) {
+        while !b.is_empty() {
+            match self.mode {
+                Mode::Start => {
+                    self.head
+                        .extend_from_slice(&b[..b.len().min(CLASSIFY_AT * 4)]);
+                    let taken = b.len().min(CLASSIFY_AT * 4);
+                    b = &b[taken..];
+                    let lang = match pdl::classify(&self.head) {
+                        Some(l) => l,
+                        None if self.head.len() < CLASSIFY_AT * 4 => return,
+                        None => Language::Unknown,
+                    };
+                    let head = std::mem::take(&mut self.head);
+                    self.start_part(lang);
+                    let skip = pdl::skip_preamble(&head);
+                    self.client_bytes(&head[skip..], out);
+                }
+                Mode::Binary(left) => {
+                    let n = (b.len() as u64).min(left) as usize;
+                    b = &b[n..];
+                    self.mode = if left == n as u64 {
+                        Mode::Pjl
+                    } else {
+                        Mode::Binary(left - n as u64)
+                    };
+                }
+                Mode::Pjl | Mode::Lost => {
+                    // A UEL between lines ends the job's PJL part (and, after PDL, the job).
+                    if self.line.is_empty() && b.starts_with(pdl::UEL) {
+                        b = &b[pdl::UEL.len()..];
+                        self.mode = Mode::Start;
+                        continue;
+                    }
+                    let Some(nl) = b.iter().position(|&c| c == b'\n') else {
+                        self.push_line(b);
+                        return;
+                    };
+                    self.push_line(&b[..nl]);
+                    b = &b[nl + 1..];
+                    let line = std::mem::take(&mut self.line);
+                    let overflow = std::mem::replace(&mut self.line_overflow, false);
+                    if self.mode == Mode::Lost {
+                        // Resume at the first line that is PJL again.
+                        if pjl::Line::parse(trim_cr(&line)).is_some() {
+                            self.mode = Mode::Pjl;
+                        } else {
+                            continue;
+                        }
+                    }
+                    if overflow || line.len() >= pjl::OVERSIZED {
+                        self.oversized(&line, overflow, out);
+                    }
+                    if pjl::Line::parse(trim_cr(&line)).is_none() && !line.trim_ascii().is_empty() {
+                        // Not PJL: PDL data followed PJL without ENTER LANGUAGE.
+                        let lang = pdl::classify(&line).unwrap_or(Language::Unknown);
+                        self.start_part(lang);
+                        self.pdl_bytes(&line);
+                        self.pdl_bytes(b"\n");
+                        continue;
+                    }
+                    self.pjl_line(&line, out);
+                }
+                Mode::Pdl(_) => {
+                    let n = self.pdl_bytes(b);
+                    b = &b[n..];
+                }
+            }
+        }
+    }
+
+    fn push_line(&mut self, b: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.line.len());
+        if b.len() > room {
+            self.line_overflow = true;
+        }
+        self.line.extend_from_slice(&b[..b.len().min(room)]);
+    }
+
+    fn oversized(&mut self, line: &[u8], overflow: bool, out: &mut dyn FnMut(AppOut)) {
+        let size = if overflow {
+            format!("more than {MAX_LINE}")
+        } else {
+            line.len().to_string()
+        };
+        out(AppOut::Finding(Finding {
+            risk: Risk::Oversized,
+            line: text::capped(line, 256),
+            reason: Some(format!("a line of {size} bytes (buffer-overflow fuzzing)")),
+        }));
+    }
+
+    fn start_part(&mut self, lang: Language) {
+        let name = lang.name();
+        if !self.job.languages.contains(&name) && self.job.languages.len() < 8 {
+            self.job.languages.push(name);
+        }
+        if lang != Language::Pjl || self.last_language.is_none() {
+            self.last_language = Some(name);
+        }
+        self.ps_offset = 0;
+        self.tail_len = 0;
+        self.mode = if lang == Language::Pjl {
+            Mode::Pjl
+        } else {
+            Mode::Pdl(lang)
+        };
+    }
+
+    /// PDL data up to the next UEL; returns how much of `b` it consumed.
+    fn pdl_bytes(&mut self, b: &[u8]) -> usize {
+        let Mode::Pdl(lang) = self.mode else {
+            return 0;
+        };
+        // A UEL may straddle the previous chunk's end.
+        let mut probe = [0u8; 8 + 16];
+        let take = b.len().min(16);
+        probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+        probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
+        let seam = &probe[..self.tail_len + take];
+        let found = find(seam, pdl::UEL)
+            .filter(|&i| i < self.tail_len)
+            .map(|i| i + pdl::UEL.len() - self.tail_len)
+            .or_else(|| find(b, pdl::UEL).map(|i| i + pdl::UEL.len()));
+        let end = found.unwrap_or(b.len());
+        let data = &b[..end
+            - if found.is_some() {
+                pdl::UEL.len().min(end)
+            } else {
+                0
+            }];
+        self.job.pdl_bytes += data.len() as u64;
+        if lang == Language::PostScript && self.ps_offset < DSC_WINDOW {
+            self.dsc(data);
+        }
+        self.ps_offset += data.len() as u64;
+        if found.is_some() {
+            self.mode = Mode::Start;
+            self.tail_len = 0;
+        } else {
+            // The last 8 bytes of what came so far (old tail + this chunk): a UEL can be split
+            // across any number of small segments.
+            let mut joined = [0u8; 16];
+            let from_b = b.len().min(8);
+            let from_tail = (8 - from_b).min(self.tail_len);
+            joined[..from_tail]
+                .copy_from_slice(&self.tail[self.tail_len - from_tail..self.tail_len]);
+            joined[from_tail..from_tail + from_b].copy_from_slice(&b[b.len() - from_b..]);
+            let n = from_tail + from_b;
+            self.tail[..n].copy_from_slice(&joined[..n]);
+            self.tail_len = n;
+        }
+        end
+    }
+
+    /// DSC comments of a PostScript header: `%%Title:`, `%%For:`, `%%Creator:`.
+    fn dsc(&mut self, data: &[u8]) {
+        for piece in data.split_inclusive(|&c| c == b'\n') {
+            let complete = piece.ends_with(b"\n");
+            self.push_line(piece.strip_suffix(b"\n").unwrap_or(piece));
+            if !complete {
+                continue;
+            }
+            let line = std::mem::take(&mut self.line);
+            self.line_overflow = false;
+            let l = trim_cr(&line);
+            let field = |p: &[u8]| {
+                l.strip_prefix(p)
+                    .map(|v| text::capped(v.trim_ascii(), text::MAX_FIELD))
+            };
+            if let Some(v) = field(b"%%Title:") {
+                self.job.title.get_or_insert(v);
+            } else if let Some(v) = field(b"%%For:") {
+                self.job.ps_for.get_or_insert(v);
+            } else if let Some(v) = field(b"%%Creator:") {
+                self.job.creator.get_or_insert(v);
+            }
+        }
+    }
+
+    fn pjl_line(&mut self, raw: &[u8], out: &mut dyn FnMut(AppOut)) {
+        let l = trim_cr(raw);
+        let Some(line) = pjl::Line::parse(l) else {
+            return;
+        };
+        self.job.pjl_lines += 1;
+        if !self.job.languages.contains(&"pjl") && self.job.languages.len() < 8 {
+            self.job.languages.insert(0, "pjl");
+        }
+        if self.job.commands.len() < MAX_COMMANDS && !line.command.is_empty() {
+            let mut c = text::capped(line.command, 32).to_ascii_uppercase();
+            let w = line.first_word();
+            if !w.is_empty()
+                && (line.is("SET")
+                    || line.is("DEFAULT")
+                    || line.is("INFO")
+                    || line.is("DINQUIRE")
+                    || line.is("INQUIRE"))
+            {
+                c.push(' ');
+                c.push_str(&text::capped(w, 32).to_ascii_uppercase());
+            }
+            if !self.job.commands.contains(&c) {
+                self.job.commands.push(c);
+            }
+        }
+        if line.is("JOB") {
+            if let Some(n) = line.option("NAME") {
+                self.job
+                    .job_name
+                    .get_or_insert(text::capped(n, text::MAX_FIELD));
+            }
+        }
+        if line.is("SET") && line.first_word().eq_ignore_ascii_case(b"USERNAME") {
+            if let Some(u) = line.option("USERNAME") {
+                self.job
+                    .user
+                    .get_or_insert(text::capped(u, text::MAX_FIELD));
+            }
+        }
+        if line.is("FSUPLOAD") {
+            self.uploads += 1;
+        }
+        for risk in pjl::assess(&line) {
+            match risk {
+                Risk::PinGuess => {
+                    self.pin_guesses += 1;
+                    if self.pin_guesses >= PIN_GUESSES
+                        && !std::mem::replace(&mut self.pin_reported, true)
+                    {
+                        out(self.finding(
+                            risk,
+                            l,
+                            format!(
+                                "{} PIN guesses (JOB PASSWORD=) in one connection",
+                                self.pin_guesses
+                            ),
+                        ));
+                    }
+                }
+                Risk::NvramWrite => {
+                    self.nvram_writes += 1;
+                    if self.nvram_writes >= NVRAM_WRITES
+                        && !std::mem::replace(&mut self.nvram_reported, true)
+                    {
+                        out(self.finding(
+                            risk,
+                            l,
+                            format!(
+                                "{} DEFAULT writes to NVRAM in one connection",
+                                self.nvram_writes
+                            ),
+                        ));
+                    }
+                }
+                _ => out(AppOut::Finding(Finding {
+                    risk,
+                    line: text::capped(l, 256),
+                    reason: None,
+                })),
+            }
+        }
+        if let Some(n) = pjl::binary_payload(&line) {
+            self.mode = Mode::Binary(n);
+        } else if line.is("ENTER") {
+            let lang = line
+                .option("LANGUAGE")
+                .map_or(Language::Unknown, Language::from_enter);
+            self.start_part(lang);
+        } else if line.is("EOJ") {
+            self.end_job_if_printed(out);
+        }
+    }
+
+    fn finding(&self, risk: Risk, line: &[u8], reason: String) -> AppOut {
+        AppOut::Finding(Finding {
+            risk,
+            line: text::capped(line, 256),
+            reason: Some(reason),
+        })
+    }
+
+    /// `@PJL EOJ`: a job that carried page data ends here; a command-only session keeps
+    /// accumulating into one record (PRET's hundreds of JOB/EOJ pairs are one session).
+    fn end_job_if_printed(&mut self, out: &mut dyn FnMut(AppOut)) {
+        if self.job.pdl_bytes > 0 {
+            self.end_job(out);
+        }
+    }
+
+    fn end_job(&mut self, out: &mut dyn FnMut(AppOut)) {
+        let job = std::mem::take(&mut self.job);
+        if job.bytes == 0 && job.bytes_toclient == 0 {
+            return;
+        }
+        let language = job
+            .languages
+            .iter()
+            .rev()
+            .find(|l| **l != "pjl")
+            .or(job.languages.first())
+            .copied()
+            .unwrap_or("unknown");
+        out(AppOut::Record(event::Body::Print(Box::new(event::Print {
+            language,
+            languages: job.languages,
+            bytes_toserver: job.bytes,
+            bytes_toclient: job.bytes_toclient,
+            job_name: job.job_name,
+            user: job.user.or(job.ps_for),
+            title: job.title,
+            creator: job.creator,
+            pjl_lines: job.pjl_lines,
+            commands: job.commands,
+        }))));
+    }
+}
+
+fn trim_cr(l: &[u8]) -> &[u8] {
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(chunks: &[&[u8]]) -> (Vec<Finding>, Vec<event::Print>) {
+        let mut f = RawFlow::default();
+        let mut outs = vec![];
+        let mut seq = 1000u32;
+        f.on_segment(
+            Dir::ToServer,
+            Tcp {
+                seq: seq - 1,
+                ack: 0,
+                flags: Tcp::SYN,
+            },
+            &[],
+            &mut |o| outs.push(o),
+        );
+        for c in chunks {
+            f.on_segment(
+                Dir::ToServer,
+                Tcp {
+                    seq,
+                    ack: 0,
+                    flags: Tcp::ACK,
+                },
+                c,
+                &mut |o| outs.push(o),
+            );
+            seq = seq.wrapping_add(c.len() as u32);
+        }
+        f.finish(&mut |o| outs.push(o));
+        let mut finds = vec![];
+        let mut prints = vec![];
+        for o in outs {
+            match o {
+                AppOut::Finding(x) => finds.push(x),
+                AppOut::Record(event::Body::Print(p)) => prints.push(*p),
+                AppOut::Record(_) => {}
+            }
+        }
+        (finds, prints)
+    }
+
+    #[test]
+    fn a_megabyte_line_is_one_finding_and_bounded_memory() {
+        let mut line = b"@PJL SET X=".to_vec();
+        line.extend(vec![b'A'; 1 << 20]);
+        line.extend(b"\r\n@PJL FSDELETE NAME=\"0:/a\"\r\n");
+        let chunks: Vec<&[u8]> = line.chunks(1460).collect();
+        let (finds, prints) = feed(&chunks);
+        let risks: Vec<Risk> = finds.iter().map(|f| f.risk).collect();
+        assert_eq!(
+            risks,
+            [Risk::Oversized, Risk::FsDelete],
+            "parsing resumes after the long line"
+        );
+        assert!(finds[0].line.len() <= 256);
+        assert_eq!(prints.len(), 1);
+        assert_eq!(prints[0].bytes_toserver, line.len() as u64);
+    }
+
+    #[test]
+    fn binary_garbage_and_a_job_that_never_ends() {
+        let junk: Vec<u8> = (0..200_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        let chunks: Vec<&[u8]> = junk.chunks(1000).collect();
+        let (finds, prints) = feed(&chunks);
+        assert!(finds.is_empty(), "{finds:?}");
+        assert_eq!(prints[0].bytes_toserver, 200_000);
+    }
+
+    #[test]
+    fn language_switches_mid_stream_and_uel_split_across_segments() {
+        let mut s =
+            b"\x1b%-12345X@PJL JOB NAME=\"a\"\r\n@PJL ENTER LANGUAGE=PCL\r\n\x1bE page \x1b%-123"
+                .to_vec();
+        let second = b"45X@PJL ENTER LANGUAGE=POSTSCRIPT\r\n%!PS\n%%Title: b\n showpage\n\x1b%-12345X@PJL EOJ\r\n";
+        let (finds, prints) = feed(&[&s.clone(), second]);
+        assert!(finds.is_empty(), "{finds:?}");
+        assert_eq!(prints.len(), 1);
+        assert_eq!(prints[0].languages, ["pjl", "pcl", "postscript"]);
+        assert_eq!(prints[0].language, "postscript");
+        assert_eq!(prints[0].title.as_deref(), Some("b"));
+        s.clear();
+    }
+
+    #[test]
+    fn the_printer_uploading_a_megabyte_is_exfiltration() {
+        let mut f = RawFlow::default();
+        let mut outs = vec![];
+        f.on_segment(
+            Dir::ToServer,
+            Tcp {
+                seq: 1,
+                ack: 0,
+                flags: Tcp::ACK,
+            },
+            b"@PJL FSUPLOAD NAME=\"0:/x\" OFFSET=0 SIZE=2000000\r\n",
+            &mut |o| outs.push(o),
+        );
+        let chunk = vec![7u8; 1460];
+        for i in 0..800u32 {
+            f.on_segment(
+                Dir::ToClient,
+                Tcp {
+                    seq: 5000 + i * 1460,
+                    ack: 0,
+                    flags: Tcp::ACK,
+                },
+                &chunk,
+                &mut |o| outs.push(o),
+            );
+        }
+        let risks: Vec<Risk> = outs
+            .iter()
+            .filter_map(|o| {
+                if let AppOut::Finding(x) = o {
+                    Some(x.risk)
+                } else {
+                    None
+                }
+            })
+            .collect();
+        assert_eq!(risks, [Risk::FsRead, Risk::Exfiltration]);
+    }
+}

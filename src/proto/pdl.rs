@@ -1,0 +1,185 @@
+//! Which page-description language a raw print job speaks, from its first bytes
+//! (protocols.md §6.2). Pure: the caller decides when a new job starts.
+
+/// Universal Exit Language: ends a job and returns the printer to PJL.
+pub const UEL: &[u8] = b"\x1b%-12345X";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Language {
+    Pjl,
+    PostScript,
+    Pdf,
+    Pcl,
+    PclXl,
+    /// Canon IJ data with a BJL control block.
+    CanonBjl,
+    EscP,
+    /// CUPS/PWG raster or Apple URF.
+    Raster,
+    Jpeg,
+    Png,
+    Zpl,
+    Text,
+    Unknown,
+}
+
+impl Language {
+    pub fn name(self) -> &'static str {
+        match self {
+            Language::Pjl => "pjl",
+            Language::PostScript => "postscript",
+            Language::Pdf => "pdf",
+            Language::Pcl => "pcl",
+            Language::PclXl => "pclxl",
+            Language::CanonBjl => "bjl",
+            Language::EscP => "escp",
+            Language::Raster => "raster",
+            Language::Jpeg => "jpeg",
+            Language::Png => "png",
+            Language::Zpl => "zpl",
+            Language::Text => "text",
+            Language::Unknown => "unknown",
+        }
+    }
+
+    /// From `@PJL ENTER LANGUAGE = X` (case-insensitive; vendors add their own names).
+    pub fn from_enter(name: &[u8]) -> Language {
+        let n = name.trim_ascii();
+        let is = |s: &str| n.eq_ignore_ascii_case(s.as_bytes());
+        if is("POSTSCRIPT") || is("PS") {
+            Language::PostScript
+        } else if is("PCL") {
+            Language::Pcl
+        } else if is("PCLXL") || is("PCL6") || is("PCL XL") {
+            Language::PclXl
+        } else if is("PDF") {
+            Language::Pdf
+        } else if is("ZPL") {
+            Language::Zpl
+        } else {
+            Language::Unknown
+        }
+    }
+}
+
+/// Skips what may precede a job's real start: NULs, whitespace, ^D (PostScript end-of-job)
+/// and any number of UELs. Returns the offset of the first meaningful byte.
+pub fn skip_preamble(b: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        while i < b.len() && matches!(b[i], 0 | b' ' | b'\t' | b'\r' | b'\n' | 0x04) {
+            i += 1;
+        }
+        if b[i..].starts_with(UEL) {
+            i += UEL.len();
+        } else {
+            return i;
+        }
+    }
+}
+
+/// Classifies the start of a job. `None` when too few bytes have arrived to tell.
+pub fn classify(b: &[u8]) -> Option<Language> {
+    let b = &b[skip_preamble(b)..];
+    if b.is_empty() {
+        return None;
+    }
+    let starts = |p: &[u8]| b.starts_with(p);
+    // Too short to rule out a longer prefix: wait for more.
+    if b.len() < 8 && (UEL.starts_with(b) || b"@PJL".starts_with(b) || b"%PDF-".starts_with(b)) {
+        return None;
+    }
+    let lang = if b.len() >= 4 && b[..4].eq_ignore_ascii_case(b"@PJL") {
+        // `@PJL` must be upper case per the spec, but printers accept either; classify as PJL.
+        Language::Pjl
+    } else if starts(b"%!") || starts(&[0xc5, 0xd0, 0xd3, 0xc6]) {
+        Language::PostScript
+    } else if starts(b"%PDF-") {
+        Language::Pdf
+    } else if starts(b"\x1b[K\x02\x00\x00\x1f") || starts(b"\x1b[K") {
+        Language::CanonBjl
+    } else if starts(b"\x1b@") {
+        Language::EscP
+    } else if b[0] == 0x1b
+        && b.len() >= 2
+        && matches!(b[1], b'E' | b'&' | b'*' | b'(' | b')' | b'%')
+    {
+        Language::Pcl
+    } else if matches!(b[0], b')' | b'(' | b'\'') && b.get(1..12) == Some(b" HP-PCL XL;") {
+        Language::PclXl
+    } else if starts(b"RaS2")
+        || starts(b"RaS3")
+        || starts(b"2SaR")
+        || starts(b"3SaR")
+        || starts(b"UNIRAST")
+    {
+        Language::Raster
+    } else if starts(&[0xff, 0xd8, 0xff]) {
+        Language::Jpeg
+    } else if starts(&[0x89, b'P', b'N', b'G']) {
+        Language::Png
+    } else if starts(b"^XA") || starts(b"~") {
+        Language::Zpl
+    } else if b
+        .iter()
+        .take(64)
+        .all(|&c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+    {
+        Language::Text
+    } else {
+        Language::Unknown
+    };
+    Some(lang)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes() {
+        let c = |b: &[u8]| classify(b);
+        assert_eq!(c(b"\x1b%-12345X@PJL JOB\r\n"), Some(Language::Pjl));
+        assert_eq!(c(b"\x1b%-12345X\x1b%-12345X@PJL\r\n"), Some(Language::Pjl));
+        assert_eq!(c(b"@PJL INFO STATUS\r\n"), Some(Language::Pjl));
+        assert_eq!(c(b"\x04%!PS-Adobe-3.0\n"), Some(Language::PostScript));
+        assert_eq!(
+            c(&[0xc5, 0xd0, 0xd3, 0xc6, 0, 0, 0, 0]),
+            Some(Language::PostScript)
+        );
+        assert_eq!(c(b"%PDF-1.7\n"), Some(Language::Pdf));
+        assert_eq!(c(b"\x1bE\x1b&l0O"), Some(Language::Pcl));
+        assert_eq!(c(b") HP-PCL XL;3;0"), Some(Language::PclXl));
+        assert_eq!(
+            c(b"\x1b[K\x02\x00\x00\x1fBJLSTART\n"),
+            Some(Language::CanonBjl)
+        );
+        assert_eq!(c(b"\x1b@\x1b(G"), Some(Language::EscP));
+        assert_eq!(c(b"RaS2xxxx"), Some(Language::Raster));
+        assert_eq!(c(b"UNIRAST\0"), Some(Language::Raster));
+        assert_eq!(
+            c(&[0xff, 0xd8, 0xff, 0xe0, 0, 0, 0, 0]),
+            Some(Language::Jpeg)
+        );
+        assert_eq!(c(b"^XA^FO50,50"), Some(Language::Zpl));
+        assert_eq!(c(b"Hello printer, plain text\n"), Some(Language::Text));
+        assert_eq!(
+            c(&[0x00, 0x9f, 0x80, 0x81, 0x02, 0x03, 0x04, 0x05, 0x06]),
+            Some(Language::Unknown)
+        );
+        // not enough yet
+        assert_eq!(c(b""), None);
+        assert_eq!(c(b"\x1b%-12"), None);
+        assert_eq!(c(b"@PJ"), None);
+        assert_eq!(c(b"\r\n\0"), None);
+    }
+
+    #[test]
+    fn enter_language_names() {
+        assert_eq!(Language::from_enter(b" postscript "), Language::PostScript);
+        assert_eq!(Language::from_enter(b"PCL"), Language::Pcl);
+        assert_eq!(Language::from_enter(b"PCLXL"), Language::PclXl);
+        assert_eq!(Language::from_enter(b"PDF"), Language::Pdf);
+        assert_eq!(Language::from_enter(b"HPGL2"), Language::Unknown);
+    }
+}

@@ -1,0 +1,110 @@
+//! Print streams on TCP 9100: every risky PJL class of protocols.md §6.3 in
+//! samples/gen-pjl-attacks.pcap fires its alert, and the benign driver jobs raise nothing
+//! beyond the connection alerts.
+
+mod common;
+use common::*;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// client port -> signature ids of the print alerts (1200+) of that session.
+fn print_alerts(r: &Run) -> BTreeMap<u64, BTreeSet<u64>> {
+    let mut m: BTreeMap<u64, BTreeSet<u64>> = BTreeMap::new();
+    for a in r.of_type("alert") {
+        let sid = a["alert"]["signature_id"].as_u64().unwrap();
+        if sid >= 1200 {
+            m.entry(a["src_port"].as_u64().unwrap())
+                .or_default()
+                .insert(sid);
+        }
+    }
+    m
+}
+
+#[test]
+fn every_risky_pjl_class_fires_and_driver_jobs_do_not() {
+    // suppression off (1 ms) so each scenario shows all its classes
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, "[suppress]\nwindow = \"1ms\"\n").unwrap();
+    let r = run(&[
+        "-r",
+        "samples/gen-pjl-attacks.pcap",
+        "--policy",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = print_alerts(&r);
+    let want: BTreeMap<u64, BTreeSet<u64>> = [
+        (46001, vec![1223]),                   // INFO CONFIG/VARIABLES/FILESYS
+        (46002, vec![1201, 1225]),             // FSUPLOAD + 2 MB back
+        (46003, vec![1202]),                   // FSDOWNLOAD/FSAPPEND, payload skipped
+        (46004, vec![1203, 1204, 1205, 1206]), // FSDELETE, FSINIT, FSDIRLIST.., ../etc
+        (46005, vec![1207, 1209]),             // DEFAULT PASSWORD/CPLOCK, DINQUIRE
+        (46006, vec![1207, 1208, 1211]),       // 200 JOB PASSWORD guesses
+        (46007, vec![1210, 1212, 1213, 1214]), // SERVICEMODE, PAGES, JOBMEDIA, HOLD
+        (46008, vec![1211]),                   // 300 DEFAULT COPIES
+        (46009, vec![1215, 1216, 1217, 1218, 1219, 1220, 1221]),
+        (46010, vec![1222]),       // 10 000-byte argument
+        (46011, vec![1201, 1224]), // USTATUSOFF, FSUP|LOAD split
+        (46012, vec![1201]),       // lower case after @PJL
+    ]
+    .into_iter()
+    .map(|(port, sids)| (port, sids.into_iter().collect()))
+    .collect();
+    assert_eq!(got, want);
+    // NVRAM wear is a rate rule: a couple of DEFAULT writes are configuration, not an attack
+    assert!(!got[&46005].contains(&1211) && !got[&46007].contains(&1211));
+    // the decoy "@PJL FSDELETE" inside the FSDOWNLOAD payload and "@pjl FSDELETE" are not PJL
+    assert!(!got[&46003].contains(&1203));
+    assert!(!got[&46012].contains(&1203));
+    // evidence: the command line, capped
+    let oversized = r
+        .of_type("alert")
+        .into_iter()
+        .find(|a| a["alert"]["signature_id"] == 1222)
+        .unwrap();
+    assert!(oversized["evidence"]["command"].as_str().unwrap().len() <= 256);
+    let reset = r
+        .of_type("alert")
+        .into_iter()
+        .find(|a| a["alert"]["signature_id"] == 1219)
+        .unwrap();
+    assert_eq!(reset["evidence"]["command"], "@PJL CLEARNVRAM");
+    assert_eq!(reset["alert"]["severity"], 1);
+
+    // print records: the benign PostScript job, attributed
+    let prints = r.of_type("print");
+    let job = prints.iter().find(|p| p["src_port"] == 46013).unwrap();
+    assert_eq!(job["print"]["language"], "postscript");
+    assert_eq!(
+        job["print"]["languages"],
+        serde_json::json!(["pjl", "postscript"])
+    );
+    assert_eq!(job["print"]["job_name"], "Quarterly report");
+    assert_eq!(job["print"]["user"], "alice");
+    assert_eq!(job["print"]["title"], "Quarterly report");
+    assert_eq!(job["print"]["creator"], "LibreOffice");
+    assert_eq!(job["app_proto"], "postscript");
+    let pcl = prints.iter().find(|p| p["src_port"] == 46014).unwrap();
+    assert_eq!(pcl["print"]["language"], "pcl");
+    let upload = prints.iter().find(|p| p["src_port"] == 46002).unwrap();
+    assert!(upload["print"]["bytes_toclient"].as_u64().unwrap() >= 2_000_000);
+    // the flow record of the job knows its language
+    let flow = r
+        .of_type("flow")
+        .into_iter()
+        .find(|f| f["src_port"] == 46013)
+        .unwrap();
+    assert_eq!(flow["app_proto"], "postscript");
+}
+
+#[test]
+fn ordinary_jobs_from_the_samples_raise_no_print_alert() {
+    let r = run(&["-r", "samples/gen-pjl-9100.pcap"]);
+    assert!(print_alerts(&r).is_empty());
+    let p = &r.of_type("print")[0]["print"];
+    assert_eq!(
+        (p["language"].as_str(), p["job_name"].as_str()),
+        (Some("postscript"), Some("report"))
+    );
+}
