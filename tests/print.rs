@@ -108,3 +108,97 @@ fn ordinary_jobs_from_the_samples_raise_no_print_alert() {
         (Some("postscript"), Some("report"))
     );
 }
+
+/// Ethernet/IPv4/TCP frame (checksums are not checked by the engine).
+#[allow(clippy::too_many_arguments)]
+fn tcp_frame(
+    src: [u8; 4],
+    sport: u16,
+    dst: [u8; 4],
+    dport: u16,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    let total = (40 + payload.len()) as u16;
+    f.extend([0x45, 0]);
+    f.extend(total.to_be_bytes());
+    f.extend([0, 0, 0x40, 0, 64, 6, 0, 0]);
+    f.extend(src);
+    f.extend(dst);
+    f.extend(sport.to_be_bytes());
+    f.extend(dport.to_be_bytes());
+    f.extend(seq.to_be_bytes());
+    f.extend(ack.to_be_bytes());
+    f.extend([0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend(payload);
+    f
+}
+
+#[test]
+fn postscript_attacks_split_across_segments() {
+    use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+    use bjnp_watch::event::{Body, Record, Timestamp};
+    let job = b"\x1b%-12345X@PJL ENTER LANGUAGE = POSTSCRIPT\n%!\n% PRET-style session\n\
+serverdict begin 0 exitserver\n/showpage {} def\n\
+<< /Password () /SystemParamsPassword (0) >> setsystemparams\n\
+/f (../../../etc/passwd) (w) file def\n\
+(*) {128 string cvs print} 128 string filenameforall\n\
+{} loop\n\x1b%-12345X";
+    let (c, s) = ([198, 51, 100, 50], [192, 0, 2, 31]);
+    let mut frames = vec![
+        tcp_frame(c, 47000, s, 9100, 100, 0, 0x02, &[]),
+        tcp_frame(s, 9100, c, 47000, 900, 101, 0x12, &[]),
+    ];
+    // 7-byte segments: every token is cut somewhere
+    let mut seq = 101u32;
+    for chunk in job.chunks(7) {
+        frames.push(tcp_frame(c, 47000, s, 9100, seq, 901, 0x18, chunk));
+        seq += chunk.len() as u32;
+    }
+    frames.push(tcp_frame(c, 47000, s, 9100, seq, 901, 0x11, &[]));
+    frames.push(tcp_frame(s, 9100, c, 47000, 901, seq + 1, 0x11, &[]));
+    let mut e = Engine::new(EngineConfig::default());
+    let mut out: Vec<Record> = vec![];
+    for (i, f) in frames.iter().enumerate() {
+        let fr = Frame {
+            ts: Timestamp(1_000_000_000 + i as u64 * 1_000),
+            linktype: 1,
+            data: f,
+            orig_len: f.len() as u32,
+            cnt: i as u64 + 1,
+        };
+        e.process(&fr, &mut out);
+    }
+    e.finish(&mut out);
+    let sids: BTreeSet<u32> = out
+        .iter()
+        .filter_map(|r| {
+            if let Body::Alert(a) = &r.body {
+                Some(a.alert.signature_id)
+            } else {
+                None
+            }
+        })
+        .filter(|&s| s >= 1300)
+        .collect();
+    assert_eq!(
+        sids,
+        [1301, 1303, 1306, 1307, 1309, 1310]
+            .into_iter()
+            .collect::<BTreeSet<u32>>()
+    );
+    let print = out
+        .iter()
+        .find_map(|r| {
+            if let Body::Print(p) = &r.body {
+                Some(p)
+            } else {
+                None
+            }
+        })
+        .unwrap();
+    assert_eq!(print.language, "postscript");
+}

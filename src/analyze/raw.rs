@@ -10,6 +10,7 @@ use crate::flow::stream::{Delivery, Reassembler};
 use crate::flow::Dir;
 use crate::proto::pdl::{self, Language};
 use crate::proto::pjl::{self, Risk};
+use crate::proto::postscript;
 
 /// Longest line kept whole; longer ones are oversized arguments (kept in part as evidence).
 const MAX_LINE: usize = 4096;
@@ -74,6 +75,8 @@ pub struct RawFlow {
     head: Vec<u8>,
     /// Bytes into the current PostScript part (DSC comments live in its header).
     ps_offset: u64,
+    /// Token scanner of the current PostScript part (allocated only for PostScript).
+    ps: Option<Box<postscript::Scanner>>,
     /// The last bytes of PDL data, to find a UEL split across segments.
     tail: [u8; 8],
     tail_len: usize,
@@ -98,6 +101,7 @@ impl Default for RawFlow {
             line_overflow: false,
             head: Vec::new(),
             ps_offset: 0,
+            ps: None,
             tail: [0; 8],
             tail_len: 0,
             job: Job::default(),
@@ -252,14 +256,14 @@ impl RawFlow {
                         // Not PJL: PDL data followed PJL without ENTER LANGUAGE.
                         let lang = pdl::classify(&line).unwrap_or(Language::Unknown);
                         self.start_part(lang);
-                        self.pdl_bytes(&line);
-                        self.pdl_bytes(b"\n");
+                        self.pdl_bytes(&line, out);
+                        self.pdl_bytes(b"\n", out);
                         continue;
                     }
                     self.pjl_line(&line, out);
                 }
                 Mode::Pdl(_) => {
-                    let n = self.pdl_bytes(b);
+                    let n = self.pdl_bytes(b, out);
                     b = &b[n..];
                 }
             }
@@ -297,6 +301,7 @@ impl RawFlow {
         }
         self.ps_offset = 0;
         self.tail_len = 0;
+        self.ps = (lang == Language::PostScript).then(Box::default);
         self.mode = if lang == Language::Pjl {
             Mode::Pjl
         } else {
@@ -305,7 +310,7 @@ impl RawFlow {
     }
 
     /// PDL data up to the next UEL; returns how much of `b` it consumed.
-    fn pdl_bytes(&mut self, b: &[u8]) -> usize {
+    fn pdl_bytes(&mut self, b: &[u8], out: &mut dyn FnMut(AppOut)) -> usize {
         let Mode::Pdl(lang) = self.mode else {
             return 0;
         };
@@ -329,6 +334,15 @@ impl RawFlow {
         self.job.pdl_bytes += data.len() as u64;
         if lang == Language::PostScript && self.ps_offset < DSC_WINDOW {
             self.dsc(data);
+        }
+        if let Some(ps) = self.ps.as_mut() {
+            ps.feed(data, &mut |risk, evidence| {
+                out(AppOut::Finding(Finding {
+                    risk,
+                    line: text::cap_str(&evidence, 256).to_owned(),
+                    reason: None,
+                }))
+            });
         }
         self.ps_offset += data.len() as u64;
         if found.is_some() {

@@ -61,10 +61,10 @@ pub const BJNP_MALFORMED: Rule = Rule {
     category: "Potentially Bad Traffic",
 };
 
-/// The rule and severity of each risky-PJL class (protocols.md §6.3: critical 1, high 2,
-/// medium 3, low or informational 4).
-pub fn pjl_rule(risk: crate::proto::pjl::Risk) -> (Rule, u8) {
-    use crate::proto::pjl::Risk::*;
+/// The rule and severity of each print-stream risk (protocols.md §6.3-6.4: critical 1,
+/// high 2, medium 3, low or informational 4).
+pub fn print_rule(risk: crate::proto::risk::Risk) -> (Rule, u8) {
+    use crate::proto::risk::Risk::*;
     const LEAK: &str = "Attempted Information Leak";
     const ADMIN: &str = "Attempted Administrator Privilege Gain";
     const DOS: &str = "Attempted Denial of Service";
@@ -95,6 +95,19 @@ pub fn pjl_rule(risk: crate::proto::pjl::Risk) -> (Rule, u8) {
         Recon => (1223, "pjl-recon", LEAK, 4),
         ToolFingerprint => (1224, "pjl-tool-fingerprint", MISC, 4),
         Exfiltration => (1225, "pjl-exfiltration-volume", LEAK, 2),
+        PsExitServer => (1301, "postscript-exitserver", ADMIN, 2),
+        PsSuperexec => (1302, "postscript-superexec", ADMIN, 2),
+        PsPasswordParams => (1303, "postscript-password-params", ADMIN, 2),
+        PsFactoryDefaults => (1304, "postscript-factory-defaults", DOS, 2),
+        PsPasswordCheck => (1305, "postscript-password-check", ADMIN, 2),
+        PsFileWrite => (1306, "postscript-file-write", ADMIN, 2),
+        PsFsEnum => (1307, "postscript-fs-enumeration", LEAK, 3),
+        PsJobCapture => (1308, "postscript-job-capture", LEAK, 2),
+        PsShowpageRedef => (1309, "postscript-showpage-redefinition", ADMIN, 2),
+        PsInfiniteLoop => (1310, "postscript-infinite-loop", DOS, 2),
+        PsInterpreter => (1311, "postscript-interpreter-control", ADMIN, 3),
+        PsFingerprint => (1312, "postscript-tool-fingerprint", MISC, 4),
+        PsRecon => (1313, "postscript-recon", LEAK, 4),
     };
     (
         Rule {
@@ -308,7 +321,7 @@ impl Detector {
         at: &At<'_>,
         out: &mut dyn RecordSink,
     ) {
-        let (rule, severity) = pjl_rule(f.risk);
+        let (rule, severity) = print_rule(f.risk);
         let ev = Evidence {
             command: Some(f.line.clone()),
             reason: f.reason.clone(),

@@ -4,3 +4,5 @@
 pub mod bjnp;
 pub mod pdl;
 pub mod pjl;
+pub mod postscript;
+pub mod risk;

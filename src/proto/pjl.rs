@@ -96,38 +96,7 @@ pub fn option<'a>(rest: &'a [u8], key: &str) -> Option<&'a [u8]> {
     None
 }
 
-/// The classes of protocols.md §6.3.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Risk {
-    FsRead,
-    FsWrite,
-    FsDelete,
-    FsFormat,
-    FsEnum,
-    PathTraversal,
-    LockChange,
-    /// One `JOB PASSWORD=` guess; many in one connection are a brute force.
-    PinGuess,
-    LockProbe,
-    ServiceMode,
-    /// One `DEFAULT` (an NVRAM write); hundreds in one connection wear NVRAM out.
-    NvramWrite,
-    Counter,
-    PrintingDisabled,
-    JobRetention,
-    DisplayMessage,
-    OfflineDos,
-    DeviceManagement,
-    DeviceInfo,
-    FactoryReset,
-    RawNvram,
-    TestPage,
-    Oversized,
-    Recon,
-    ToolFingerprint,
-    /// Not a command: a large volume of data the printer sent back (FSUPLOAD exfiltration).
-    Exfiltration,
-}
+pub use super::risk::Risk;
 
 /// Up to three classes a line belongs to (FSQUERY with `..` is enumeration and traversal).
 pub fn assess(line: &Line<'_>) -> Vec<Risk> {

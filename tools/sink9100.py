@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""A silent raw-printing (AppSocket/JetDirect, TCP 9100) sink, used only to record samples.
+
+It plays a printer's port 9100 just well enough for the CUPS ``socket`` backend to send a
+job: it accepts connections one after another, reads each until the client half-closes
+(EOF), throws the bytes away and closes its side.  It never sends a single byte, so the
+captures contain only what the real client sent (plus the TCP handshake and FINs).
+
+Safety properties:
+  * it binds to one address (127.0.0.1 by default) and never initiates traffic;
+  * it handles at most ``--max-connections`` connections, then exits;
+  * it exits after ``--timeout`` seconds in all, and drops a connection that stays idle
+    for ``--idle`` seconds.
+
+It prints ``READY`` on stdout once listening, and one line per connection on stderr
+(peer port and byte count).  Python 3 standard library only.
+"""
+
+import argparse
+import socket
+import sys
+import time
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--addr", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=9100)
+    ap.add_argument("--max-connections", type=int, default=16)
+    ap.add_argument("--timeout", type=float, default=120.0, help="overall limit (s)")
+    ap.add_argument("--idle", type=float, default=10.0, help="per-connection idle limit (s)")
+    args = ap.parse_args()
+
+    deadline = time.monotonic() + args.timeout
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((args.addr, args.port))
+    srv.listen(1)
+    print("READY", flush=True)
+
+    handled = 0
+    while handled < args.max_connections:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        srv.settimeout(left)
+        try:
+            conn, peer = srv.accept()
+        except socket.timeout:
+            break
+        handled += 1
+        total = 0
+        with conn:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                conn.settimeout(min(args.idle, left))
+                try:
+                    chunk = conn.recv(65536)
+                except (socket.timeout, OSError):
+                    break
+                if not chunk:
+                    break
+                total += len(chunk)
+        print(f"connection {handled}: port {peer[1]}, {total} bytes", file=sys.stderr, flush=True)
+    srv.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
