@@ -137,24 +137,18 @@ fn tcp_frame(
     f
 }
 
-#[test]
-fn postscript_attacks_split_across_segments() {
+/// One TCP session carrying `job` to 192.0.2.31:9100 in `seg`-byte segments, through the
+/// engine; returns the print alert ids (1300+) and the print records' languages.
+fn session(job: &[u8], seg: usize) -> (BTreeSet<u32>, Vec<&'static str>) {
     use bjnp_watch::engine::{Engine, EngineConfig, Frame};
     use bjnp_watch::event::{Body, Record, Timestamp};
-    let job = b"\x1b%-12345X@PJL ENTER LANGUAGE = POSTSCRIPT\n%!\n% PRET-style session\n\
-serverdict begin 0 exitserver\n/showpage {} def\n\
-<< /Password () /SystemParamsPassword (0) >> setsystemparams\n\
-/f (../../../etc/passwd) (w) file def\n\
-(*) {128 string cvs print} 128 string filenameforall\n\
-{} loop\n\x1b%-12345X";
     let (c, s) = ([198, 51, 100, 50], [192, 0, 2, 31]);
     let mut frames = vec![
         tcp_frame(c, 47000, s, 9100, 100, 0, 0x02, &[]),
         tcp_frame(s, 9100, c, 47000, 900, 101, 0x12, &[]),
     ];
-    // 7-byte segments: every token is cut somewhere
     let mut seq = 101u32;
-    for chunk in job.chunks(7) {
+    for chunk in job.chunks(seg) {
         frames.push(tcp_frame(c, 47000, s, 9100, seq, 901, 0x18, chunk));
         seq += chunk.len() as u32;
     }
@@ -173,7 +167,7 @@ serverdict begin 0 exitserver\n/showpage {} def\n\
         e.process(&fr, &mut out);
     }
     e.finish(&mut out);
-    let sids: BTreeSet<u32> = out
+    let sids = out
         .iter()
         .filter_map(|r| {
             if let Body::Alert(a) = &r.body {
@@ -184,21 +178,49 @@ serverdict begin 0 exitserver\n/showpage {} def\n\
         })
         .filter(|&s| s >= 1300)
         .collect();
+    let langs = out
+        .iter()
+        .filter_map(|r| {
+            if let Body::Print(p) = &r.body {
+                Some(p.language)
+            } else {
+                None
+            }
+        })
+        .collect();
+    (sids, langs)
+}
+
+#[test]
+fn postscript_attacks_split_across_segments() {
+    let job = b"\x1b%-12345X@PJL ENTER LANGUAGE = POSTSCRIPT\n%!\n% PRET-style session\n\
+serverdict begin 0 exitserver\n/showpage {} def\n\
+<< /Password () /SystemParamsPassword (0) >> setsystemparams\n\
+/f (../../../etc/passwd) (w) file def\n\
+(*) {128 string cvs print} 128 string filenameforall\n\
+{} loop\n\x1b%-12345X";
+    // 7-byte segments: every token is cut somewhere
+    let (sids, langs) = session(job, 7);
     assert_eq!(
         sids,
         [1301, 1303, 1306, 1307, 1309, 1310]
             .into_iter()
             .collect::<BTreeSet<u32>>()
     );
-    let print = out
-        .iter()
-        .find_map(|r| {
-            if let Body::Print(p) = &r.body {
-                Some(p)
-            } else {
-                None
-            }
-        })
-        .unwrap();
-    assert_eq!(print.language, "postscript");
+    assert_eq!(langs, ["postscript"]);
+}
+
+#[test]
+fn pcl_macro_store_and_echo() {
+    let mut job = b"\x1b%-12345X@PJL ENTER LANGUAGE = PCL\r\n\x1bE\x1b&f10000y0X".to_vec();
+    for i in 0..40 {
+        job.extend(format!("\x1b*s{}X\x1b*s-300X", 48 + i % 10).bytes());
+    }
+    job.extend(b"\x1b&f1X\x1b&f10000y10X\x1bE\x1b%-12345X");
+    let (sids, langs) = session(&job, 5);
+    assert_eq!(sids, [1401, 1402].into_iter().collect::<BTreeSet<u32>>());
+    assert_eq!(langs, ["pcl"]);
+    // an ordinary PCL page raises nothing
+    let page = b"\x1bE\x1b&l0O\x1b*t300R\x1b*r1A\x1b*b4W\x1b&f10X\x1b*rB Hello\x0c\x1bE";
+    assert!(session(page, 3).0.is_empty());
 }

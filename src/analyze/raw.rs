@@ -10,7 +10,7 @@ use crate::flow::stream::{Delivery, Reassembler};
 use crate::flow::Dir;
 use crate::proto::pdl::{self, Language};
 use crate::proto::pjl::{self, Risk};
-use crate::proto::postscript;
+use crate::proto::{pcl, postscript};
 
 /// Longest line kept whole; longer ones are oversized arguments (kept in part as evidence).
 const MAX_LINE: usize = 4096;
@@ -77,6 +77,8 @@ pub struct RawFlow {
     ps_offset: u64,
     /// Token scanner of the current PostScript part (allocated only for PostScript).
     ps: Option<Box<postscript::Scanner>>,
+    /// Escape-sequence scanner of the current PCL part.
+    pcl: Option<Box<pcl::Scanner>>,
     /// The last bytes of PDL data, to find a UEL split across segments.
     tail: [u8; 8],
     tail_len: usize,
@@ -102,6 +104,7 @@ impl Default for RawFlow {
             head: Vec::new(),
             ps_offset: 0,
             ps: None,
+            pcl: None,
             tail: [0; 8],
             tail_len: 0,
             job: Job::default(),
@@ -302,6 +305,7 @@ impl RawFlow {
         self.ps_offset = 0;
         self.tail_len = 0;
         self.ps = (lang == Language::PostScript).then(Box::default);
+        self.pcl = (lang == Language::Pcl).then(Box::default);
         self.mode = if lang == Language::Pjl {
             Mode::Pjl
         } else {
@@ -335,14 +339,18 @@ impl RawFlow {
         if lang == Language::PostScript && self.ps_offset < DSC_WINDOW {
             self.dsc(data);
         }
+        let mut finding = |risk, evidence: String| {
+            out(AppOut::Finding(Finding {
+                risk,
+                line: text::cap_str(&evidence, 256).to_owned(),
+                reason: None,
+            }))
+        };
+        if let Some(pcl) = self.pcl.as_mut() {
+            pcl.feed(data, &mut finding);
+        }
         if let Some(ps) = self.ps.as_mut() {
-            ps.feed(data, &mut |risk, evidence| {
-                out(AppOut::Finding(Finding {
-                    risk,
-                    line: text::cap_str(&evidence, 256).to_owned(),
-                    reason: None,
-                }))
-            });
+            ps.feed(data, &mut finding);
         }
         self.ps_offset += data.len() as u64;
         if found.is_some() {

@@ -108,6 +108,9 @@ pub fn print_rule(risk: crate::proto::risk::Risk) -> (Rule, u8) {
         PsInterpreter => (1311, "postscript-interpreter-control", ADMIN, 3),
         PsFingerprint => (1312, "postscript-tool-fingerprint", MISC, 4),
         PsRecon => (1313, "postscript-recon", LEAK, 4),
+        PclPermanentMacro => (1401, "pcl-permanent-macro", ADMIN, 3),
+        PclEcho => (1402, "pcl-echo-exfiltration", LEAK, 3),
+        PclRecon => (1403, "pcl-recon", LEAK, 4),
     };
     (
         Rule {

@@ -2,6 +2,7 @@
 //! about flows, policy or output.
 
 pub mod bjnp;
+pub mod pcl;
 pub mod pdl;
 pub mod pjl;
 pub mod postscript;

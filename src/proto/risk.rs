@@ -1,7 +1,7 @@
 //! Risk classes found in print streams.
 
-/// What a print stream can do to a printer: the PJL classes of protocols.md §6.3 and the
-/// PostScript constructs of §6.4. Each maps to one alert rule (`detect::print_rule`).
+/// What a print stream can do to a printer: the PJL classes of protocols.md §6.3, the
+/// PostScript constructs of §6.4 and the PCL ones of §6.5. Each maps to one alert rule (`detect::print_rule`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Risk {
     FsRead,
@@ -46,4 +46,8 @@ pub enum Risk {
     PsInterpreter,
     PsFingerprint,
     PsRecon,
+    // PCL (§6.5)
+    PclPermanentMacro,
+    PclEcho,
+    PclRecon,
 }
