@@ -224,3 +224,20 @@ fn pcl_macro_store_and_echo() {
     let page = b"\x1bE\x1b&l0O\x1b*t300R\x1b*r1A\x1b*b4W\x1b&f10X\x1b*rB Hello\x0c\x1bE";
     assert!(session(page, 3).0.is_empty());
 }
+
+/// Real software: the CUPS `socket` backend sending jobs Ghostscript rendered (PostScript,
+/// PCL 5, PCL XL, PDF, PJL-wrapped) must raise no print-risk alert.
+#[test]
+fn real_driver_jobs_raise_no_print_alert() {
+    let r = run(&["-r", "samples/cups-socket-jobs.pcap"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(print_alerts(&r).is_empty(), "{:?}", print_alerts(&r));
+    let langs: BTreeSet<String> = r
+        .of_type("print")
+        .iter()
+        .map(|p| p["print"]["language"].as_str().unwrap().to_owned())
+        .collect();
+    for l in ["postscript", "pcl", "pclxl", "pdf"] {
+        assert!(langs.contains(l), "{l} missing from {langs:?}");
+    }
+}

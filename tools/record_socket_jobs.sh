@@ -110,7 +110,7 @@ for the bjnp-watch false-alarm sample.
 EOF
 GS=(timeout 60 gs -q -dSAFER -dBATCH -dNOPAUSE)
 # The source document: CUPS's texttopdf (cups-filters) through cupsfilter.
-timeout 60 cupsfilter -m application/pdf -t memo memo.txt >memo.pdf 2>memo.pdf.log
+timeout 60 cupsfilter -m application/pdf -U "$JOB_USER" -t "$JOB_TITLE" memo.txt >memo.pdf 2>memo.pdf.log
 # a-d: Ghostscript output devices, straight from the PDF (600 dpi default for ljet4/pxlmono).
 "${GS[@]}" -sDEVICE=ps2write -o job.ps memo.pdf
 "${GS[@]}" -sDEVICE=ljet4 -o job.pcl memo.pdf
@@ -137,6 +137,13 @@ done
 
 # --- the recording ------------------------------------------------------------------
 ip netns add "$NS"
+# Ethernet-sized frames, as on a LAN: loopback's MTU is 65536 and tcpdump on lo sees the
+# stack's GSO super-segments (8-56 KiB here), so cap both the MTU and GSO at 1500 bytes.
+# Every frame is then at most 1514 bytes (MSS 1448 with timestamps).  This changes only
+# how TCP cuts the stream, not what the backend sends.  (It also keeps tests/robustness.rs,
+# which truncates every sample frame at every length, affordable.)
+ip netns exec "$NS" ip link set lo mtu 1500 gso_max_size 1500 gso_max_segs 1 ||
+    die "cannot set lo mtu/gso_max_size in $NS (iproute2 too old?)"
 ip netns exec "$NS" ip link set lo up
 
 : >tcpdump.err

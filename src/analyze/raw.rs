@@ -304,6 +304,10 @@ impl RawFlow {
         }
         self.ps_offset = 0;
         self.tail_len = 0;
+        // A partial line of the previous part (PostScript's DSC scan stops mid-line at its
+        // window) must not be glued onto this part's first line.
+        self.line.clear();
+        self.line_overflow = false;
         self.ps = (lang == Language::PostScript).then(Box::default);
         self.pcl = (lang == Language::Pcl).then(Box::default);
         self.mode = if lang == Language::Pjl {
@@ -512,11 +516,14 @@ impl RawFlow {
         if job.bytes == 0 && job.bytes_toclient == 0 {
             return;
         }
+        // The job's language is its last page-description language; a text or unknown
+        // trailer a driver appends after it does not change what was printed.
         let language = job
             .languages
             .iter()
             .rev()
-            .find(|l| **l != "pjl")
+            .find(|l| !matches!(**l, "pjl" | "text" | "unknown"))
+            .or(job.languages.iter().find(|l| **l != "pjl"))
             .or(job.languages.first())
             .copied()
             .unwrap_or("unknown");
@@ -629,6 +636,28 @@ mod tests {
         assert_eq!(prints[0].language, "postscript");
         assert_eq!(prints[0].title.as_deref(), Some("b"));
         s.clear();
+    }
+
+    #[test]
+    fn pjl_trailer_after_a_long_postscript_part() {
+        // CUPS: PJL header, >64 KiB of PostScript (past the DSC window, mid-line), then a PJL
+        // trailer after the UEL.
+        let mut job =
+            b"\x1b%-12345X@PJL JOB NAME=\"j\"\r\n@PJL ENTER LANGUAGE = POSTSCRIPT\r\n%!PS\n"
+                .to_vec();
+        while job.len() < 70_000 {
+            job.extend(b"0 0 moveto (some page content) show\n");
+        }
+        job.extend(b"%%EOF\n\x1b%-12345X@PJL\n@PJL RDYMSG DISPLAY = \"\"\n@PJL EOJ \n\x1b%-12345X");
+        let chunks: Vec<&[u8]> = job.chunks(1448).collect();
+        let (finds, prints) = feed(&chunks);
+        assert!(finds.is_empty(), "{finds:?}");
+        assert_eq!(prints.len(), 1);
+        assert_eq!(prints[0].languages, ["pjl", "postscript"]);
+        assert!(
+            prints[0].commands.iter().any(|c| c == "RDYMSG")
+                && prints[0].commands.iter().any(|c| c == "EOJ")
+        );
     }
 
     #[test]

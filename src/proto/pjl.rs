@@ -144,7 +144,12 @@ pub fn assess(line: &Line<'_>) -> Vec<Risk> {
         if c("DEFAULT") {
             out.push(Risk::NvramWrite);
         }
-    } else if c("RDYMSG") {
+    } else if c("RDYMSG")
+        && line
+            .option("DISPLAY")
+            .is_some_and(|m| !m.trim_ascii().is_empty())
+    {
+        // An empty message restores the normal display (drivers send it); text is defacement.
         out.push(Risk::DisplayMessage);
     } else if c("OPMSG") || c("STMSG") {
         out.push(Risk::OfflineDos);
@@ -329,6 +334,8 @@ mod tests {
             "@PJL ECHO 1234",
             // PJL RESET only restores the user default environment; drivers send it
             "@PJL RESET",
+            // Ghostscript's PJL header clears the ready message
+            "@PJL RDYMSG DISPLAY = \"\"",
         ] {
             assert!(assess(&l(s)).is_empty(), "{s}");
         }

@@ -242,12 +242,11 @@ impl Scanner {
         out: &mut dyn FnMut(Risk, String),
     ) {
         match t {
+            // Leaving a loop. `quit` alone is common in prologs (Ghostscript's ps2write ends
+            // error paths with it); PRET's `systemdict /quit get exec` is caught below.
             b"exit" | b"stop" | b"quit" if !self.procs.is_empty() => {
                 if let Some(top) = self.procs.last_mut() {
                     *top = true;
-                }
-                if t == b"quit" {
-                    self.report(Risk::PsInterpreter, "quit".into(), out);
                 }
             }
             b"exitserver" | b"startjob" => {
@@ -433,6 +432,8 @@ mod tests {
             "{ currentfile 1 string readstring { pop } { exit } ifelse } loop",
             "{ dup 0 eq { pop exit } if 1 sub } loop",
             "{ { exit } if } loop",
+            // Ghostscript's ps2write prolog leaves through quit on errors
+            "{ (error) print flush quit } if",
             // a document redefining showpage inside its own job (EPS wrappers do)
             "/showpage {} def",
             "<< /EndPage { pop pop true } >> setpagedevice",
