@@ -241,3 +241,29 @@ fn real_driver_jobs_raise_no_print_alert() {
         assert!(langs.contains(l), "{l} missing from {langs:?}");
     }
 }
+
+#[test]
+fn postscript_and_pcl_attack_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("p.toml");
+    std::fs::write(&p, "[suppress]\nwindow = \"1ms\"\n").unwrap();
+    let r = run(&[
+        "-r",
+        "samples/gen-ps-pcl-attacks.pcap",
+        "--policy",
+        p.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let got = print_alerts(&r);
+    let ps: BTreeSet<u64> = (1301..=1313).filter(|&s| s != 1304).collect();
+    assert_eq!(got[&47001], ps);
+    assert_eq!(got[&47002], [1401, 1402, 1403].into_iter().collect());
+    // the decoys in a string and a comment did not fire on their own: the exitserver alert
+    // names the real operator
+    let exit = r
+        .of_type("alert")
+        .into_iter()
+        .find(|a| a["alert"]["signature_id"] == 1301)
+        .unwrap();
+    assert_eq!(exit["evidence"]["command"], "exitserver");
+}

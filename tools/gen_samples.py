@@ -1406,10 +1406,58 @@ def gen_pjl_attacks(out: str) -> None:
     write_pcap(os.path.join(out, "gen-pjl-attacks.pcap"), LINKTYPE_ETHERNET, cap.packets)
 
 
+def gen_ps_pcl_attacks(out: str) -> None:
+    """PostScript and PCL attacks (protocols.md §6.4-6.5) against the raw-9100 printer, in
+    the shapes PRET uses, one TCP connection each from 198.51.100.(150+n):(47000+n),
+    starting at 10:00:00 + n s. Written to exercise the token-level scanners: commands are
+    cut by segment boundaries (small writes) and decoys sit in strings and comments."""
+    cap = Capture()
+    gap = 500 * US
+
+    def session(n: int, payload: bytes, seg: int) -> None:
+        f = TcpFlow(ether_link, remote(f"198.51.100.{150 + n}"), RAW_PRINTER, 47000 + n,
+                    PORT_RAW, 0x20000000 + n * 0x01000000, 0x90000000 + n * 0x01000000)
+        frames = f.handshake()
+        cap.add_at(BASE_NS + n * 1000 * MS, frames[0])
+        cap.add_all(frames[1:], after=gap)
+        for i in range(0, len(payload), seg):
+            cap.add(f.segment(True, TCP_ACK | TCP_PSH, payload[i:i + seg]), after=gap)
+            cap.add(f.ack(False), after=gap)
+        cap.add_all(f.close(), after=gap)
+
+    uel = b"\x1b%-12345X"
+    # 1. PRET's PostScript mode: leave the job sandbox, lock the interpreter, write and
+    # enumerate files, disable printing for every later job, hang the interpreter.
+    session(1, uel + b"@PJL ENTER LANGUAGE = POSTSCRIPT\n%!\n"
+            b"(decoy: 0 exitserver deletefile) pop % 0 exitserver in a comment\n"
+            b"<< /DoPrintErrors false >> setsystemparams\n"
+            b"serverdict begin 0 exitserver\n"
+            b"<< /Password () /SystemParamsPassword (1234) /StartJobPassword (1234) >> setsystemparams\n"
+            b"1183615869 internaldict /superexec get exec\n"
+            b"/f (../../../etc/passwd) (w) file def f (x) writestring f closefile\n"
+            b"(*) {128 string cvs print} 128 string filenameforall\n"
+            b"/showpage {} def\n"
+            b"<< /EndPage { pop pop false } >> setpagedevice\n"
+            b"/in (%stdin) (r) file def\n"
+            b"0 1 1048575 { 16 string cvs checkpassword { exit } if } for\n"
+            b"serialnumber == product ==\n"
+            b"systemdict /quit get exec\n"
+            b"{} loop\n" + uel, 61)
+    # 2. PRET's PCL mode: its file system stores data in permanent macros and reads it back
+    # through echo commands with negative delimiters; status readback probes the device.
+    data = b"\x1bE\x1b*s1T\x1b*s1U\x1b&f31337y0X"
+    for i in range(24):
+        data += b"\x1b*s%dX" % (48 + i % 10) + b"\x1b*s-300X"
+    data += b"\x1b&f1X\x1b&f31337y10X\x1bE"
+    session(2, uel + b"@PJL ENTER LANGUAGE = PCL\r\n" + data + uel, 29)
+    write_pcap(os.path.join(out, "gen-ps-pcl-attacks.pcap"), LINKTYPE_ETHERNET, cap.packets)
+
+
 GENERATORS = [
     gen_vlan, gen_qinq, gen_ipv6, gen_sll2, gen_mixed, gen_snaplen, gen_garbage,
     gen_lying_length, gen_nanosecond, gen_loopback, gen_fragments, gen_mfnp, gen_pjl_9100,
     gen_conn_states, gen_policy, gen_pjl_attacks,
+    gen_ps_pcl_attacks,
 ]
 
 
