@@ -227,6 +227,7 @@ impl Engine {
                     L4::Udp => self.bjnp.on_udp(st, &ctx, p, &mut emit),
                     L4::Tcp => self.bjnp.on_tcp(st, &ctx, p, &mut emit),
                 }
+                bodies.extend(st.findings.drain(..).map(AppOut::Finding));
             }
             FlowApp::Raw(st) => st.on_segment(dir, p.tcp, p.payload, &mut |o| bodies.push(o)),
             FlowApp::None => {}
@@ -361,9 +362,13 @@ impl Engine {
                 origin: &origin,
             };
             // The last job of a print stream ends with its connection.
-            if let FlowApp::Raw(st) = &mut flow.app {
-                let mut outs = Vec::new();
-                st.finish(&mut |o| outs.push(o));
+            let mut outs = Vec::new();
+            match &mut flow.app {
+                FlowApp::Raw(st) => st.finish(&mut |o| outs.push(o)),
+                FlowApp::Bjnp(st) => outs.extend(st.finish().map(AppOut::Record)),
+                FlowApp::None => {}
+            }
+            {
                 for o in outs {
                     match o {
                         AppOut::Finding(f) => self.detect.on_finding(&mut flow, &f, &at, &mut out),

@@ -31,6 +31,52 @@ pub struct BjnpFlow {
     /// `REPORTED_*` bits: stream anomalies already written for this flow.
     reported: u8,
     data_logged: [u8; 2],
+    /// BJL scanner of the print data the client sends (TCP only, allocated on first data).
+    bjl: Option<Box<crate::proto::bjl::Scanner>>,
+    print_bytes: u64,
+    print_head: Vec<u8>,
+    /// Findings for the detector, drained by the engine after each packet.
+    pub findings: Vec<super::raw::Finding>,
+}
+
+impl BjnpFlow {
+    /// At the end of a flow that carried print data: its `print` record.
+    pub fn finish(&mut self) -> Option<Body> {
+        if self.print_bytes == 0 {
+            return None;
+        }
+        let bjl = self.bjl.take();
+        let language = match &bjl {
+            Some(b) if b.blocks > 0 => "bjl",
+            _ => crate::proto::pdl::classify(&self.print_head)
+                .unwrap_or(crate::proto::pdl::Language::Unknown)
+                .name(),
+        };
+        Some(Body::Print(Box::new(event::Print {
+            language,
+            languages: vec![language],
+            bytes_toserver: self.print_bytes,
+            commands: bjl.map(|b| b.commands).unwrap_or_default(),
+            ..Default::default()
+        })))
+    }
+
+    fn print_data(&mut self, bytes: &[u8]) {
+        self.print_bytes += bytes.len() as u64;
+        if self.print_head.len() < 16 {
+            let n = (16 - self.print_head.len()).min(bytes.len());
+            self.print_head.extend_from_slice(&bytes[..n]);
+        }
+        let scanner = self.bjl.get_or_insert_with(Box::default);
+        let findings = &mut self.findings;
+        scanner.feed(bytes, &mut |risk, evidence| {
+            findings.push(super::raw::Finding {
+                risk,
+                line: text::cap_str(&evidence, 256).to_owned(),
+                reason: None,
+            })
+        });
+    }
 }
 
 const REPORTED_GAP: u8 = 1;
@@ -237,6 +283,15 @@ impl BjnpAnalyzer {
                 self.message(st, ctx, p, Transport::Tcp, &m, Anomalies::default(), emit)
             }
             Framed::NotBjnp(e) => failed = Some(e),
+            // print data from the client (printer stack): scanned for BJL commands
+            Framed::Payload(h, bytes)
+                if ctx.dir == Dir::ToServer
+                    && h.command() == Command::PRINT_DATA
+                    && h.dev_type() == bjnp::DevType::PRINTER_CMD =>
+            {
+                st.print_data(bytes)
+            }
+            Framed::Payload(..) => {}
         });
         let stream = &mut st.streams.as_mut().expect("allocated by on_tcp")[di];
         stream.framer = framer;
@@ -749,6 +804,36 @@ mod tests {
             50 - u64::from(DATA_RECORDS_PER_DIR)
         );
         assert_eq!(h.a.stats().messages, 50);
+    }
+
+    #[test]
+    fn bjl_maintenance_commands_inside_print_data() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        let mut ij = b"\x1b[K\x02\x00\x00\x1fBJLSTART\nControlMode=Common\n@PowerOff\n".to_vec();
+        ij.extend(b"@DotCountClear=ColorK\nBJLEND\n");
+        // two print-data messages, the block cut between them, and segments cut again
+        let mut stream = msg(1, 0x21, 1, 7, &ij[..20]);
+        stream.extend(msg(1, 0x21, 2, 7, &ij[20..]));
+        let mut seq = 101u32;
+        for chunk in stream.chunks(9) {
+            h.tcp(&seg(seq, Tcp::ACK, chunk, true), true);
+            seq += chunk.len() as u32;
+        }
+        let risks: Vec<_> = h.st.findings.iter().map(|f| f.risk).collect();
+        assert_eq!(
+            risks,
+            [
+                crate::proto::risk::Risk::BjlPowerOff,
+                crate::proto::risk::Risk::BjlCounterReset
+            ]
+        );
+        let Some(Body::Print(p)) = h.st.finish() else {
+            panic!("no print record")
+        };
+        assert_eq!(p.language, "bjl");
+        assert_eq!(p.bytes_toserver, ij.len() as u64);
+        assert_eq!(p.commands, ["ControlMode", "@PowerOff", "@DotCountClear"]);
     }
 
     #[test]

@@ -111,6 +111,10 @@ pub fn print_rule(risk: crate::proto::risk::Risk) -> (Rule, u8) {
         PclPermanentMacro => (1401, "pcl-permanent-macro", ADMIN, 3),
         PclEcho => (1402, "pcl-echo-exfiltration", LEAK, 3),
         PclRecon => (1403, "pcl-recon", LEAK, 4),
+        BjlPowerOff => (1411, "bjl-power-off", DOS, 3),
+        BjlCounterReset => (1412, "bjl-ink-counter-reset", ADMIN, 3),
+        BjlInkDetection => (1413, "bjl-ink-detection-change", ADMIN, 3),
+        BjlCleaning => (1414, "bjl-repeated-cleaning", DOS, 3),
     };
     (
         Rule {

@@ -267,6 +267,9 @@ pub const TCP_KEEP: usize = 64;
 pub enum Framed<'a> {
     /// A whole message; `payload` holds at most `TCP_KEEP` bytes of it.
     Message(Message<'a>),
+    /// Payload bytes of the message being read, as they stream past (print data is scanned
+    /// for BJL commands this way without being buffered).
+    Payload(Header<'a>, &'a [u8]),
     /// The hard checks failed at a message boundary; the framer stops for good, because print
     /// data can contain anything and resynchronising on "BJNP" inside it would invent messages.
     NotBjnp(HeaderError),
@@ -334,6 +337,11 @@ impl Framer {
                 }
             }
             let n = usize::try_from(self.remaining).map_or(data.len(), |r| r.min(data.len()));
+            if n > 0 {
+                if let Ok(header) = Header::parse(&self.hdr, MAX_TCP_PAYLOAD) {
+                    on(Framed::Payload(header, &data[..n]));
+                }
+            }
             let k = n.min(TCP_KEEP - self.kept);
             self.keep[self.kept..self.kept + k].copy_from_slice(&data[..k]);
             self.kept += k;
@@ -746,6 +754,7 @@ mod tests {
                     m.payload.to_vec(),
                 )),
                 Framed::NotBjnp(_) => out.push((0xff, 0, 0, vec![])),
+                Framed::Payload(..) => {}
             });
         }
         out

@@ -1,6 +1,7 @@
 //! Protocol decoders: pure functions and small state machines over `&[u8]`. They know nothing
 //! about flows, policy or output.
 
+pub mod bjl;
 pub mod bjnp;
 pub mod pcl;
 pub mod pdl;

@@ -50,4 +50,9 @@ pub enum Risk {
     PclPermanentMacro,
     PclEcho,
     PclRecon,
+    // Canon BJL in BJNP print data (§6.6)
+    BjlPowerOff,
+    BjlCounterReset,
+    BjlInkDetection,
+    BjlCleaning,
 }
