@@ -365,7 +365,10 @@ impl Engine {
             let mut outs = Vec::new();
             match &mut flow.app {
                 FlowApp::Raw(st) => st.finish(&mut |o| outs.push(o)),
-                FlowApp::Bjnp(st) => outs.extend(st.finish().map(AppOut::Record)),
+                FlowApp::Bjnp(st) => {
+                    self.bjnp.finish(st, &mut |b| outs.push(AppOut::Record(b)));
+                    outs.extend(st.finish().map(AppOut::Record));
+                }
                 FlowApp::None => {}
             }
             {

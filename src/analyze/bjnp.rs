@@ -4,6 +4,7 @@
 use crate::bounded::BoundedMap;
 use crate::decode::{Packet, Tcp};
 use crate::event::{self, text, Anomaly, BjnpStats, Body, ResponseTo, Timestamp};
+use crate::flow::stream::{Delivery, Reassembler};
 use crate::flow::Dir;
 use crate::proto::bjnp::{
     self, Anomalies, Command, Context, DeviceId, Discover, Framed, Framer, HeaderError, JobDetails,
@@ -84,8 +85,11 @@ const REPORTED_INCOMPLETE: u8 = 2;
 
 #[derive(Default)]
 struct Stream {
-    isn: Option<u32>,
-    next_seq: Option<u32>,
+    /// In-order delivery: retransmissions trimmed, early segments held (capped).
+    reasm: Reassembler,
+    saw_syn: bool,
+    /// The first delivered byte was checked to start a message (mid-stream pickup).
+    started: bool,
     framer: Framer,
     /// A gap, a cut capture or garbage: this direction is no longer parsed.
     stopped: bool,
@@ -196,27 +200,85 @@ impl BjnpAnalyzer {
         emit: &mut dyn FnMut(Body),
     ) {
         let di = ctx.dir.index();
-        let streams = st.streams.get_or_insert_with(Box::default);
-        let stream = &mut streams[di];
-        // The first payload byte's sequence number (a SYN occupies one).
-        let mut seq = p.tcp.seq;
+        let mut stream = std::mem::take(&mut st.streams.get_or_insert_with(Box::default)[di]);
         if p.tcp.has(Tcp::SYN) {
-            // A retransmitted SYN changes nothing; a new ISN is a new connection on the same
-            // ports, whose stream starts afresh.
-            if stream.isn != Some(p.tcp.seq) {
-                *stream = Stream {
-                    isn: Some(p.tcp.seq),
-                    next_seq: Some(p.tcp.seq.wrapping_add(1)),
-                    ..Stream::default()
+            // A retransmitted SYN changes nothing: the reassembler keeps its first ISN.
+            stream.reasm.syn(p.tcp.seq);
+            stream.saw_syn = true;
+        }
+        let seq = p.tcp.seq.wrapping_add(u32::from(p.tcp.has(Tcp::SYN)));
+        if !p.payload.is_empty() && !stream.stopped {
+            let Stream {
+                reasm,
+                saw_syn,
+                started,
+                framer,
+                stopped,
+            } = &mut stream;
+            let mut not_bjnp = None;
+            let mut gap = None;
+            reasm.segment(seq, p.payload, &mut |d| {
+                if *stopped {
+                    return;
+                }
+                let data = match d {
+                    Delivery::Gap(n) => {
+                        // A lost segment: the framing is gone for this direction (print data
+                        // may contain anything, so there is no safe place to resume).
+                        *stopped = true;
+                        gap = Some(n);
+                        return;
+                    }
+                    Delivery::Data(b) => b,
                 };
+                if !*started {
+                    *started = true;
+                    // Picked up mid-stream: parse only where a header evidently starts.
+                    if !*saw_syn && bjnp::Header::parse(data, bjnp::MAX_TCP_PAYLOAD).is_err() {
+                        *stopped = true;
+                        self.stats.tcp_midstream += 1;
+                        return;
+                    }
+                }
+                framer.feed(data, &mut |ev| match ev {
+                    Framed::Message(m) => {
+                        self.message(st, ctx, p, Transport::Tcp, &m, Anomalies::default(), emit)
+                    }
+                    Framed::NotBjnp(e) => not_bjnp = Some(e),
+                    // print data from the client (printer stack): scanned for BJL commands
+                    Framed::Payload(h, bytes)
+                        if ctx.dir == Dir::ToServer
+                            && h.command() == Command::PRINT_DATA
+                            && h.dev_type() == bjnp::DevType::PRINTER_CMD =>
+                    {
+                        st.print_data(bytes)
+                    }
+                    Framed::Payload(..) => {}
+                });
+                if not_bjnp.is_some() {
+                    *stopped = true;
+                }
+            });
+            if p.capture_truncated() || p.fragment.is_some() {
+                // snaplen cut the segment: the rest of the stream cannot be framed.
+                stream.stopped = true;
+                self.stats.tcp_gaps += 1;
             }
-            seq = seq.wrapping_add(1);
+            if let Some(n) = gap {
+                self.stats.tcp_gaps += 1;
+                self.stream_anomaly(
+                    st,
+                    REPORTED_GAP,
+                    "bjnp.tcp_gap",
+                    format!("{n} bytes missing; this direction is no longer parsed"),
+                    emit,
+                );
+            }
+            if let Some(e) = not_bjnp {
+                self.not_bjnp(st, p, e, emit);
+            }
         }
         let closing = p.tcp.has(Tcp::FIN) || p.tcp.has(Tcp::RST);
-        if !p.payload.is_empty() && !stream.stopped {
-            self.tcp_payload(st, ctx, p, seq, emit);
-        }
-        let stream = &mut st.streams.as_mut().expect("allocated above")[di];
         if closing && !stream.stopped && !stream.framer.failed() && !stream.framer.at_boundary() {
             // The connection ended inside a message: say so rather than let it vanish.
             stream.stopped = true;
@@ -228,81 +290,28 @@ impl BjnpAnalyzer {
                 emit,
             );
         }
+        st.streams.get_or_insert_with(Box::default)[di] = stream;
     }
 
-    fn tcp_payload(
-        &mut self,
-        st: &mut BjnpFlow,
-        ctx: &PacketCtx,
-        p: &Packet<'_>,
-        seq: u32,
-        emit: &mut dyn FnMut(Body),
-    ) {
-        let di = ctx.dir.index();
-        let stream = &mut st.streams.as_mut().expect("allocated by on_tcp")[di];
-        let data = match stream.next_seq {
-            // Picked up mid-stream: start only where a header evidently starts.
-            None => {
-                if bjnp::Header::parse(p.payload, bjnp::MAX_TCP_PAYLOAD).is_err() {
-                    stream.stopped = true;
-                    self.stats.tcp_midstream += 1;
-                    return;
-                }
-                p.payload
-            }
-            Some(next) => {
-                let off = seq.wrapping_sub(next) as i32;
-                if off > 0 {
-                    // A lost (or reordered) segment: the framing is gone for this direction.
-                    // Reassembly that waits for the hole to fill comes with print-stream
-                    // analysis; until then the gap is reported, never papered over.
-                    stream.stopped = true;
-                    self.stats.tcp_gaps += 1;
-                    self.stream_anomaly(
-                        st,
-                        REPORTED_GAP,
-                        "bjnp.tcp_gap",
-                        format!("{off} bytes missing before seq {seq}; this direction is no longer parsed"),
-                        emit,
-                    );
-                    return;
-                }
-                let skip = off.unsigned_abs() as usize;
-                if skip >= p.payload.len() {
-                    return; // retransmission
-                }
-                &p.payload[skip..]
-            }
-        };
-        stream.next_seq = Some(seq.wrapping_add(u32::try_from(p.stream_len()).unwrap_or(u32::MAX)));
-        let lost_tail = p.capture_truncated() || p.fragment.is_some();
-        let mut framer = std::mem::take(&mut stream.framer);
-        let mut failed = None;
-        framer.feed(data, &mut |ev| match ev {
-            Framed::Message(m) => {
-                self.message(st, ctx, p, Transport::Tcp, &m, Anomalies::default(), emit)
-            }
-            Framed::NotBjnp(e) => failed = Some(e),
-            // print data from the client (printer stack): scanned for BJL commands
-            Framed::Payload(h, bytes)
-                if ctx.dir == Dir::ToServer
-                    && h.command() == Command::PRINT_DATA
-                    && h.dev_type() == bjnp::DevType::PRINTER_CMD =>
-            {
-                st.print_data(bytes)
-            }
-            Framed::Payload(..) => {}
+    /// The flow ended: data still waiting behind a hole was never parsed — a gap.
+    pub fn finish(&mut self, st: &mut BjnpFlow, emit: &mut dyn FnMut(Body)) {
+        let waiting: usize = st.streams.as_ref().map_or(0, |s| {
+            s.iter()
+                .filter(|d| !d.stopped)
+                .map(|d| d.reasm.buffered())
+                .sum()
         });
-        let stream = &mut st.streams.as_mut().expect("allocated by on_tcp")[di];
-        stream.framer = framer;
-        if lost_tail {
-            // snaplen cut the segment: the rest of the stream cannot be framed.
-            stream.stopped = true;
+        if waiting > 0 {
             self.stats.tcp_gaps += 1;
-        }
-        if let Some(e) = failed {
-            stream.stopped = true;
-            self.not_bjnp(st, p, e, emit);
+            self.stream_anomaly(
+                st,
+                REPORTED_GAP,
+                "bjnp.tcp_gap",
+                format!(
+                    "{waiting} bytes waited behind a missing segment until the connection ended"
+                ),
+                emit,
+            );
         }
     }
 
@@ -747,12 +756,33 @@ mod tests {
         h.tcp(&seg(101 + 5, Tcp::ACK, &m, true), true);
         h.tcp(&seg(101 + 500, Tcp::ACK, &m, true), true);
         assert!(h.bjnp().is_empty());
+        assert!(
+            h.anomalies().is_empty(),
+            "the hole may still fill: a retransmission is awaited"
+        );
+        h.a.finish(&mut h.st, &mut |b| h.out.push(b));
         assert_eq!(h.anomalies(), ["bjnp.tcp_gap"]);
         assert_eq!(h.a.stats().tcp_gaps, 1);
         // the other direction is unaffected
         let ack = msg(0x81, 0x21, 1, 7, &[0, 0, 0, 8]);
         h.tcp(&seg(7001, Tcp::ACK, &ack, false), false);
         assert_eq!(h.bjnp().len(), 1);
+    }
+
+    #[test]
+    fn reordered_segments_are_reassembled() {
+        let mut h = Harness::new();
+        print_session(&mut h, 100);
+        let mut both = msg(1, 0x21, 1, 7, &[0xaa; 40]);
+        both.extend(msg(1, 0x21, 2, 7, &[0xbb; 4]));
+        // the second half arrives first
+        h.tcp(&seg(101 + 30, Tcp::ACK, &both[30..], true), true);
+        assert!(h.bjnp().is_empty());
+        h.tcp(&seg(101, Tcp::ACK, &both[..30], true), true);
+        let seqs: Vec<u32> = h.bjnp().iter().map(|b| b.seq).collect();
+        assert_eq!(seqs, [1, 2]);
+        h.a.finish(&mut h.st, &mut |b| h.out.push(b));
+        assert!(h.anomalies().is_empty());
     }
 
     #[test]
