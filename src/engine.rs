@@ -229,6 +229,16 @@ impl Engine {
                 }
                 bodies.extend(st.findings.drain(..).map(AppOut::Finding));
             }
+            FlowApp::RawIdle(isns) => {
+                if p.tcp.has(crate::decode::Tcp::SYN) {
+                    isns[dir.index()].get_or_insert(p.tcp.seq);
+                }
+                if !p.payload.is_empty() {
+                    let mut st = Box::new(crate::analyze::raw::RawFlow::with_isns(*isns));
+                    st.on_segment(dir, p.tcp, p.payload, &mut |o| bodies.push(o));
+                    flow.app = FlowApp::Raw(st);
+                }
+            }
             FlowApp::Raw(st) => st.on_segment(dir, p.tcp, p.payload, &mut |o| bodies.push(o)),
             FlowApp::None => {}
         }
@@ -369,7 +379,7 @@ impl Engine {
                     self.bjnp.finish(st, &mut |b| outs.push(AppOut::Record(b)));
                     outs.extend(st.finish().map(AppOut::Record));
                 }
-                FlowApp::None => {}
+                FlowApp::None | FlowApp::RawIdle(_) => {}
             }
             {
                 for o in outs {

@@ -28,6 +28,8 @@ const MAX_MESSAGES_PER_DATAGRAM: usize = 16;
 #[derive(Default)]
 pub struct BjnpFlow {
     streams: Option<Box<[Stream; 2]>>,
+    /// ISNs seen before the streams exist (a SYN alone allocates nothing).
+    isns: [Option<u32>; 2],
     not_bjnp_reported: bool,
     /// `REPORTED_*` bits: stream anomalies already written for this flow.
     reported: u8,
@@ -200,12 +202,26 @@ impl BjnpAnalyzer {
         emit: &mut dyn FnMut(Body),
     ) {
         let di = ctx.dir.index();
-        let mut stream = std::mem::take(&mut st.streams.get_or_insert_with(Box::default)[di]);
         if p.tcp.has(Tcp::SYN) {
-            // A retransmitted SYN changes nothing: the reassembler keeps its first ISN.
-            stream.reasm.syn(p.tcp.seq);
-            stream.saw_syn = true;
+            st.isns[di].get_or_insert(p.tcp.seq);
         }
+        let closing = p.tcp.has(Tcp::FIN) || p.tcp.has(Tcp::RST);
+        if st.streams.is_none() && p.payload.is_empty() {
+            return; // handshake and bare ACKs: nothing to frame yet
+        }
+        let isns = st.isns;
+        let streams = st.streams.get_or_insert_with(|| {
+            let mut s: Box<[Stream; 2]> = Box::default();
+            for (d, isn) in s.iter_mut().zip(isns) {
+                if let Some(isn) = isn {
+                    // A retransmitted SYN changes nothing: the reassembler keeps its first ISN.
+                    d.reasm.syn(isn);
+                    d.saw_syn = true;
+                }
+            }
+            s
+        });
+        let mut stream = std::mem::take(&mut streams[di]);
         let seq = p.tcp.seq.wrapping_add(u32::from(p.tcp.has(Tcp::SYN)));
         if !p.payload.is_empty() && !stream.stopped {
             let Stream {
@@ -278,7 +294,6 @@ impl BjnpAnalyzer {
                 self.not_bjnp(st, p, e, emit);
             }
         }
-        let closing = p.tcp.has(Tcp::FIN) || p.tcp.has(Tcp::RST);
         if closing && !stream.stopped && !stream.framer.failed() && !stream.framer.at_boundary() {
             // The connection ended inside a message: say so rather than let it vanish.
             stream.stopped = true;

@@ -18,7 +18,10 @@ pub enum FlowApp {
     /// A monitored port with no decoder of its own.
     None,
     Bjnp(Box<bjnp::BjnpFlow>),
-    /// Raw printing (AppSocket/JetDirect, TCP 9100-9102).
+    /// Raw printing (AppSocket/JetDirect, TCP 9100-9102) before any payload: only the ISNs
+    /// (client, server), so a SYN flood allocates nothing per flow.
+    RawIdle([Option<u32>; 2]),
+    /// Raw printing once data flows.
     Raw(Box<raw::RawFlow>),
 }
 
@@ -27,7 +30,7 @@ impl FlowApp {
         if ports::is_bjnp_port(server_port) {
             FlowApp::Bjnp(Box::default())
         } else if l4 == L4::Tcp && ports::is_raw_port(server_port) {
-            FlowApp::Raw(Box::default())
+            FlowApp::RawIdle([None; 2])
         } else {
             FlowApp::None
         }

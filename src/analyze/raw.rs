@@ -126,6 +126,17 @@ impl RawFlow {
         self.last_language
     }
 
+    /// Starts from the ISNs seen before the first payload.
+    pub fn with_isns(isns: [Option<u32>; 2]) -> Self {
+        let mut f = RawFlow::default();
+        for (stream, isn) in f.streams.iter_mut().zip(isns) {
+            if let Some(isn) = isn {
+                stream.syn(isn);
+            }
+        }
+        f
+    }
+
     pub fn gaps(&self) -> u64 {
         self.streams[0].gaps + self.streams[1].gaps
     }
