@@ -150,7 +150,9 @@ impl RawFlow {
             return;
         }
         let mut stream = std::mem::take(&mut self.streams[di]);
-        stream.segment(tcp.seq, payload, &mut |d| self.deliver(dir, d, out));
+        // data on a SYN starts after the SYN's own sequence number
+        let seq = tcp.seq.wrapping_add(u32::from(tcp.has(Tcp::SYN)));
+        stream.segment(seq, payload, &mut |d| self.deliver(dir, d, out));
         self.streams[di] = stream;
     }
 
@@ -177,13 +179,20 @@ impl RawFlow {
     fn deliver(&mut self, dir: Dir, d: Delivery<'_>, out: &mut dyn FnMut(AppOut)) {
         match (dir, d) {
             (Dir::ToClient, Delivery::Data(b)) => self.printer_bytes(b.len() as u64, out),
-            (Dir::ToClient, Delivery::Gap(n)) => self.printer_bytes(u64::from(n), out),
+            // a gap says nothing about volume (one stray segment can claim 2 GB): not counted
+            (Dir::ToClient, Delivery::Gap(_)) => {}
             (Dir::ToServer, Delivery::Data(b)) => {
                 self.job.bytes += b.len() as u64;
                 self.client_bytes(b, out)
             }
             (Dir::ToServer, Delivery::Gap(n)) => {
-                self.job.bytes += u64::from(n);
+                // a scanner that lost its place (inside a string, a transfer) starts afresh
+                if self.ps.is_some() {
+                    self.ps = Some(Box::default());
+                }
+                if self.pcl.is_some() {
+                    self.pcl = Some(Box::default());
+                }
                 // A binary payload just loses bytes; anything else loses its place.
                 self.mode = match self.mode {
                     Mode::Binary(left) if left > u64::from(n) => Mode::Binary(left - u64::from(n)),
@@ -249,6 +258,13 @@ impl RawFlow {
                     }
                     let Some(nl) = b.iter().position(|&c| c == b'\n') else {
                         self.push_line(b);
+                        if self.mode == Mode::Pjl && !could_be_pjl(&self.line) {
+                            // Page data after PJL without ENTER LANGUAGE (binary, no newline
+                            // for kilobytes): hand it to a PDL scanner now, not at a newline.
+                            let line = std::mem::take(&mut self.line);
+                            self.line_overflow = false;
+                            self.leave_pjl(line, out);
+                        }
                         return;
                     };
                     self.push_line(&b[..nl]);
@@ -263,15 +279,15 @@ impl RawFlow {
                             continue;
                         }
                     }
-                    if overflow || line.len() >= pjl::OVERSIZED {
+                    let is_pjl = line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"@PJL");
+                    if is_pjl && (overflow || line.len() >= pjl::OVERSIZED) {
                         self.oversized(&line, overflow, out);
                     }
                     if pjl::Line::parse(trim_cr(&line)).is_none() && !line.trim_ascii().is_empty() {
                         // Not PJL: PDL data followed PJL without ENTER LANGUAGE.
-                        let lang = pdl::classify(&line).unwrap_or(Language::Unknown);
-                        self.start_part(lang);
-                        self.pdl_bytes(&line, out);
-                        self.pdl_bytes(b"\n", out);
+                        let mut rest = line;
+                        rest.push(b'\n');
+                        self.leave_pjl(rest, out);
                         continue;
                     }
                     self.pjl_line(&line, out);
@@ -279,6 +295,29 @@ impl RawFlow {
                 Mode::Pdl(_) => {
                     let n = self.pdl_bytes(b, out);
                     b = &b[n..];
+                }
+            }
+        }
+    }
+
+    /// Bytes in PJL mode that are not a PJL line: page data that followed PJL without
+    /// ENTER LANGUAGE. Every path consumes input, so this cannot loop.
+    fn leave_pjl(&mut self, bytes: Vec<u8>, out: &mut dyn FnMut(AppOut)) {
+        match pdl::classify(&bytes).unwrap_or(Language::Unknown) {
+            Language::Pjl => {
+                // PJL after a preamble (^D, a UEL): parse what follows it; `@pjl` in lower
+                // case is not PJL and is dropped.
+                let skip = pdl::skip_preamble(&bytes);
+                if skip > 0 {
+                    self.client_bytes(&bytes[skip..], out);
+                }
+            }
+            lang => {
+                self.start_part(lang);
+                let used = self.pdl_bytes(&bytes, out);
+                if used > 0 && used < bytes.len() {
+                    // a UEL inside ended the part: what follows is parsed again
+                    self.client_bytes(&bytes[used..], out);
                 }
             }
         }
@@ -319,7 +358,13 @@ impl RawFlow {
         // window) must not be glued onto this part's first line.
         self.line.clear();
         self.line_overflow = false;
-        self.ps = (lang == Language::PostScript).then(Box::default);
+        // Text and unknown data are scanned as PostScript too: printers auto-sense, and the
+        // scanner's tokens (exitserver, deletefile...) do not occur in ordinary text by chance.
+        self.ps = matches!(
+            lang,
+            Language::PostScript | Language::Text | Language::Unknown
+        )
+        .then(Box::default);
         self.pcl = (lang == Language::Pcl).then(Box::default);
         self.mode = if lang == Language::Pjl {
             Mode::Pjl
@@ -500,7 +545,12 @@ impl RawFlow {
             let lang = line
                 .option("LANGUAGE")
                 .map_or(Language::Unknown, Language::from_enter);
-            self.start_part(lang);
+            if lang == Language::Unknown {
+                // printers auto-sense what follows an ENTER they do not know
+                self.mode = Mode::Start;
+            } else {
+                self.start_part(lang);
+            }
         } else if line.is("EOJ") {
             self.end_job_if_printed(out);
         }
@@ -551,6 +601,14 @@ impl RawFlow {
             commands: job.commands,
         }))));
     }
+}
+
+/// Whether a partial line may still turn out to be PJL (or a UEL before PJL).
+fn could_be_pjl(line: &[u8]) -> bool {
+    let n = line.len().min(4);
+    line[..n].eq_ignore_ascii_case(&b"@PJL"[..n])
+        || pdl::UEL.starts_with(&line[..line.len().min(pdl::UEL.len())])
+        || line.iter().all(|c| c.is_ascii_whitespace())
 }
 
 fn trim_cr(l: &[u8]) -> &[u8] {
@@ -647,6 +705,34 @@ mod tests {
         assert_eq!(prints[0].language, "postscript");
         assert_eq!(prints[0].title.as_deref(), Some("b"));
         s.clear();
+    }
+
+    #[test]
+    fn evasions_found_in_review() {
+        // a UEL in the middle of a non-PJL line: the command after it is still parsed
+        let (f, _) = feed(&[b"x\x1b%-12345X@PJL FSINIT VOLUME=\"0:\"\r\n"]);
+        assert_eq!(
+            f.iter().map(|x| x.risk).collect::<Vec<_>>(),
+            [Risk::FsFormat]
+        );
+        // an unknown ENTER LANGUAGE: printers auto-sense the PostScript that follows
+        let (f, _) = feed(&[b"@PJL ENTER LANGUAGE=FOO\r\n%!\nserverdict begin 0 exitserver\n"]);
+        assert_eq!(
+            f.iter().map(|x| x.risk).collect::<Vec<_>>(),
+            [Risk::PsExitServer]
+        );
+        // bare PostScript operators with no header at all
+        let (f, _) = feed(&[b"serverdict begin 0 exitserver\n"]);
+        assert_eq!(
+            f.iter().map(|x| x.risk).collect::<Vec<_>>(),
+            [Risk::PsExitServer]
+        );
+        // binary PCL after PJL without ENTER and without a newline for 5 KB: not "oversized"
+        let mut job = b"@PJL JOB\r\n\x1bE\x1b*b5000W".to_vec();
+        job.extend(vec![0x41u8; 5000]);
+        let (f, p) = feed(&[&job]);
+        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(p[0].language, "pcl");
     }
 
     #[test]

@@ -29,13 +29,24 @@ impl Scanner {
             let complete = piece.ends_with(b"\n");
             let body = piece.strip_suffix(b"\n").unwrap_or(piece);
             let room = LINE_MAX - self.line.len();
-            self.overflow |= body.len() > room;
-            self.line.extend_from_slice(&body[..body.len().min(room)]);
+            if body.len() > room {
+                // Keep the tail of a long line: the block marker ends a line that starts with
+                // any amount of raster data.
+                self.overflow = true;
+                let keep = body.len().min(16);
+                self.line.truncate(LINE_MAX - 16);
+                self.line.extend_from_slice(&body[body.len() - keep..]);
+            } else {
+                self.line.extend_from_slice(body);
+            }
             if complete {
                 let line = std::mem::take(&mut self.line);
                 let overflow = std::mem::replace(&mut self.overflow, false);
                 if !overflow {
                     self.line_done(&line, out);
+                } else if line.ends_with(b"BJLSTART") || line.ends_with(b"BJLSTART\r") {
+                    self.inside = true;
+                    self.blocks += 1;
                 }
                 self.line = line;
                 self.line.clear();
@@ -58,7 +69,7 @@ impl Scanner {
             self.inside = false;
             return;
         }
-        let key = &l[..l.iter().position(|&c| c == b'=').unwrap_or(l.len())];
+        let key = l[..l.iter().position(|&c| c == b'=').unwrap_or(l.len())].trim_ascii();
         let name = String::from_utf8_lossy(key).into_owned();
         if !name.is_empty() && self.commands.len() < MAX_COMMANDS && !self.commands.contains(&name)
         {
@@ -154,6 +165,13 @@ mod tests {
         data.extend(b"@PowerOff\nraster bytes that spell InkDetection=Off\n");
         s.feed(&data, &mut |r, _| got.push(r));
         assert!(got.is_empty(), "{got:?}");
+        // a block marker after more raster bytes than a line holds is still found
+        let mut s2 = Scanner::default();
+        let mut got2 = vec![];
+        let mut long = vec![0x55u8; 1000];
+        long.extend(b"\x1b[K\x02\x00\x00\x1fBJLSTART\n @PowerOff \nBJLEND\n");
+        s2.feed(&long, &mut |r, _| got2.push(r));
+        assert_eq!(got2, [Risk::BjlPowerOff]);
         // a huge line is dropped, not buffered
         s.feed(&vec![b'x'; 100_000], &mut |_, _| {});
         assert!(s.line.len() <= LINE_MAX);

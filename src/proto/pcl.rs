@@ -25,6 +25,8 @@ pub struct Scanner {
     value: i64,
     negative: bool,
     digits: u8,
+    /// Past the decimal point: fraction digits do not change the integer value.
+    fraction: bool,
     echoes: u32,
     negative_echo: bool,
     reported: u8,
@@ -37,6 +39,7 @@ impl Default for Scanner {
             value: 0,
             negative: false,
             digits: 0,
+            fraction: false,
             echoes: 0,
             negative_echo: false,
             reported: 0,
@@ -89,7 +92,7 @@ impl Scanner {
                 }
                 State::Value(p, g) => match c {
                     b'0'..=b'9' => {
-                        if self.digits < 12 {
+                        if self.digits < 12 && !self.fraction {
                             self.value = self.value * 10 + i64::from(c - b'0');
                             self.digits += 1;
                         }
@@ -99,7 +102,11 @@ impl Scanner {
                         self.negative = true;
                         State::Value(p, g)
                     }
-                    b'+' | b'.' => State::Value(p, g),
+                    b'.' => {
+                        self.fraction = true;
+                        State::Value(p, g)
+                    }
+                    b'+' => State::Value(p, g),
                     b'a'..=b'z' | b'A'..=b'Z' => {
                         let v = if self.negative {
                             -self.value
@@ -129,6 +136,7 @@ impl Scanner {
         self.value = 0;
         self.negative = false;
         self.digits = 0;
+        self.fraction = false;
     }
 
     fn command(&mut self, p: u8, g: u8, v: i64, letter: u8, out: &mut dyn FnMut(Risk, String)) {
@@ -184,6 +192,12 @@ mod tests {
         let mut v = vec![];
         s.feed(b, &mut |r, _| v.push(r));
         v
+    }
+
+    #[test]
+    fn decimal_values() {
+        assert_eq!(scan(b"\x1b&f10.0X"), [Risk::PclPermanentMacro]);
+        assert!(scan(b"\x1b&f1.5X").is_empty());
     }
 
     #[test]

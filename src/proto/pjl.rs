@@ -192,7 +192,10 @@ pub fn assess(line: &Line<'_>) -> Vec<Risk> {
     {
         out.push(Risk::ToolFingerprint);
     }
-    if let Some(name) = line.option("NAME") {
+    // Only file-system commands take a path; JOB/EOJ NAME= is a title ("Notes..." or a UNC
+    // path a document was printed from).
+    let fs = line.command.len() > 2 && line.command[..2].eq_ignore_ascii_case(b"FS");
+    if let Some(name) = line.option("NAME").filter(|_| fs) {
         if is_traversal(name) {
             out.push(Risk::PathTraversal);
         }
@@ -336,6 +339,9 @@ mod tests {
             "@PJL RESET",
             // Ghostscript's PJL header clears the ready message
             "@PJL RDYMSG DISPLAY = \"\"",
+            // job titles are not paths
+            "@PJL JOB NAME=\"Meeting notes...\"",
+            "@PJL EOJ NAME=\"\\\\srv\\share\\a.doc\"",
         ] {
             assert!(assess(&l(s)).is_empty(), "{s}");
         }

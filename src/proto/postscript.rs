@@ -108,7 +108,8 @@ impl Scanner {
         for &c in data {
             match self.state {
                 State::Comment => {
-                    if c == b'\n' || c == b'\r' {
+                    // PLRM: a comment ends at a newline or a form feed
+                    if c == b'\n' || c == b'\r' || c == 0x0c {
                         self.state = State::Normal;
                     }
                 }
@@ -160,7 +161,11 @@ impl Scanner {
                     };
                 }
                 State::Normal => {
-                    if c.is_ascii_whitespace() || is_delim(c) || c == 0 {
+                    if c == b'/' && self.tok_len == 1 && self.tok[0] == b'/' {
+                        // `//name`: an immediately evaluated name
+                        self.tok[1] = b'/';
+                        self.tok_len = 2;
+                    } else if c.is_ascii_whitespace() || is_delim(c) || c == 0 {
                         self.end_token(out);
                         match c {
                             b'%' => self.state = State::Comment,
@@ -206,6 +211,12 @@ impl Scanner {
         self.tok_len = 0;
         let tok = self.tok;
         let t = &tok[..len];
+        if let Some(imm) = t.strip_prefix(b"//") {
+            // `//name` is looked up at once: as good as running the operator
+            let mut h = Head::default();
+            imm.iter().for_each(|&c| h.push(c));
+            self.operator(h.as_slice(), false, out);
+        }
         if let Some(name) = t.strip_prefix(b"/") {
             let name = name.strip_prefix(b"/").unwrap_or(name); // `//name`
             let mut h = Head::default();
@@ -222,7 +233,12 @@ impl Scanner {
             self.closed_without_exit = false;
             return;
         }
-        let loop_after_bare_proc = std::mem::replace(&mut self.closed_without_exit, false);
+        // `{...} bind loop` and `{...} cvx loop` are still the same bare procedure
+        let loop_after_bare_proc = if matches!(t, b"bind" | b"cvx") {
+            self.closed_without_exit
+        } else {
+            std::mem::replace(&mut self.closed_without_exit, false)
+        };
         self.operator(t, loop_after_bare_proc, out);
         let mut h = Head::default();
         t.iter().for_each(|&c| h.push(c));
@@ -338,6 +354,26 @@ impl Scanner {
                 self.report(Risk::PsInterpreter, "/quit get".into(), out)
             }
             b"executive" => self.report(Risk::PsInterpreter, "executive".into(), out),
+            // `serverdict /exitserver get exec`, `/deletefile load exec`: an operator reached by
+            // name is run all the same
+            b"get" | b"load" if self.lits_len > 0 => {
+                let name = self.lits[self.lits_len - 1];
+                if matches!(
+                    name.as_slice(),
+                    b"exitserver"
+                        | b"startjob"
+                        | b"superexec"
+                        | b"deletefile"
+                        | b"renamefile"
+                        | b"initializedisk"
+                        | b"filenameforall"
+                        | b"devforall"
+                        | b"checkpassword"
+                        | b"executive"
+                ) {
+                    self.operator(name.as_slice(), false, out);
+                }
+            }
             b"serialnumber" | b"currentsystemparams" => {
                 let t = String::from_utf8_lossy(t).into_owned();
                 self.report(Risk::PsRecon, t, out);
@@ -369,6 +405,21 @@ mod tests {
 
     fn risks(s: &str) -> Vec<Risk> {
         scan(s).into_iter().map(|x| x.0).collect()
+    }
+
+    #[test]
+    fn operators_reached_indirectly() {
+        assert_eq!(
+            risks("serverdict /exitserver get exec"),
+            [Risk::PsExitServer]
+        );
+        assert_eq!(risks("/deletefile load exec"), [Risk::PsFileWrite]);
+        assert_eq!(risks("//startjob"), [Risk::PsExitServer]);
+        assert_eq!(
+            risks("%\x0c0 serverdict begin 0 exitserver"),
+            [Risk::PsExitServer]
+        );
+        assert_eq!(risks("{} bind loop"), [Risk::PsInfiniteLoop]);
     }
 
     #[test]
