@@ -210,7 +210,6 @@ impl Engine {
         let di = dir.index();
         flow.pkts[di] += 1;
         flow.bytes[di] += u64::from(frame.orig_len);
-        flow.tcp_flags[di] |= p.tcp.flags;
         flow.track
             .update(p.l4, p.tcp, !p.payload.is_empty(), dir == Dir::ToServer);
 
@@ -326,10 +325,15 @@ impl Engine {
     }
 
     fn origin(&self, frame: &Frame<'_>) -> Origin {
+        self.origin_at(frame.cnt)
+    }
+
+    /// The record origin for packet `cnt` of the current source (0: no one packet).
+    fn origin_at(&self, cnt: u64) -> Origin {
         match &self.source {
             Some(Source::File(name)) => Origin::File {
                 name: name.clone(),
-                cnt: frame.cnt,
+                cnt,
             },
             Some(Source::Iface(i)) => Origin::Iface(i.clone()),
             None => Origin::None,
@@ -357,14 +361,7 @@ impl Engine {
         if self.ended.is_empty() {
             return;
         }
-        let origin = match &self.source {
-            Some(Source::File(name)) => Origin::File {
-                name: name.clone(),
-                cnt: 0,
-            },
-            Some(Source::Iface(i)) => Origin::Iface(i.clone()),
-            None => Origin::None,
-        };
+        let origin = self.origin_at(0);
         let mut out = Counted::new(out, &mut self.records);
         for (mut flow, reason) in self.ended.drain(..) {
             let at = At {
@@ -457,10 +454,6 @@ impl Engine {
     /// The newest packet time seen (replay clock).
     pub fn last_ts(&self) -> Timestamp {
         self.last_ts
-    }
-
-    pub fn records_emitted(&self) -> u64 {
-        self.records
     }
 }
 

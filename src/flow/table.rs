@@ -64,7 +64,6 @@ pub struct Flow {
     /// Indexed by `Dir`.
     pub pkts: [u64; 2],
     pub bytes: [u64; 2],
-    pub tcp_flags: [u8; 2],
     /// Flags each side sent and the history letters (Zeek's conn_state/history).
     pub track: TcpTrack,
     /// Which flow-level alerts were already decided for this flow (owned by `detect`).
@@ -277,7 +276,6 @@ fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool
         last_ts: ts,
         pkts: [0; 2],
         bytes: [0; 2],
-        tcp_flags: [0; 2],
         track: TcpTrack::default(),
         alert_marks: 0,
         app: FlowApp::for_port(p.l4, server.1),
