@@ -1,5 +1,7 @@
 //! Command-line interface.
 
+use crate::output::format::Format;
+use crate::output::sink::{Facility, SyslogTarget};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -14,14 +16,19 @@ Examples:
   bjnp-watch -r week.pcap --policy /etc/bjnp-watch.toml   alerts judged against a site policy
   bjnp-watch -r week.pcap --allow 10.1.0.0/28 --printer 10.1.2.30 --blocked-port 9100
   bjnp-watch inventory -r week.pcap                    the printers seen, and who used them
+  bjnp-watch -i eth0 --format ecs -o /var/log/bjnp-watch/eve.json   ECS JSON for Filebeat
+  bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog (TCP)
+  sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
   bjnp-watch --list-interfaces
 
 Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning) and
 TCP 9100-9102 (raw printing: PJL, PostScript, PCL).
 
+Signals: INT/TERM stop cleanly (records flushed, final stats written); HUP reopens the -o file.
+
 Exit status: 0 done (also after SIGINT/SIGTERM), 1 runtime failure (no permission to capture,
 capture or output failed), 2 usage or input error (bad flag, unreadable or corrupt capture
-file, unknown interface, bad filter).";
+file, unknown interface, bad filter, unknown -Z user).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -60,9 +67,44 @@ pub struct Cli {
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
 
-    /// Write records to FILE (appended) instead of stdout.
+    /// Write records to FILE (appended) instead of stdout; SIGHUP reopens it (logrotate).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Record format: eve (Suricata-style JSON), ecs (Elastic Common Schema JSON), cef
+    /// (ArcSight CEF).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Eve)]
+    pub format: Format,
+
+    /// Send records to syslog instead of stdout: udp://HOST[:PORT], tcp://HOST[:PORT]
+    /// (RFC 5424, octet-counted), or unix:///dev/log. The port defaults to 514.
+    #[arg(long, value_name = "URL", conflicts_with = "output",
+          value_parser = SyslogTarget::parse)]
+    pub syslog: Option<SyslogTarget>,
+
+    /// Syslog facility.
+    #[arg(long, value_name = "NAME", default_value = "local5", requires = "syslog",
+          value_parser = clap::value_parser!(Facility))]
+    pub syslog_facility: Facility,
+
+    /// Live: seconds between `stats` records (0: only at exit). Replays write one at the end.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub stats_interval: u64,
+
+    /// Name of this sensor in every record's ECS `observer.hostname`, CEF `dvchost` and the
+    /// syslog HOSTNAME [default: the host name].
+    #[arg(long, value_name = "NAME")]
+    pub sensor_name: Option<String>,
+
+    /// No progress bar and no summary line on stderr.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+
+    /// After opening the capture and the output, switch to USER (and its groups) and give up
+    /// root, as tcpdump -Z does.
+    #[arg(short = 'Z', long = "user", value_name = "USER")]
+    pub user: Option<String>,
 
     /// Live: do not put the interface into promiscuous mode.
     #[arg(long, requires = "interface")]

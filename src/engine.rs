@@ -428,6 +428,7 @@ impl Engine {
                 detect: self.detect.stats(),
                 output: OutputStats {
                     records: self.records,
+                    ..OutputStats::default()
                 },
             })),
         }

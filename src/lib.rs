@@ -14,5 +14,8 @@ pub mod detect;
 pub mod engine;
 pub mod event;
 pub mod flow;
+pub mod health;
 pub mod output;
+pub mod privileges;
 pub mod proto;
+pub mod report;

@@ -1,24 +1,31 @@
-//! `bjnp-watch`: wires a capture source, the engine and an output sink together.
+//! `bjnp-watch`: wires a capture source, the engine and the output stage together.
 
 use bjnp_watch::capture::filter::OfflineFilter;
 use bjnp_watch::capture::live::{list_interfaces, Live, LiveOptions};
-use bjnp_watch::capture::replay::{expand_inputs, replay};
+use bjnp_watch::capture::replay::{expand_inputs, replay_reporting};
 use bjnp_watch::capture::CaptureError;
 use bjnp_watch::cli::{Cli, Command, InventoryArgs, PolicyArgs};
 use bjnp_watch::detect::policy::Policy;
 use bjnp_watch::engine::{Engine, EngineConfig, Source};
-use bjnp_watch::event::Timestamp;
+use bjnp_watch::event::{Body, Origin, Record, Stats, Timestamp};
 use bjnp_watch::flow::FlowConfig;
-use bjnp_watch::output::json::JsonLines;
-use bjnp_watch::output::RecordSink;
-use std::io::{self, BufWriter, Write};
+use bjnp_watch::health::{iface_rx_packets, SilenceWatch};
+use bjnp_watch::output::format::{Formatter, Observer};
+use bjnp_watch::output::sink::{LineSink, Syslog, Transport};
+use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS};
+use bjnp_watch::output::{Discard, RecordSink};
+use bjnp_watch::report::{summary, Progress};
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -73,6 +80,12 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         (Some(expr), false) => Some(OfflineFilter::new(expr)?),
         _ => None,
     };
+    if let Some(user) = &cli.user {
+        match nix::unistd::User::from_name(user) {
+            Ok(Some(_)) => {}
+            _ => return Err(Failure::Error(format!("no such user '{user}' (-Z)"), 2)),
+        }
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         // The first signal asks for a clean stop; a second one, while the first is still being
@@ -81,46 +94,131 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
             .map_err(|e| Failure::Error(format!("cannot install signal handler: {e}"), 1))?;
     }
-    let live = cli.interface.is_some();
-    let writer: Box<dyn Write> = match &cli.output {
-        Some(path) => Box::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| {
-                    Failure::Error(format!("cannot open output '{}': {e}", path.display()), 2)
-                })?,
-        ),
-        None => Box::new(io::stdout().lock()),
-    };
-    let mut sink = JsonLines::new(BufWriter::with_capacity(1 << 16, writer)).line_buffered(live);
-    let mut engine = Engine::new(cfg);
+    // SIGHUP reopens the output file; for any other sink it is ignored rather than fatal.
+    let reopen = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&reopen))
+        .map_err(|e| Failure::Error(format!("cannot install signal handler: {e}"), 1))?;
 
-    let result = match &cli.interface {
-        Some(iface) => capture_live(cli, iface, &stop, &mut engine, &mut sink),
-        None => replay_all(&inputs, filter.as_mut(), &stop, &mut engine, &mut sink).map(|()| None),
+    let sink = open_sink(cli)?;
+    let mut engine = Engine::new(cfg);
+    let live = match &cli.interface {
+        Some(iface) => Some(open_live(cli, iface, &engine)?),
+        None => None,
+    };
+    // Capture handle and output are open: root is no longer needed.
+    if let Some(user) = &cli.user {
+        bjnp_watch::privileges::drop_to(user).map_err(|e| Failure::Error(e, 1))?;
+    }
+    let observer = observer(cli);
+    let mode = if live.is_some() {
+        Mode::DropWhenFull
+    } else {
+        Mode::Lossless
+    };
+    let mut out = Output::start(
+        Formatter::new(cli.format, observer),
+        sink,
+        mode,
+        QUEUE_RECORDS,
+        Some(reopen),
+    );
+    let started = Instant::now();
+    let is_live = live.is_some();
+    let result = match live {
+        Some(capture) => capture_live(cli, capture, &stop, &mut engine, &mut out),
+        None => {
+            let progress = Progress::new(total_size(&inputs), cli.quiet);
+            let r = replay_all(
+                &inputs,
+                filter.as_mut(),
+                &stop,
+                &mut engine,
+                &mut out,
+                &progress,
+            );
+            progress.finish();
+            r.map(|()| None)
+        }
     };
     // Whatever happened, what was decoded is written, with the final counters, unless the
     // input could not even be opened (nothing was read, so there is nothing to account for).
     if result.is_err() && engine.packets() == 0 {
+        drop(out);
         return result.map(|_| ()).map_err(Failure::from);
     }
-    engine.finish(&mut sink);
+    engine.finish(&mut out);
     let (now, pcap_stats) = match &result {
         Ok(Some(stats)) => (Timestamp::now(), Some(*stats)),
-        _ if live => (Timestamp::now(), None),
+        _ if is_live => (Timestamp::now(), None),
         _ => (engine.last_ts(), None),
     };
     let stats = engine.stats_record(now, pcap_stats);
-    sink.emit(stats);
-    if let Err(e) = sink.flush() {
+    let line = match &stats.body {
+        Body::Stats(st) => summary_of(st, started.elapsed()),
+        _ => String::new(),
+    };
+    out.emit(stats);
+    if let Err(e) = out.finish() {
         if e.kind() == io::ErrorKind::BrokenPipe {
             return Err(Failure::Quiet);
         }
         return Err(Failure::Error(format!("cannot write records: {e}"), 1));
     }
+    if result.is_ok() && !cli.quiet {
+        eprintln!("{line}");
+    }
     result.map(|_| ()).map_err(Failure::from)
+}
+
+fn summary_of(st: &Stats, elapsed: Duration) -> String {
+    summary(
+        st.capture.packets,
+        st.capture.bytes,
+        st.flow.created,
+        st.detect.alerts,
+        st.output.records,
+        elapsed,
+    )
+}
+
+/// The output sink named on the command line, opened now so a bad path fails before capture.
+fn open_sink(cli: &Cli) -> Result<Box<dyn Transport>, Failure> {
+    if let Some(target) = &cli.syslog {
+        return Ok(Box::new(Syslog::new(
+            target.clone(),
+            cli.syslog_facility,
+            &observer(cli).hostname,
+        )));
+    }
+    match &cli.output {
+        Some(path) => LineSink::file(path)
+            .map(|s| Box::new(s) as Box<dyn Transport>)
+            .map_err(|e| {
+                Failure::Error(format!("cannot open output '{}': {e}", path.display()), 2)
+            }),
+        None => Ok(Box::new(LineSink::stdout())),
+    }
+}
+
+fn observer(cli: &Cli) -> Observer {
+    let mut o = Observer::local();
+    if let Some(name) = &cli.sensor_name {
+        o.hostname = bjnp_watch::output::format::printable_ascii(name, 255);
+    }
+    o
+}
+
+/// Bytes of all inputs, for the progress bar; unknown when one of them is stdin.
+fn total_size(inputs: &[PathBuf]) -> Option<u64> {
+    inputs
+        .iter()
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+        })
+        .sum()
 }
 
 fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
@@ -130,25 +228,42 @@ fn load_policy(args: &PolicyArgs) -> Result<Policy, Failure> {
 
 /// Reads every input in order into one engine; stops early on a signal or a dead sink.
 fn replay_all(
-    inputs: &[std::path::PathBuf],
+    inputs: &[PathBuf],
     mut filter: Option<&mut OfflineFilter>,
     stop: &AtomicBool,
     engine: &mut Engine,
-    sink: &mut JsonLines<BufWriter<Box<dyn Write>>>,
+    sink: &mut dyn RecordSink,
+    progress: &Progress,
 ) -> Result<(), CaptureError> {
+    let mut done_before = 0u64;
+    // Both callbacks below need the packet count; the engine is borrowed by the first.
+    let packets = std::cell::Cell::new(engine.packets());
     for path in inputs {
         engine.set_source(Source::File(path.to_string_lossy().into()));
-        let read = replay(path, filter.as_deref_mut(), stop, &mut |frame, passed| {
-            if passed {
-                engine.process(frame, sink);
-            } else {
-                engine.count_filtered(frame);
-            }
-            // Nobody reads our output any more (`| head`): stop reading input too.
-            if sink.failed() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        })?;
+        let mut at = 0u64;
+        let read = replay_reporting(
+            path,
+            filter.as_deref_mut(),
+            stop,
+            &mut |frame, passed| {
+                packets.set(packets.get() + 1);
+                if passed {
+                    engine.process(frame, sink);
+                } else {
+                    engine.count_filtered(frame);
+                }
+                // Nobody reads our output any more (`| head`): stop reading input too.
+                if sink.failed() {
+                    stop.store(true, Ordering::Relaxed);
+                }
+            },
+            &mut |consumed| {
+                at = consumed;
+                progress.update(done_before + consumed, packets.get());
+            },
+        )?;
+        done_before += at;
+        progress.update(done_before, engine.packets());
         if read.interrupted || sink.failed() {
             break;
         }
@@ -167,8 +282,16 @@ fn inventory(args: &InventoryArgs) -> Result<(), Failure> {
     let stop = AtomicBool::new(false);
     let mut engine = Engine::new(cfg);
     // The records themselves are not wanted here, only the inventory they build.
-    let mut sink = JsonLines::new(BufWriter::new(Box::new(io::sink()) as Box<dyn Write>));
-    replay_all(&inputs, filter.as_mut(), &stop, &mut engine, &mut sink)?;
+    let mut sink = Discard::default();
+    let progress = Progress::new(None, true);
+    replay_all(
+        &inputs,
+        filter.as_mut(),
+        &stop,
+        &mut engine,
+        &mut sink,
+        &progress,
+    )?;
     engine.finish(&mut sink);
     let report =
         bjnp_watch::output::inventory::render(engine.inventory(), engine.policy(), args.json);
@@ -186,15 +309,8 @@ fn inventory(args: &InventoryArgs) -> Result<(), Failure> {
     }
 }
 
-/// Live capture until SIGINT/SIGTERM. Returns libpcap's final counters.
-fn capture_live(
-    cli: &Cli,
-    iface: &str,
-    stop: &Arc<AtomicBool>,
-    engine: &mut Engine,
-    sink: &mut JsonLines<BufWriter<Box<dyn Write>>>,
-) -> Result<Option<(u64, u64, u64)>, CaptureError> {
-    let mut live = Live::open(&LiveOptions {
+fn open_live(cli: &Cli, iface: &str, engine: &Engine) -> Result<Live, CaptureError> {
+    let live = Live::open(&LiveOptions {
         iface: iface.to_owned(),
         promisc: !cli.no_promisc,
         snaplen: cli.snaplen.unwrap_or(65535),
@@ -204,21 +320,54 @@ fn capture_live(
         timeout_ms: 200,
     })?;
     tracing::info!(iface, linktype = live.linktype(), "capturing");
-    // A read blocked in the kernel does not see the flag: wake it.
-    if let Some(breaker) = live.breaker() {
-        let watcher_stop = Arc::clone(stop);
-        std::thread::spawn(move || {
-            while !watcher_stop.load(Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            breaker.breakloop();
-        });
-    }
-    engine.set_source(Source::Iface(iface.into()));
+    Ok(live)
+}
+
+/// How long the live loop sleeps in `poll` when the link is quiet: the latency of a stop
+/// request, a stats record or a flow timeout on an idle link.
+const POLL_MS: u16 = 200;
+
+/// Live capture until SIGINT/SIGTERM, with a `stats` record every interval and a warning when
+/// the capture goes silent. Returns libpcap's final counters.
+fn capture_live(
+    cli: &Cli,
+    mut live: Live,
+    stop: &Arc<AtomicBool>,
+    engine: &mut Engine,
+    sink: &mut dyn RecordSink,
+) -> Result<Option<(u64, u64, u64)>, CaptureError> {
+    let iface = cli.interface.clone().unwrap_or_default();
+    engine.set_source(Source::Iface(iface.as_str().into()));
+    let interval = Duration::from_secs(cli.stats_interval);
+    let mut next_stats = Instant::now() + interval;
+    let mut silence = SilenceWatch::new(engine.packets(), iface_rx_packets(&iface));
     while !stop.load(Ordering::Relaxed) {
-        let n = live.dispatch(stop, &mut |frame| engine.process(frame, sink))?;
+        let n = if live.wait(POLL_MS) {
+            live.dispatch(stop, &mut |frame| engine.process(frame, sink))?
+        } else {
+            0
+        };
         if n == 0 {
             engine.tick(Timestamp::now(), sink);
+        }
+        if !interval.is_zero() && Instant::now() >= next_stats {
+            next_stats += interval;
+            let now = Timestamp::now();
+            sink.emit(engine.stats_record(now, live.stats()));
+            if let Some(w) = silence.on_interval(
+                engine.packets(),
+                iface_rx_packets(&iface),
+                cli.stats_interval,
+            ) {
+                tracing::warn!("{}", w.message);
+                sink.emit(Record {
+                    timestamp: now,
+                    flow_id: None,
+                    origin: Origin::Iface(iface.as_str().into()),
+                    endpoints: None,
+                    body: Body::Warning(Box::new(w)),
+                });
+            }
         }
         if sink.failed() {
             break;

@@ -24,13 +24,18 @@ const DEVICE_ID: &[u8] =
 
 /// Starts the monitor and waits until libpcap is capturing.
 fn start(prefix: &[&str], args: &[&str]) -> Child {
-    let mut cmd = if prefix.is_empty() {
+    let cmd = if prefix.is_empty() {
         Command::new(bin())
     } else {
         let mut c = Command::new(prefix[0]);
         c.args(&prefix[1..]).arg(bin());
         c
     };
+    start_cmd(cmd, args)
+}
+
+/// Starts `cmd` (which runs some bjnp-watch binary) with `args`, as [`start`].
+fn start_cmd(mut cmd: Command, args: &[&str]) -> Child {
     let mut child = cmd
         .args(args)
         .env("RUST_LOG", "info")
@@ -299,4 +304,137 @@ fn live_on_a_veth_pair_with_vlan_tags() {
     // port 53 is not monitored: the kernel filter dropped it
     let st = &r.of_type("stats")[0]["stats"];
     assert_eq!(st["decoder"]["ignored"], 0, "{st}");
+}
+
+/// `--stats-interval`: a `stats` record every interval with libpcap's counters, and after
+/// three silent intervals a `warning` that the sensor sees nothing.
+#[test]
+fn periodic_stats_and_a_warning_when_the_capture_is_silent() {
+    if !is_root() {
+        return skip_or_fail("live capture on lo needs root or CAP_NET_RAW");
+    }
+    // a filter no packet on lo matches: the sensor is blind on purpose
+    let child = start(
+        &[],
+        &[
+            "-i",
+            "lo",
+            "-f",
+            "udp port 7 and udp port 9",
+            "--stats-interval",
+            "1",
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(3300));
+    let r = stop(child);
+    assert_eq!(r.code, 0);
+    let stats = r.of_type("stats");
+    assert!(stats.len() >= 4, "3 periodic + 1 final: {}", r.stdout);
+    for s in &stats {
+        let c = &s["stats"]["capture"];
+        assert!(c["received"].is_u64() && c["dropped"].is_u64() && c["if_dropped"].is_u64());
+        assert_eq!(c["packets"], 0);
+    }
+    let warnings = r.of_type("warning");
+    assert_eq!(warnings.len(), 1, "{}", r.stdout);
+    let w = &warnings[0];
+    assert_eq!(w["warning"]["code"], "capture_silent");
+    assert_eq!(w["warning"]["silent_sec"], 3);
+    assert_eq!(w["in_iface"], "lo");
+    // lo's own counter is readable: the warning says whether the link itself is quiet
+    assert!(w["warning"]["iface_rx_packets"].is_u64(), "{w}");
+    // stats records are in time order, a second apart
+    let ts: Vec<&str> = stats
+        .iter()
+        .map(|s| s["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(ts.windows(2).all(|p| p[0] <= p[1]), "{ts:?}");
+}
+
+fn uid_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("Uid:"))?;
+    line.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// `-Z nobody`: the capture opened as root keeps working after the switch, and the process
+/// runs as nobody from then on.
+#[test]
+fn drops_root_after_opening_the_capture() {
+    if !is_root() {
+        return skip_or_fail("-Z needs root");
+    }
+    let child = start(&[], &["-i", "lo", "-f", "udp port 8614", "-Z", "nobody"]);
+    assert_eq!(
+        uid_of(child.id()),
+        Some(65534),
+        "effective uid after -Z nobody"
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .send_to(&header(0x01, 0x30, 1, 0, 0), "127.0.0.1:8614")
+        .unwrap();
+    let r = stop(child);
+    assert_eq!(r.code, 0);
+    let bj = r.of_type("bjnp");
+    assert!(
+        bj.iter().any(|x| x["dest_port"] == 8614),
+        "no packet captured after dropping root: {}",
+        r.stdout
+    );
+}
+
+/// The README's way to run without root: file capabilities on the binary, then an ordinary
+/// user captures.
+#[test]
+fn setcap_lets_an_unprivileged_user_capture() {
+    use std::os::unix::fs::PermissionsExt;
+    if !is_root() || !have("setcap") || !have("setpriv") {
+        return skip_or_fail("setcap test needs root, setcap (libcap2-bin) and setpriv");
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("bjnpw-cap")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let copy = dir.path().join("bjnp-watch");
+    std::fs::copy(bin(), &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let ok = Command::new("setcap")
+        .args(["cap_net_raw,cap_net_admin=eip"])
+        .arg(&copy)
+        .status()
+        .unwrap()
+        .success();
+    if !ok {
+        return skip_or_fail("this file system does not keep file capabilities");
+    }
+    // without the capability the same user is refused (exit 1, the setcap hint)
+    let plain = as_nobody(&["-i", "lo"]).unwrap();
+    assert_eq!(plain.code, 1, "{}", plain.stderr);
+    assert!(plain.stderr.contains("setcap"), "{}", plain.stderr);
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(&copy);
+    let child = start_cmd(cmd, &["-i", "lo", "-f", "udp port 8614"]);
+    let r = stop(child);
+    assert_eq!(r.code, 0);
+    assert_eq!(r.of_type("stats").len(), 1);
+}
+
+/// On a link that goes quiet, flows still end on time (the capture loop runs without packets).
+#[test]
+fn flows_time_out_on_a_quiet_link() {
+    if !is_root() {
+        return skip_or_fail("live capture on lo needs root or CAP_NET_RAW");
+    }
+    let child = start(&[], &["-i", "lo", "-f", "tcp port 8610"]);
+    // nothing listens on 8610: SYN, RST; the closed flow is written 5 s later
+    assert!(TcpStream::connect("127.0.0.1:8610").is_err());
+    std::thread::sleep(Duration::from_millis(6500));
+    let r = stop(child);
+    let flows = r.of_type("flow");
+    assert_eq!(flows.len(), 1, "{}", r.stdout);
+    assert_eq!(flows[0]["flow"]["reason"], "closed", "{}", flows[0]);
+    assert_eq!(flows[0]["conn_state"], "REJ");
 }

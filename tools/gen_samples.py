@@ -1453,11 +1453,55 @@ def gen_ps_pcl_attacks(out: str) -> None:
     write_pcap(os.path.join(out, "gen-ps-pcl-attacks.pcap"), LINKTYPE_ETHERNET, cap.packets)
 
 
+# Everything an output format must escape: quotes, backslashes, CEF's `|` and `=`, line breaks,
+# an ANSI escape sequence, NUL, bytes that are not UTF-8.
+HOSTILE = b'q"uote \\back|pipe=eq\nline\rcr\x1b[31mRED\x1b[0m\x00nul\xff\xfe'
+# The same within one line (a PJL command or DSC comment ends at the line break).
+HOSTILE_LINE = HOSTILE.replace(b"\n", b" ").replace(b"\r", b" ")
+
+
+def gen_hostile_strings(out: str) -> None:
+    """Attacker-chosen strings in every field that reaches a record: a device ID, BJNP job
+    details (with an unpaired UTF-16 surrogate), PJL job and user names, PostScript DSC
+    comments, and 64 KiB strings where the protocol allows them."""
+    cap = Capture()
+    dev_id = (b"MFG:Ca" + HOSTILE + b";MDL:" + HOSTILE + b";DES:" + b"A" * 3000
+              + b";VER:" + HOSTILE + b";CMD:BJL;")
+    cap.add(udp_frame(CLIENT, PRINTER, 50100, PORT_PRINT,
+                      build_bjnp(MAGIC_BJNP, PRINTER_CMD, CODE_GET_ID, 1, 0)))
+    cap.add(udp_frame(PRINTER, CLIENT, PORT_PRINT, 50100,
+                      build_bjnp(MAGIC_BJNP, PRINTER_RESP, CODE_GET_ID, 1, 0,
+                                 struct.pack(">H", len(dev_id) + 2) + dev_id)), after=2 * MS)
+    hostile16 = 'h"\\|=\n\x1b[2J'.encode("utf-16-be")
+    lone = "\ud800x".encode("utf-16-be", "surrogatepass")
+    details = (b"\x00" * 8 + (hostile16 + b"\x00" * 64)[:64] + (lone + b"\x00" * 64)[:64]
+               + (hostile16 * 12 + b"\x00" * 256)[:256])
+    cap.add(udp_frame(CLIENT, PRINTER, 50101, PORT_PRINT,
+                      build_bjnp(MAGIC_BJNP, PRINTER_CMD, CODE_JOB_DETAILS, 2, 0, details)),
+            after=10 * MS)
+    cap.add(udp_frame(PRINTER, CLIENT, PORT_PRINT, 50101,
+                      build_bjnp(MAGIC_BJNP, PRINTER_RESP, CODE_JOB_DETAILS, 2, 7)), after=1 * MS)
+
+    job = (UEL + b'@PJL JOB NAME="' + HOSTILE_LINE.replace(b'"', b"'") + b'"\r\n'
+           + b'@PJL SET USERNAME="' + b"U" * 70000 + b'"\r\n'
+           + b'@PJL COMMENT ' + HOSTILE_LINE + b'\r\n'
+           + b"@PJL ENTER LANGUAGE=POSTSCRIPT\r\n%!PS-Adobe-3.0\n%%Title: " + HOSTILE_LINE
+           + b"\n%%For: " + b"F" * 65536 + b"\n%%Creator: " + HOSTILE_LINE
+           + b"\n showpage\n" + UEL + b"@PJL EOJ\r\n" + UEL)
+    flow = TcpFlow(ether_link, CLIENT, RAW_PRINTER, 41100, PORT_RAW, 0x61000000, 0x71000000)
+    cap.add_all(flow.handshake(), after=50 * MS)
+    for i in range(0, len(job), 1460):
+        cap.add(flow.send(True, job[i:i + 1460]), after=20 * US)
+    cap.add(flow.ack(False), after=200 * US)
+    cap.add_all(flow.close(), after=5 * MS)
+    write_pcap(os.path.join(out, "gen-hostile-strings.pcap"), LINKTYPE_ETHERNET, cap.packets)
+
+
 GENERATORS = [
     gen_vlan, gen_qinq, gen_ipv6, gen_sll2, gen_mixed, gen_snaplen, gen_garbage,
     gen_lying_length, gen_nanosecond, gen_loopback, gen_fragments, gen_mfnp, gen_pjl_9100,
     gen_conn_states, gen_policy, gen_pjl_attacks,
-    gen_ps_pcl_attacks,
+    gen_ps_pcl_attacks, gen_hostile_strings,
 ]
 
 

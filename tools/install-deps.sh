@@ -3,12 +3,18 @@
 # As root it calls apt-get directly; otherwise through sudo.
 #   tools/install-deps.sh build   libpcap (build and run)
 #   tools/install-deps.sh test    + tshark (differential test), iproute2, procps, util-linux
-#                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump
+#                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump,
+#                                 rsyslog (syslog sink tests), logrotate and systemd
+#                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML
 set -euo pipefail
 
 want=(libpcap-dev pkg-config)
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 procps util-linux)
+    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin)
+    # filebeat.yml is checked with PyYAML, in whichever python3 is first on PATH.
+    if ! python3 -c 'import yaml' 2>/dev/null; then
+        python3 -m pip install --quiet pyyaml 2>/dev/null || want+=(python3-yaml)
+    fi
 fi
 
 missing=()

@@ -1,5 +1,9 @@
 //! Live capture through libpcap: promiscuous by default, kernel BPF, packets handed over in
 //! batches (`pcap_dispatch`) so a busy link costs one system call per buffer, not per packet.
+//!
+//! The handle is non-blocking and waited on with `poll` and a timeout. A blocking read on
+//! Linux (TPACKET_V3) does not return while no packet arrives at all, and the capture loop must
+//! run on a silent link too: flow timeouts, stats records, the silence warning, stop requests.
 
 use super::CaptureError;
 use crate::engine::Frame;
@@ -22,10 +26,10 @@ pub struct LiveOptions {
 }
 
 pub struct Live {
-    /// `None` only transiently, while switching to non-blocking mode for the final drain.
-    cap: Option<pcap::Capture<pcap::Active>>,
+    cap: pcap::Capture<pcap::Active>,
     linktype: u32,
     iface: String,
+    timeout_ms: u16,
 }
 
 /// Interfaces libpcap can open: (name, description, up).
@@ -77,6 +81,8 @@ impl Live {
             .buffer_size(o.buffer_size)
             .timeout(o.timeout_ms)
             .open()
+            .map_err(classify)?
+            .setnonblock()
             .map_err(classify)?;
         let linktype = cap.get_datalink().0 as u32;
         let expr = o
@@ -89,9 +95,10 @@ impl Live {
                 msg: e.to_string(),
             })?;
         Ok(Live {
-            cap: Some(cap),
+            cap,
             linktype,
             iface: o.iface.clone(),
+            timeout_ms: u16::try_from(o.timeout_ms).unwrap_or(200),
         })
     }
 
@@ -99,9 +106,14 @@ impl Live {
         self.linktype
     }
 
-    /// A handle another thread (the signal watcher) uses to wake a blocked read.
-    pub fn breaker(&mut self) -> Option<pcap::BreakLoop> {
-        self.cap.as_mut().map(|c| c.breakloop_handle())
+    /// Waits up to `timeout_ms` for packets. True when the handle is readable.
+    pub fn wait(&self, timeout_ms: u16) -> bool {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        // SAFETY: the descriptor belongs to `self.cap`, which outlives this borrow.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.cap.as_raw_fd()) };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        matches!(poll(&mut fds, PollTimeout::from(timeout_ms)), Ok(n) if n > 0)
     }
 
     /// Reads one batch (up to one kernel buffer, or until the timeout). Returns the number of
@@ -112,10 +124,7 @@ impl Live {
         on: &mut dyn FnMut(&Frame<'_>),
     ) -> Result<usize, CaptureError> {
         let linktype = self.linktype;
-        let Some(cap) = self.cap.as_mut() else {
-            return Ok(0);
-        };
-        let r = cap.dispatch(None, |pkt| {
+        let r = self.cap.dispatch(None, |pkt| {
             let ts = Timestamp::from_micros(
                 u64::try_from(pkt.header.ts.tv_sec).unwrap_or(0),
                 u64::try_from(pkt.header.ts.tv_usec).unwrap_or(0),
@@ -141,22 +150,17 @@ impl Live {
     }
 
     /// After a stop: hands over what is still in the kernel ring (packets that arrived before
-    /// the signal are "in flight" and must be written), without blocking. Bounded, so a flood
-    /// cannot keep a stopping monitor alive.
+    /// the signal are "in flight" and must be written). Bounded, so a flood cannot keep a
+    /// stopping monitor alive.
     pub fn drain(&mut self, on: &mut dyn FnMut(&Frame<'_>)) -> u64 {
-        let Some(cap) = self.cap.take() else {
-            return 0;
-        };
-        let Ok(cap) = cap.setnonblock() else {
-            return 0;
-        };
-        self.cap = Some(cap);
         let never = AtomicBool::new(true);
         let mut total = 0;
-        // A pending pcap_breakloop makes the first read return at once; allow for it.
+        // Packets in a block the kernel has not yet retired show up within the block timeout.
         for _ in 0..64 {
+            if !self.wait(self.timeout_ms) {
+                break;
+            }
             match self.dispatch(&never, on) {
-                Ok(0) if total > 0 => break,
                 Ok(n) => total += n as u64,
                 Err(_) => break,
             }
@@ -166,7 +170,7 @@ impl Live {
 
     /// libpcap's (received, dropped, if_dropped).
     pub fn stats(&mut self) -> Option<(u64, u64, u64)> {
-        self.cap.as_mut()?.stats().ok().map(|s| {
+        self.cap.stats().ok().map(|s| {
             (
                 u64::from(s.received),
                 u64::from(s.dropped),

@@ -37,9 +37,23 @@ struct Interface {
 /// order. Stops between packets when `stop` is set.
 pub fn replay(
     path: &Path,
+    filter: Option<&mut OfflineFilter>,
+    stop: &AtomicBool,
+    on: &mut dyn FnMut(&Frame<'_>, bool),
+) -> Result<Summary, CaptureError> {
+    replay_reporting(path, filter, stop, on, &mut |_| {})
+}
+
+/// Packets between two progress reports.
+const PROGRESS_EVERY: u64 = 8192;
+
+/// [`replay`], also calling `progress(bytes_of_the_file_consumed)` now and then and at the end.
+pub fn replay_reporting(
+    path: &Path,
     mut filter: Option<&mut OfflineFilter>,
     stop: &AtomicBool,
     on: &mut dyn FnMut(&Frame<'_>, bool),
+    progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, CaptureError> {
     let input = open(path)?;
     let p = || path.to_path_buf();
@@ -69,6 +83,7 @@ pub fn replay(
     let mut legacy: Option<(u32, bool)> = None;
     let mut last_ts = Timestamp::default();
     let mut capacity = INITIAL_BUFFER;
+    let mut consumed = 0u64;
     loop {
         if stop.load(Ordering::Relaxed) {
             sum.interrupted = true;
@@ -158,6 +173,9 @@ pub fn replay(
                         None => true,
                     };
                     on(&frame, passed);
+                    if sum.packets % PROGRESS_EVERY == 0 {
+                        progress(consumed);
+                    }
                 }
                 offset
             }
@@ -201,7 +219,9 @@ pub fn replay(
             }
         };
         reader.consume(offset);
+        consumed += offset as u64;
     }
+    progress(consumed);
     Ok(sum)
 }
 
@@ -242,15 +262,43 @@ fn open(path: &Path) -> Result<Box<dyn Read + Send>, CaptureError> {
         }
         Box::new(std::fs::File::open(path).map_err(err)?)
     };
-    let mut head = Vec::with_capacity(4096);
-    (&mut input)
-        .take(4096)
-        .read_to_end(&mut head)
-        .map_err(|e| CaptureError::Open {
-            path: path.to_path_buf(),
-            source: e,
-        })?;
+    let mut head = Vec::with_capacity(HEAD_MAX);
+    let mut chunk = [0u8; HEAD_MAX];
+    // Only as much as the header needs: a live pipe (`tcpdump -w - | bjnp-watch -r -`) must
+    // not wait for more packets before the first is decoded.
+    while head.len() < header_len(&head) {
+        let want = header_len(&head) - head.len();
+        match input.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(CaptureError::Open {
+                    path: path.to_path_buf(),
+                    source: e,
+                })
+            }
+        }
+    }
     Ok(Box::new(io::Cursor::new(head).chain(input)))
+}
+
+/// The most bytes read up front to recognise the format.
+const HEAD_MAX: usize = 4096;
+
+/// Bytes needed before pcap-parser can recognise the file from `head`: the 24-byte pcap
+/// header, or the whole pcapng section header block (its length is in bytes 4..8).
+fn header_len(head: &[u8]) -> usize {
+    const PCAP_HEADER: usize = 24;
+    if head.len() < 12 || head[..4] != [0x0a, 0x0d, 0x0d, 0x0a] {
+        return PCAP_HEADER.max(head.len().min(12));
+    }
+    let len = [head[4], head[5], head[6], head[7]];
+    let len = match head[8..12] {
+        [0x4d, 0x3c, 0x2b, 0x1a] => u32::from_le_bytes(len),
+        _ => u32::from_be_bytes(len),
+    };
+    (len as usize).clamp(PCAP_HEADER, HEAD_MAX)
 }
 
 /// Expands the `-r` arguments: `-` and existing paths as given, anything else as a glob

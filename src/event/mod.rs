@@ -57,6 +57,7 @@ pub enum Body {
     Printer(Box<Printer>),
     Print(Box<Print>),
     Stats(Box<Stats>),
+    Warning(Box<Warning>),
 }
 
 impl Body {
@@ -69,6 +70,7 @@ impl Body {
             Body::Printer(_) => "printer",
             Body::Print(_) => "print",
             Body::Stats(_) => "stats",
+            Body::Warning(_) => "warning",
         }
     }
 }
@@ -129,6 +131,7 @@ impl Serialize for Record {
             Body::Printer(p) => m.serialize_entry("printer", p)?,
             Body::Print(p) => m.serialize_entry("print", p)?,
             Body::Stats(st) => m.serialize_entry("stats", st)?,
+            Body::Warning(w) => m.serialize_entry("warning", w)?,
         }
         m.end()
     }
@@ -441,9 +444,35 @@ pub struct BjnpStats {
     pub pending_evicted: u64,
 }
 
+/// Output counters. `records` is what the engine produced; the rest is filled in by the output
+/// stage when it writes this very record, so they count exactly what went before it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OutputStats {
     pub records: u64,
+    /// Records handed to the sink.
+    pub written: u64,
+    /// Dropped because the output queue was full (live capture only: a slow sink).
+    pub dropped_queue_full: u64,
+    /// Dropped because the sink was unavailable (syslog receiver down, reconnecting).
+    pub dropped_sink_down: u64,
+    /// Syslog connections re-established.
+    pub reconnects: u64,
+    /// Output file reopened (SIGHUP).
+    pub reopens: u64,
+}
+
+/// The sensor's own health: conditions under which its silence would mislead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// `capture_silent`: no packet passed the capture for several stats intervals.
+    pub code: &'static str,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silent_sec: Option<u64>,
+    /// Packets the interface itself received meanwhile (Linux sysfs), when known: 0 means the
+    /// link or SPAN feed is dead; more means the filter matched none of them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iface_rx_packets: Option<u64>,
 }
 
 #[cfg(test)]

@@ -56,6 +56,25 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// `Nov 25 13:51:06` (UTC): the BSD syslog time a local syslog socket expects.
+    pub fn bsd_syslog(&self) -> String {
+        const MONTHS: [&str; 12] = [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ];
+        let secs = self.secs();
+        let rem = secs % 86_400;
+        let (_, m, d) = civil_from_days(secs / 86_400);
+        format!(
+            "{} {d:2} {:02}:{:02}:{:02}",
+            MONTHS[(m as usize - 1) % 12],
+            rem / 3600,
+            (rem / 60) % 60,
+            rem % 60
+        )
+    }
+}
+
 impl serde::Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -89,6 +108,14 @@ mod tests {
         // leap day
         let t = Timestamp::from_parts(951_782_400, 0);
         assert_eq!(t.to_string(), "2000-02-29T00:00:00.000000Z");
+    }
+
+    #[test]
+    fn bsd_syslog_time() {
+        assert_eq!(Timestamp(0).bsd_syslog(), "Jan  1 00:00:00");
+        let t = Timestamp::from_parts(1_768_471_200, 0);
+        assert_eq!(t.bsd_syslog(), "Jan 15 10:00:00");
+        assert!(Timestamp(u64::MAX).bsd_syslog().len() == 15);
     }
 
     #[test]

@@ -59,6 +59,10 @@ impl<W: Write> JsonLines<W> {
 }
 
 impl<W: Write> RecordSink for JsonLines<W> {
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     fn emit(&mut self, r: Record) {
         if self.error.is_some() {
             return;

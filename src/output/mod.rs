@@ -1,7 +1,10 @@
 //! Output: where records go and in which format. The engine only sees [`RecordSink`].
 
+pub mod format;
 pub mod inventory;
 pub mod json;
+pub mod sink;
+pub mod writer;
 
 use crate::event::Record;
 
@@ -9,6 +12,10 @@ use crate::event::Record;
 /// on the capture thread.
 pub trait RecordSink {
     fn emit(&mut self, r: Record);
+    /// The sink cannot take any more records (its reader went away): stop producing them.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 /// Tests and benches collect records in memory.

@@ -1,0 +1,363 @@
+//! The output stage: a thread of its own behind a bounded queue, so formatting and a slow or
+//! dead sink never hold up the capture thread.
+//!
+//! Live capture hands records over with `try_send`: when the queue is full the record is
+//! dropped and counted (losing a record beats losing packets, and the count says so). Replay
+//! waits for room instead: nothing is lost, the file is simply read more slowly. At shutdown
+//! the queue is drained and the sink flushed before the process exits.
+
+use super::format::{syslog_severity, Formatter};
+use super::sink::{Meta, Sent, Transport};
+use super::RecordSink;
+use crate::event::{Body, Record};
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Records the queue holds (about 2 KiB each at most: a few tens of MiB when full).
+pub const QUEUE_RECORDS: usize = 16_384;
+/// Buffered output reaches the file at least this often, even when records trickle in.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+#[derive(Default)]
+pub struct Counters {
+    pub written: AtomicU64,
+    pub dropped_queue_full: AtomicU64,
+    pub dropped_sink_down: AtomicU64,
+    pub reconnects: AtomicU64,
+    pub reopens: AtomicU64,
+}
+
+#[derive(Default)]
+struct Shared {
+    counters: Counters,
+    failed: AtomicBool,
+    error: Mutex<Option<io::Error>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Replay: wait for room in the queue.
+    Lossless,
+    /// Live: never wait; count what does not fit.
+    DropWhenFull,
+}
+
+pub struct Output {
+    tx: Option<SyncSender<Record>>,
+    handle: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    mode: Mode,
+}
+
+impl Output {
+    /// Starts the output thread. `reopen` is set by a SIGHUP handler; the thread reopens the
+    /// sink before its next write (or within 200 ms when idle).
+    pub fn start(
+        formatter: Formatter,
+        sink: Box<dyn Transport>,
+        mode: Mode,
+        queue: usize,
+        reopen: Option<Arc<AtomicBool>>,
+    ) -> Output {
+        let (tx, rx) = sync_channel(queue.max(1));
+        let shared = Arc::new(Shared::default());
+        let thread_shared = Arc::clone(&shared);
+        let handle = std::thread::Builder::new()
+            .name("output".into())
+            .spawn(move || run(rx, formatter, sink, &thread_shared, reopen))
+            .expect("spawn the output thread");
+        Output {
+            tx: Some(tx),
+            handle: Some(handle),
+            shared,
+            mode,
+        }
+    }
+
+    /// The sink failed for good (stdout closed, disk full): stop producing.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// Drains the queue, flushes, stops the thread. Returns the sink's first fatal error.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        match self.shared.error.lock().map(|mut e| e.take()) {
+            Ok(Some(e)) => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl RecordSink for Output {
+    fn failed(&self) -> bool {
+        Output::failed(self)
+    }
+
+    fn emit(&mut self, r: Record) {
+        let Some(tx) = &self.tx else { return };
+        let c = &self.shared.counters;
+        match self.mode {
+            Mode::Lossless => {
+                // Fails only when the thread is gone after a fatal error, already reported.
+                let _ = tx.send(r);
+            }
+            Mode::DropWhenFull => match tx.try_send(r) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    c.dropped_queue_full.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Disconnected(_)) => {}
+            },
+        }
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+fn run(
+    rx: Receiver<Record>,
+    formatter: Formatter,
+    mut sink: Box<dyn Transport>,
+    shared: &Shared,
+    reopen: Option<Arc<AtomicBool>>,
+) {
+    let c = &shared.counters;
+    let mut line = Vec::with_capacity(8192);
+    let mut last_flush = Instant::now();
+    let mut dirty = false;
+    let fail = |e: io::Error| {
+        if let Ok(mut slot) = shared.error.lock() {
+            slot.get_or_insert(e);
+        }
+        shared.failed.store(true, Ordering::Relaxed);
+    };
+    loop {
+        let next = rx.recv_timeout(FLUSH_EVERY);
+        if let Some(flag) = &reopen {
+            if flag.swap(false, Ordering::Relaxed) {
+                match sink.reopen() {
+                    Ok(true) => {
+                        c.reopens.fetch_add(1, Ordering::Relaxed);
+                        tracing::info!(sink = %sink.description(), "reopened");
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(sink = %sink.description(), error = %e, "cannot reopen");
+                        fail(e);
+                    }
+                }
+            }
+        }
+        let mut r = match next {
+            Ok(r) => r,
+            Err(RecvTimeoutError::Timeout) => {
+                if dirty && !shared.failed.load(Ordering::Relaxed) {
+                    if let Err(e) = sink.flush() {
+                        fail(e);
+                    }
+                    dirty = false;
+                    last_flush = Instant::now();
+                }
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if shared.failed.load(Ordering::Relaxed) {
+            // Keep draining so a waiting producer is released; the error is reported at exit.
+            continue;
+        }
+        c.reconnects.store(sink.reconnects(), Ordering::Relaxed);
+        if let Body::Stats(st) = &mut r.body {
+            // Exact at this point of the stream: everything before this record is accounted.
+            st.output.written = c.written.load(Ordering::Relaxed);
+            st.output.dropped_queue_full = c.dropped_queue_full.load(Ordering::Relaxed);
+            st.output.dropped_sink_down = c.dropped_sink_down.load(Ordering::Relaxed);
+            st.output.reconnects = c.reconnects.load(Ordering::Relaxed);
+            st.output.reopens = c.reopens.load(Ordering::Relaxed);
+        }
+        formatter.render(&r, &mut line);
+        let meta = Meta {
+            msgid: r.event_type(),
+            severity: syslog_severity(&r),
+        };
+        match sink.send(&line, meta) {
+            Ok(Sent::Written) => {
+                c.written.fetch_add(1, Ordering::Relaxed);
+                dirty = true;
+            }
+            Ok(Sent::Dropped) => {
+                c.dropped_sink_down.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => fail(e),
+        }
+        if dirty && last_flush.elapsed() >= FLUSH_EVERY {
+            if let Err(e) = sink.flush() {
+                fail(e);
+            }
+            dirty = false;
+            last_flush = Instant::now();
+        }
+    }
+    if !shared.failed.load(Ordering::Relaxed) {
+        if let Err(e) = sink.flush() {
+            fail(e);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Origin, Timestamp};
+    use crate::output::format::{Format, Observer};
+    use std::sync::mpsc;
+
+    fn stats_record() -> Record {
+        Record {
+            timestamp: Timestamp(0),
+            flow_id: None,
+            origin: Origin::None,
+            endpoints: None,
+            body: Body::Stats(Box::default()),
+        }
+    }
+
+    /// A sink that takes `delay` per record and reports what it got.
+    struct Slow {
+        delay: Duration,
+        got: mpsc::Sender<Vec<u8>>,
+    }
+
+    impl Transport for Slow {
+        fn send(&mut self, line: &[u8], _m: Meta) -> io::Result<Sent> {
+            std::thread::sleep(self.delay);
+            let _ = self.got.send(line.to_vec());
+            Ok(Sent::Written)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn description(&self) -> String {
+            "slow".into()
+        }
+    }
+
+    fn formatter() -> Formatter {
+        Formatter::new(
+            Format::Eve,
+            Observer {
+                hostname: "t".into(),
+                version: "0",
+            },
+        )
+    }
+
+    #[test]
+    fn a_stuck_sink_never_blocks_live_capture_and_drops_are_counted() {
+        let (tx, _rx) = mpsc::channel();
+        let sink = Slow {
+            delay: Duration::from_secs(3600),
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 8, None);
+        let t = Instant::now();
+        for _ in 0..10_000 {
+            out.emit(stats_record());
+        }
+        assert!(t.elapsed() < Duration::from_secs(5), "emit blocked");
+        // one record in the sink's hands, 8 in the queue, the rest dropped
+        let dropped = out.counters().dropped_queue_full.load(Ordering::Relaxed);
+        assert!(dropped >= 10_000 - 9, "{dropped}");
+        // the stuck thread is abandoned, not joined, when the test ends
+        std::mem::forget(out);
+    }
+
+    #[test]
+    fn replay_waits_for_a_slow_sink_and_loses_nothing() {
+        let (tx, rx) = mpsc::channel();
+        let sink = Slow {
+            delay: Duration::from_millis(1),
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::Lossless, 4, None);
+        for _ in 0..200 {
+            out.emit(stats_record());
+        }
+        out.finish().unwrap();
+        let lines: Vec<Vec<u8>> = rx.try_iter().collect();
+        assert_eq!(lines.len(), 200);
+        // each stats record counts exactly the records written before it
+        for (i, l) in lines.iter().enumerate() {
+            let v: serde_json::Value = serde_json::from_slice(l).unwrap();
+            assert_eq!(v["stats"]["output"]["written"], i as u64);
+        }
+    }
+
+    /// Fails every write, like stdout after the reader of a pipe went away.
+    struct Broken;
+
+    impl Transport for Broken {
+        fn send(&mut self, _l: &[u8], _m: Meta) -> io::Result<Sent> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn description(&self) -> String {
+            "broken".into()
+        }
+    }
+
+    #[test]
+    fn a_fatal_sink_error_is_reported_and_releases_the_producer() {
+        let mut out = Output::start(formatter(), Box::new(Broken), Mode::Lossless, 2, None);
+        for _ in 0..100 {
+            out.emit(stats_record());
+        }
+        let t = Instant::now();
+        while !out.failed() && t.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(out.failed());
+        let e = out.finish().unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    }
+
+    #[test]
+    fn stats_carry_the_output_counters() {
+        let (tx, rx) = mpsc::channel();
+        let sink = Slow {
+            delay: Duration::ZERO,
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::Lossless, 16, None);
+        out.shared
+            .counters
+            .dropped_queue_full
+            .store(5, Ordering::Relaxed);
+        out.emit(stats_record());
+        out.finish().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&rx.recv().unwrap()).unwrap();
+        assert_eq!(v["stats"]["output"]["dropped_queue_full"], 5);
+        assert_eq!(v["stats"]["output"]["written"], 0);
+    }
+}
