@@ -12,7 +12,7 @@ use bjnp_watch::flow::FlowConfig;
 use bjnp_watch::health::{iface_rx_packets, SilenceWatch};
 use bjnp_watch::output::format::{Formatter, Observer};
 use bjnp_watch::output::sink::{LineSink, Syslog, Transport};
-use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS};
+use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS, QUEUE_RECORDS_REPLAY};
 use bjnp_watch::output::{Discard, RecordSink};
 use bjnp_watch::report::{summary, Progress};
 use std::io::{self, IsTerminal, Write};
@@ -110,16 +110,16 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         bjnp_watch::privileges::drop_to(user).map_err(|e| Failure::Error(e, 1))?;
     }
     let observer = observer(cli);
-    let mode = if live.is_some() {
-        Mode::DropWhenFull
+    let (mode, queue) = if live.is_some() {
+        (Mode::DropWhenFull, QUEUE_RECORDS)
     } else {
-        Mode::Lossless
+        (Mode::Lossless, QUEUE_RECORDS_REPLAY)
     };
     let mut out = Output::start(
         Formatter::new(cli.format, observer),
         sink,
         mode,
-        QUEUE_RECORDS,
+        queue,
         Some(reopen),
     );
     let started = Instant::now();
@@ -240,6 +240,9 @@ fn replay_all(
     let packets = std::cell::Cell::new(engine.packets());
     for path in inputs {
         engine.set_source(Source::File(path.to_string_lossy().into()));
+        // A pipe may pause for a long time (`tcpdump -w - | bjnp-watch -r -`): what a packet
+        // produced is handed to the output at once instead of waiting for a full batch.
+        let streamed = std::fs::metadata(path).map_or(true, |m| !m.is_file());
         let mut at = 0u64;
         let read = replay_reporting(
             path,
@@ -251,6 +254,9 @@ fn replay_all(
                     engine.process(frame, sink);
                 } else {
                     engine.count_filtered(frame);
+                }
+                if streamed {
+                    sink.commit();
                 }
                 // Nobody reads our output any more (`| head`): stop reading input too.
                 if sink.failed() {
@@ -369,6 +375,7 @@ fn capture_live(
                 });
             }
         }
+        sink.commit();
         if sink.failed() {
             break;
         }

@@ -12,6 +12,9 @@ use crate::event::Record;
 /// on the capture thread.
 pub trait RecordSink {
     fn emit(&mut self, r: Record);
+    /// Hand over records buffered so far (a batching sink holds them back otherwise): called
+    /// by the live loop after each read and after each frame of a streamed replay.
+    fn commit(&mut self) {}
     /// The sink cannot take any more records (its reader went away): stop producing them.
     fn failed(&self) -> bool {
         false

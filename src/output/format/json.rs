@@ -18,6 +18,14 @@ impl serde_json::ser::Formatter for SafeFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        // Every character escaped here starts with one of these bytes in UTF-8: most fragments
+        // have none and are written as they are.
+        if !fragment
+            .bytes()
+            .any(|b| b == 0x7f || b == 0xc2 || b == 0xe2)
+        {
+            return w.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if needs_escape(c) {
