@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_CAPTURE ?= samples/cups-bjnp-print.pcap
 
-.PHONY: all build demo test lint unit deps test-deps bench samples clean
+.PHONY: all build demo test lint unit deps test-deps bench bench-deps samples clean
 
 all: build
 
@@ -31,9 +31,17 @@ lint: deps
 test: test-deps lint
 	$(CARGO) test --locked --all-targets
 
-## Criterion benches (decode, BJNP parse, end-to-end replay).
-bench: deps
+## Benchmarks: criterion (decode, BJNP parse, flow upsert at 1 k and 100 k flows, end-to-end
+## engine), then bjnp-watch against tcpdump and cat on generated captures (LAN, all-printer,
+## SYN storm), then live capture under load on a veth pair (root only). BENCH_ROUNDS, BENCH_DIR.
+BENCH_ROUNDS ?= 5
+bench: bench-deps build
 	$(CARGO) bench --locked
+	python3 tools/bench_compare.py --rounds $(BENCH_ROUNDS)
+	ROUNDS=3 tools/bench_live.sh
+
+bench-deps: deps
+	@tools/install-deps.sh bench
 
 ## Regenerates the synthetic samples (byte-identical unless tools/gen_samples.py changed).
 samples:

@@ -108,5 +108,58 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(name = group; config = Criterion::default().sample_size(20); targets = benches);
+/// An Ethernet/IPv4/UDP frame from 10.1.x.y:`port` to a printer on 8611.
+fn udp_frame(i: u32) -> Vec<u8> {
+    let payload = b"BJNP\x01\x30\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00";
+    let mut f = vec![2, 0, 0, 0, 0, 0x30, 2, 0, 0, 0, 0, 5, 8, 0];
+    let total = (20 + 8 + payload.len()) as u16;
+    f.extend([0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+    f[16..18].copy_from_slice(&total.to_be_bytes());
+    f.extend([10, 1, (i >> 8) as u8, i as u8]);
+    f.extend([192, 0, 2, 30]);
+    f.extend((1024 + (i >> 16) as u16).to_be_bytes());
+    f.extend(8611u16.to_be_bytes());
+    f.extend(((8 + payload.len()) as u16).to_be_bytes());
+    f.extend([0, 0]);
+    f.extend(payload);
+    f
+}
+
+/// Flow-table lookups of existing flows: a table that fits in cache (1 k flows) and one that
+/// does not (100 k).
+fn flow_benches(c: &mut Criterion) {
+    use bjnp_watch::flow::{FlowConfig, FlowTable};
+    let mut g = c.benchmark_group("flow");
+    for n in [1_000u32, 100_000] {
+        let frames: Vec<Vec<u8>> = (0..n).map(udp_frame).collect();
+        let packets: Vec<_> = frames
+            .iter()
+            .map(|f| match decode(1, f) {
+                Decoded::Packet(p) => p,
+                _ => panic!("bench frame does not decode"),
+            })
+            .collect();
+        let mut table = FlowTable::new(FlowConfig {
+            max_flows: 200_000,
+            ..FlowConfig::default()
+        });
+        let ts = Timestamp::from_parts(1_768_471_200, 0);
+        for p in &packets {
+            table.upsert(p, ts, false, true, &mut |_, _| {});
+        }
+        g.throughput(Throughput::Elements(u64::from(n)));
+        g.bench_function(format!("upsert_existing_{n}_flows"), |b| {
+            b.iter(|| {
+                let mut sum = 0u64;
+                for p in &packets {
+                    sum += table.upsert(p, ts, false, true, &mut |_, _| {}).pkts[0];
+                }
+                sum
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(name = group; config = Criterion::default().sample_size(20); targets = benches, flow_benches);
 criterion_main!(group);

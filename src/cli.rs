@@ -20,6 +20,7 @@ Examples:
   bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog (TCP)
   sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
   bjnp-watch --list-interfaces
+  tcpdump -i eth0 -w printers.pcap \"$(bjnp-watch --print-filter)\"   the same ports in tcpdump
 
 Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning) and
 TCP 9100-9102 (raw printing: PJL, PostScript, PCL).
@@ -36,7 +37,7 @@ file, unknown interface, bad filter, unknown -Z user).";
     version,
     about = "Passive monitor for Canon BJNP/MFNP and raw-printing (port 9100) traffic",
     after_help = EXAMPLES,
-    group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces"])),
+    group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces", "print_filter"])),
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
 )]
@@ -61,6 +62,11 @@ pub struct Cli {
     /// List the interfaces that can be captured, then exit.
     #[arg(long, conflicts_with_all = ["read", "interface"])]
     pub list_interfaces: bool,
+
+    /// Print the default live BPF filter for Ethernet (the monitored ports of the policy, also
+    /// inside VLAN tags), then exit: the same filter for tcpdump or a capture appliance.
+    #[arg(long, conflicts_with_all = ["read", "interface", "list_interfaces"])]
+    pub print_filter: bool,
 
     /// BPF filter expression (libpcap syntax). Live, it replaces the default filter (the
     /// monitored ports, also inside VLAN tags); on replay, packets it rejects are skipped.

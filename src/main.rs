@@ -65,8 +65,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         }
         return Ok(());
     }
+    let policy = load_policy(&cli.policy)?;
+    if cli.print_filter {
+        println!(
+            "{}",
+            bjnp_watch::capture::filter::default_expression(
+                &policy.ports,
+                bjnp_watch::decode::linktype::ETHERNET
+            )
+        );
+        return Ok(());
+    }
     let cfg = EngineConfig {
-        policy: load_policy(&cli.policy)?,
+        policy,
         flow: FlowConfig {
             max_flows: cli.max_flows as usize,
             ..FlowConfig::default()
@@ -146,6 +157,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         drop(out);
         return result.map(|_| ()).map_err(Failure::from);
     }
+    // Capture is over: the records of flows ending now and the final stats are not dropped.
+    out.lossless_from_now();
     engine.finish(&mut out);
     let (now, pcap_stats) = match &result {
         Ok(Some(stats)) => (Timestamp::now(), Some(*stats)),

@@ -98,8 +98,16 @@ impl Output {
         &self.shared.counters
     }
 
+    /// From now on wait for room instead of dropping: capture has stopped, and what is left
+    /// (flows ended at shutdown, the final stats) must reach the sink.
+    pub fn lossless_from_now(&mut self) {
+        self.mode = Mode::Lossless;
+    }
+
     /// Drains the queue, flushes, stops the thread. Returns the sink's first fatal error.
+    /// Nothing still buffered is dropped, whatever the mode.
     pub fn finish(mut self) -> io::Result<()> {
+        self.mode = Mode::Lossless;
         self.hand_over();
         self.tx = None;
         if let Some(h) = self.handle.take() {
@@ -371,6 +379,57 @@ mod tests {
             let v: serde_json::Value = serde_json::from_slice(l).unwrap();
             assert_eq!(v["stats"]["output"]["written"], i as u64);
         }
+    }
+
+    /// Blocks its first write until released; then writes through to `got`.
+    struct Gate {
+        release: mpsc::Receiver<()>,
+        opened: bool,
+        got: mpsc::Sender<Vec<u8>>,
+    }
+
+    impl Transport for Gate {
+        fn send(&mut self, line: &[u8], _m: Meta) -> io::Result<Sent> {
+            if !self.opened {
+                let _ = self.release.recv();
+                self.opened = true;
+            }
+            let _ = self.got.send(line.to_vec());
+            Ok(Sent::Written)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn description(&self) -> String {
+            "gate".into()
+        }
+    }
+
+    #[test]
+    fn shutdown_delivers_the_last_records_even_after_live_drops() {
+        let (open, release) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        let sink = Gate {
+            release,
+            opened: false,
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 256, None);
+        for _ in 0..5 * BATCH {
+            out.emit(stats_record());
+        }
+        out.commit();
+        assert!(out.counters().dropped_queue_full.load(Ordering::Relaxed) > 0);
+        // capture stops; the final records are written whatever the queue's state
+        out.lossless_from_now();
+        let mut last = stats_record();
+        last.timestamp = Timestamp(1_000_000_000);
+        out.emit(last);
+        open.send(()).unwrap();
+        out.finish().unwrap();
+        let lines: Vec<Vec<u8>> = rx.try_iter().collect();
+        let v: serde_json::Value = serde_json::from_slice(lines.last().unwrap()).unwrap();
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:01.000000Z");
     }
 
     /// Fails every write, like stdout after the reader of a pipe went away.

@@ -1,0 +1,85 @@
+//! The classic-pcap fast reader gives exactly what the general streaming reader gives: the same
+//! frames on every sample, and the same error after the same number of packets on every
+//! truncation and on absurd record lengths.
+
+mod common;
+use bjnp_watch::capture::replay::{is_fast_path, replay, replay_streaming_only};
+use bjnp_watch::capture::CaptureError;
+use common::*;
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+type Frames = Vec<(u64, u32, Vec<u8>, u32, u64)>;
+
+fn both(path: &Path) -> ((Frames, Result<u64, String>), (Frames, Result<u64, String>)) {
+    let stop = AtomicBool::new(false);
+    let collect = |fast: bool| {
+        let mut v: Frames = vec![];
+        let mut push = |f: &bjnp_watch::engine::Frame<'_>, _: bool| {
+            v.push((f.ts.0, f.linktype, f.data.to_vec(), f.orig_len, f.cnt))
+        };
+        let r = if fast {
+            replay(path, None, &stop, &mut push)
+        } else {
+            replay_streaming_only(path, &stop, &mut push)
+        };
+        let r = r.map(|s| s.packets).map_err(|e| kind(&e));
+        (v, r)
+    };
+    (collect(true), collect(false))
+}
+
+fn kind(e: &CaptureError) -> String {
+    match e {
+        CaptureError::Truncated { packets, .. } => format!("truncated after {packets}"),
+        CaptureError::RecordTooLarge { packets, .. } => format!("too large after {packets}"),
+        other => format!("{other}"),
+    }
+}
+
+#[test]
+fn fast_reader_equals_streaming_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut classic = 0;
+    for name in samples() {
+        let path = root().join("samples").join(&name);
+        if !is_fast_path(&path) {
+            continue;
+        }
+        classic += 1;
+        let (fast, slow) = both(&path);
+        assert_eq!(fast.0.len(), slow.0.len(), "{name}");
+        assert!(fast == slow, "{name}: readers differ");
+        // every cut: inside the global header, a record header and record data
+        let bytes = std::fs::read(&path).unwrap();
+        let cut = dir.path().join("cut.pcap");
+        let step = (bytes.len() / 40).max(1);
+        for at in (25..bytes.len())
+            .step_by(step)
+            .chain([bytes.len() - 1, 30, 39])
+        {
+            std::fs::write(&cut, &bytes[..at]).unwrap();
+            let (f, s) = both(&cut);
+            assert!(f == s, "{name} cut at {at}: {:?} vs {:?}", f.1, s.1);
+        }
+    }
+    assert!(classic >= 15, "only {classic} classic samples");
+}
+
+#[test]
+fn absurd_record_length_is_an_error_not_an_allocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.pcap");
+    let mut b = std::fs::read(root().join("samples/gen-vlan.pcap")).unwrap();
+    // the first record claims 4 GiB - 1 of data
+    b[24 + 8..24 + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&path, &b).unwrap();
+    let stop = AtomicBool::new(false);
+    let e = replay(&path, None, &stop, &mut |_, _| {}).unwrap_err();
+    assert!(
+        matches!(e, CaptureError::RecordTooLarge { packets: 0, .. }),
+        "{e}"
+    );
+    let r = run(&["-r", path.to_str().unwrap(), "-q"]);
+    r.assert_clean_error(2, "record of 4294967295 bytes");
+}
