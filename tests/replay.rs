@@ -10,8 +10,10 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 type Frames = Vec<(u64, u32, Vec<u8>, u32, u64)>;
+/// What one reader gave: its frames, then the packet count or the error.
+type Outcome = (Frames, Result<u64, String>);
 
-fn both(path: &Path) -> ((Frames, Result<u64, String>), (Frames, Result<u64, String>)) {
+fn both(path: &Path) -> (Outcome, Outcome) {
     let stop = AtomicBool::new(false);
     let collect = |fast: bool| {
         let mut v: Frames = vec![];
