@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_CAPTURE ?= samples/cups-bjnp-print.pcap
 
-.PHONY: all build demo test lint unit deps test-deps bench bench-deps samples clean
+.PHONY: all build demo test lint unit deps test-deps bench bench-deps fuzz samples clean
 
 all: build
 
@@ -42,6 +42,11 @@ bench: bench-deps build
 
 bench-deps: deps
 	@tools/install-deps.sh bench
+
+## Fuzzing: every cargo-fuzz target for FUZZ_SECONDS (default 60) on stable Rust, seeded from
+## samples/. Installs cargo-fuzz when missing.
+fuzz: deps
+	@tools/fuzz.sh
 
 ## Regenerates the synthetic samples (byte-identical unless tools/gen_samples.py changed).
 samples:

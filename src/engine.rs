@@ -422,7 +422,11 @@ impl Engine {
             body: Body::Stats(Box::new(Stats {
                 uptime_sec: self.first_ts.map_or(0, |t| now.since(t) / 1_000_000_000),
                 capture,
-                decoder: self.decoder,
+                decoder: DecoderStats {
+                    fragment_trains: self.frags.len() as u64,
+                    fragment_trains_evicted: self.frags.evicted(),
+                    ..self.decoder
+                },
                 flow: self.flows.stats(),
                 bjnp: self.bjnp.stats(),
                 detect: self.detect.stats(),

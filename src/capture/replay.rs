@@ -400,6 +400,10 @@ fn replay_streamed(
 
 fn describe(e: &PcapError<&[u8]>) -> String {
     match e {
+        PcapError::NomError(_, pcap_parser::nom::error::ErrorKind::Verify)
+        | PcapError::OwnedNomError(_, pcap_parser::nom::error::ErrorKind::Verify) => {
+            "a block whose length fields are inconsistent".into()
+        }
         PcapError::NomError(_, kind) => format!("unparsable block: {kind:?}"),
         PcapError::OwnedNomError(_, kind) => format!("unparsable block: {kind:?}"),
         PcapError::HeaderNotRecognized => "unknown block".into(),

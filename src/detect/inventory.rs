@@ -84,6 +84,11 @@ impl Default for Inventory {
 }
 
 impl Inventory {
+    /// Printers forgotten because the inventory was full (the longest unseen first).
+    pub fn evicted(&self) -> u64 {
+        self.map.evicted()
+    }
+
     pub fn len(&self) -> usize {
         self.map.len()
     }

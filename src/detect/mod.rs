@@ -183,6 +183,7 @@ impl Detector {
             scan_sources: self.scans.sources(),
             scan_evicted: self.scans.evicted(),
             printers: self.inventory.len() as u64,
+            printers_evicted: self.inventory.evicted(),
             ..self.stats
         }
     }

@@ -385,6 +385,8 @@ pub struct DetectStats {
     pub scan_sources: u64,
     pub scan_evicted: u64,
     pub printers: u64,
+    /// Printers dropped from the inventory at its cap.
+    pub printers_evicted: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -422,6 +424,10 @@ pub struct DecoderStats {
     pub invalid: u64,
     /// IP fragments of datagrams to or from a monitored port.
     pub fragments: u64,
+    /// Fragmented datagrams to or from a monitored port being followed, and those dropped at
+    /// the cap before their last fragment came.
+    pub fragment_trains: u64,
+    pub fragment_trains_evicted: u64,
     pub unsupported_linktype: u64,
 }
 

@@ -5,7 +5,7 @@ mod file;
 mod syslog;
 
 pub use file::LineSink;
-pub use syslog::{Facility, Syslog, SyslogTarget};
+pub use syslog::{rfc5424, Facility, Syslog, SyslogTarget};
 
 use std::io;
 

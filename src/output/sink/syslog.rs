@@ -238,20 +238,40 @@ impl Syslog {
                 );
                 self.buf.extend_from_slice(line);
             }
-            _ => {
-                // RFC 5424: <PRI>VERSION TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD MSG
-                let header = format!(
-                    "<{pri}>1 {now} {} {APP_NAME} {} {} - ",
-                    self.hostname, self.pid, meta.msgid
-                );
-                if matches!(self.target, SyslogTarget::Tcp(_)) {
-                    let _ = write!(self.buf, "{} ", header.len() + line.len());
-                }
-                self.buf.extend_from_slice(header.as_bytes());
-                self.buf.extend_from_slice(line);
-            }
+            _ => rfc5424(
+                &mut self.buf,
+                pri,
+                now,
+                &self.hostname,
+                self.pid,
+                meta.msgid,
+                line,
+                matches!(self.target, SyslogTarget::Tcp(_)),
+            ),
         }
     }
+}
+
+/// One RFC 5424 message, `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID - MSG`, appended to
+/// `out`; with `octet_counted`, preceded by its length and a space (RFC 6587 §3.4.1).
+/// `hostname` and `msgid` must already be printable ASCII without spaces.
+#[allow(clippy::too_many_arguments)]
+pub fn rfc5424(
+    out: &mut Vec<u8>,
+    pri: u16,
+    ts: Timestamp,
+    hostname: &str,
+    pid: u32,
+    msgid: &str,
+    msg: &[u8],
+    octet_counted: bool,
+) {
+    let header = format!("<{pri}>1 {ts} {hostname} {APP_NAME} {pid} {msgid} - ");
+    if octet_counted {
+        let _ = write!(out, "{} ", header.len() + msg.len());
+    }
+    out.extend_from_slice(header.as_bytes());
+    out.extend_from_slice(msg);
 }
 
 /// A peer that closed its side shows as readable with 0 bytes: notice before writing into a

@@ -1,0 +1,39 @@
+//! Link, IP and L4 decoding of one frame, and the fixed-offset pre-check beside it: neither may
+//! panic, and the pre-check may only reject what the decoder also finds unmonitored.
+#![no_main]
+use bjnp_watch::decode::link::linktype as lt;
+use bjnp_watch::decode::ports::PortSet;
+use bjnp_watch::decode::{decode, prefilter, Decoded};
+use libfuzzer_sys::fuzz_target;
+
+const LINKTYPES: [u32; 10] = [
+    lt::ETHERNET,
+    lt::NULL,
+    lt::LOOP,
+    lt::RAW,
+    lt::RAW_BSD,
+    lt::RAW_OPENBSD,
+    lt::LINUX_SLL,
+    lt::LINUX_SLL2,
+    lt::IPV4,
+    lt::IPV6,
+];
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&sel, frame)) = data.split_first() else {
+        return;
+    };
+    let linktype = LINKTYPES[usize::from(sel) % LINKTYPES.len()];
+    let ports = PortSet::default();
+    let verdict = prefilter::check(linktype, frame, &ports);
+    let decoded = decode(linktype, frame);
+    if verdict == prefilter::Verdict::IgnoreIp {
+        if let Decoded::Packet(p) = decoded {
+            let n = p.l4.ip_number();
+            assert!(
+                !ports.contains(n, p.src_port) && !ports.contains(n, p.dst_port),
+                "pre-check dropped a monitored packet"
+            );
+        }
+    }
+});

@@ -1,0 +1,184 @@
+//! Every table an attacker can grow has a cap; flooding past it keeps it at the cap and moves
+//! its eviction counter (design: bounded memory). The tables: flows, pending BJNP requests,
+//! alert suppression, scan sources and destinations, IP fragment trains, the printer
+//! inventory. (TCP stream buffers: flow/stream.rs's unit tests; the 1 M-SYN storm: storm.rs.)
+
+use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::event::{Body, Record, Stats, Timestamp};
+use bjnp_watch::flow::FlowConfig;
+use bjnp_watch::output::Discard;
+
+const T0: u64 = 1_768_471_200_000_000_000;
+
+/// Ethernet + IPv4 + UDP with `payload`; `frag` = (id, more fragments) for a first fragment.
+fn udp(src: u32, dst: u32, sport: u16, dport: u16, payload: &[u8], frag: Option<u16>) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2, 0x08, 0x00];
+    let total = (20 + 8 + payload.len()) as u16;
+    let (id, flags) = match frag {
+        Some(id) => (id, 0x2000u16),
+        None => (0, 0x4000),
+    };
+    f.extend([0x45, 0]);
+    f.extend(total.to_be_bytes());
+    f.extend(id.to_be_bytes());
+    f.extend(flags.to_be_bytes());
+    f.extend([64, 17, 0, 0]);
+    f.extend(src.to_be_bytes());
+    f.extend(dst.to_be_bytes());
+    f.extend(sport.to_be_bytes());
+    f.extend(dport.to_be_bytes());
+    f.extend(((8 + payload.len()) as u16).to_be_bytes());
+    f.extend([0, 0]);
+    f.extend(payload);
+    f
+}
+
+fn bjnp(dev: u8, code: u8, seq: u16, payload: &[u8]) -> Vec<u8> {
+    let mut v = b"BJNP".to_vec();
+    v.extend([dev, code, 0, 0]);
+    v.extend(seq.to_be_bytes());
+    v.extend([0, 0]);
+    v.extend((payload.len() as u32).to_be_bytes());
+    v.extend(payload);
+    v
+}
+
+struct Run {
+    engine: Engine,
+    n: u64,
+}
+
+impl Run {
+    fn new(cfg: EngineConfig) -> Self {
+        Run {
+            engine: Engine::new(cfg),
+            n: 0,
+        }
+    }
+    fn feed(&mut self, frame: &[u8], out: &mut Discard) {
+        self.n += 1;
+        self.engine.process(
+            &Frame {
+                ts: Timestamp(T0 + self.n * 1_000),
+                linktype: 1,
+                data: frame,
+                orig_len: frame.len() as u32,
+                cnt: self.n,
+            },
+            out,
+        );
+    }
+    fn stats(&self) -> Stats {
+        match self.engine.stats_record(self.engine.last_ts(), None) {
+            Record {
+                body: Body::Stats(s),
+                ..
+            } => *s,
+            _ => unreachable!(),
+        }
+    }
+}
+
+const PRINTER: u32 = 0xc000_021e; // 192.0.2.30
+
+#[test]
+fn flow_table_holds_its_cap() {
+    let mut r = Run::new(EngineConfig {
+        flow: FlowConfig {
+            max_flows: 1_000,
+            ..FlowConfig::default()
+        },
+        ..EngineConfig::default()
+    });
+    let mut out = Discard::default();
+    for i in 0..5_000u32 {
+        r.feed(
+            &udp(0x0a00_0001 + i, PRINTER, 40_000, 8611, &[], None),
+            &mut out,
+        );
+        assert!(r.stats().flow.active <= 1_000);
+    }
+    let s = r.stats();
+    assert_eq!(s.flow.created, 5_000);
+    assert!(s.flow.evicted >= 4_000, "{:?}", s.flow);
+}
+
+#[test]
+fn a_flood_of_requests_from_distinct_clients() {
+    // 70 000 unanswered get-identity requests from distinct clients: past the pending-request
+    // cap (65 536), the scan-source cap (16 384) and the suppression cap (65 536).
+    const N: u32 = 70_000;
+    let mut r = Run::new(EngineConfig::default());
+    let mut out = Discard::default();
+    let req = bjnp(0x01, 0x30, 1, &[]);
+    for i in 0..N {
+        r.feed(
+            &udp(0x0a00_0001 + i, PRINTER, 40_000, 8611, &req, None),
+            &mut out,
+        );
+    }
+    let s = r.stats();
+    assert!(
+        s.bjnp.pending_evicted >= u64::from(N) - 65_536,
+        "{:?}",
+        s.bjnp
+    );
+    assert!(s.detect.scan_sources <= 16_384, "{:?}", s.detect);
+    assert!(
+        s.detect.scan_evicted >= u64::from(N) - 16_384,
+        "{:?}",
+        s.detect
+    );
+    assert!(s.detect.suppress_evicted > 0, "{:?}", s.detect);
+}
+
+#[test]
+fn fragment_trains_hold_their_cap() {
+    let mut r = Run::new(EngineConfig {
+        max_fragment_trains: 1_000,
+        ..EngineConfig::default()
+    });
+    let mut out = Discard::default();
+    let req = bjnp(0x01, 0x30, 1, &[0; 64]);
+    // first fragments (more-fragments set) of 3 000 datagrams that never complete
+    for i in 0..3_000u32 {
+        let f = udp(0x0a00_0001, PRINTER, 40_000, 8611, &req, Some(i as u16));
+        r.feed(&f, &mut out);
+        assert!(r.stats().decoder.fragment_trains <= 1_000);
+    }
+    let d = r.stats().decoder;
+    assert!(d.fragment_trains_evicted >= 2_000, "{d:?}");
+    assert!(d.fragments >= 3_000, "{d:?}");
+}
+
+#[test]
+fn printer_inventory_holds_its_cap() {
+    // 5 000 distinct hosts answering get-identity on 8611: more "printers" than the 4 096 cap
+    let mut r = Run::new(EngineConfig::default());
+    let mut out = Discard::default();
+    let id = b"MFG:Canon;MDL:X;";
+    let mut payload = ((id.len() + 2) as u16).to_be_bytes().to_vec();
+    payload.extend(id);
+    let answer = bjnp(0x81, 0x30, 1, &payload);
+    for i in 0..5_000u32 {
+        let printer = 0x0a10_0001 + i;
+        r.feed(
+            &udp(
+                0x0a00_0001,
+                printer,
+                40_000,
+                8611,
+                &bjnp(1, 0x30, 1, &[]),
+                None,
+            ),
+            &mut out,
+        );
+        r.feed(
+            &udp(printer, 0x0a00_0001, 8611, 40_000, &answer, None),
+            &mut out,
+        );
+    }
+    let d = r.stats().detect;
+    assert!(d.printers <= 4_096, "{d:?}");
+    assert!(d.printers_evicted >= 5_000 - 4_096, "{d:?}");
+}
