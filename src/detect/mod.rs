@@ -257,7 +257,13 @@ impl Detector {
                     .copied()
                     .filter(|a| !INFORMATIONAL.contains(a))
                     .collect();
-                if !malformed.is_empty() {
+                // A flood or sweep alert already stands for probes from its sources.
+                let explained = self
+                    .scans
+                    .explains(ep.src_ip, ep.dest_ip, ep.dest_port, at.ts);
+                if !malformed.is_empty() && explained {
+                    self.stats.folded += 1;
+                } else if !malformed.is_empty() {
                     let ev = Evidence {
                         bjnp_command: Some(b.command_name),
                         anomalies: malformed,
@@ -268,7 +274,9 @@ impl Detector {
                 }
                 let recon = b.direction == "request"
                     && matches!(b.command_name, "discover" | "get_identity");
-                if recon && !self.policy.allows(ep.src_ip, ep.dest_ip) {
+                if recon && !self.policy.allows(ep.src_ip, ep.dest_ip) && explained {
+                    self.stats.folded += 1;
+                } else if recon && !self.policy.allows(ep.src_ip, ep.dest_ip) {
                     let ev = Evidence {
                         bjnp_command: Some(b.command_name),
                         policy: Some(self.policy.missed_allow(ep.dest_ip)),
