@@ -257,10 +257,19 @@ fn replay_streamed(
     let mut last_ts = Timestamp::default();
     let mut capacity = INITIAL_BUFFER;
     let mut consumed = 0u64;
+    // pcapng: None before the first section header, else whether the section is big endian.
+    let mut ng_big_endian: Option<bool> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             sum.interrupted = true;
             break;
+        }
+        if let Some(detail) = bad_ng_block(reader.data(), &mut ng_big_endian) {
+            return Err(CaptureError::Corrupt {
+                path: p(),
+                packets: sum.packets,
+                detail,
+            });
         }
         let offset = match reader.next() {
             Ok((offset, block)) => {
@@ -396,6 +405,27 @@ fn replay_streamed(
     }
     progress(consumed);
     Ok(sum)
+}
+
+/// pcap-parser 0.17 subtracts 12 from a pcapng block's length before checking it for some
+/// block types (process information, a fuzzer found): a length below 12 underflows. Such a
+/// block is rejected here first, in the section's byte order.
+fn bad_ng_block(data: &[u8], big_endian: &mut Option<bool>) -> Option<String> {
+    const SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+    if data.len() < 12 {
+        return None;
+    }
+    if data[..4] == SHB {
+        *big_endian = Some(data[8..12] == [0x1a, 0x2b, 0x3c, 0x4d]);
+    }
+    let be = (*big_endian)?;
+    let len = [data[4], data[5], data[6], data[7]];
+    let len = if be {
+        u32::from_be_bytes(len)
+    } else {
+        u32::from_le_bytes(len)
+    };
+    (len < 12).then(|| format!("a block of {len} bytes, shorter than a block header"))
 }
 
 fn describe(e: &PcapError<&[u8]>) -> String {
