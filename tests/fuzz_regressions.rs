@@ -17,9 +17,19 @@ fn every_kept_crash_input_is_handled() {
         if name.starts_with("capture_file-") {
             n += 1;
             let stop = AtomicBool::new(false);
-            let a = replay(&path, None, &stop, &mut |_, _| {});
-            let b = replay_streaming_only(&path, &stop, &mut |_, _| {});
-            assert_eq!(a.is_ok(), b.is_ok(), "{name}");
+            let (mut fa, mut fb) = (vec![], vec![]);
+            let a = replay(&path, None, &stop, &mut |f, _| {
+                fa.push((f.ts.0, f.data.to_vec()))
+            });
+            let b =
+                replay_streaming_only(&path, &stop, &mut |f, _| fb.push((f.ts.0, f.data.to_vec())));
+            // both readers: the same frames, and the same outcome
+            assert!(fa == fb, "{name}: the readers disagree on the frames");
+            let show = |r: Result<
+                bjnp_watch::capture::replay::Summary,
+                bjnp_watch::capture::CaptureError,
+            >| { r.map(|s| s.packets).map_err(|e| e.to_string()) };
+            assert_eq!(show(a), show(b), "{name}");
             let r = run(&["-q", "-r", path.to_str().unwrap()]);
             assert!(!r.stderr.contains("panicked"), "{name}: {}", r.stderr);
             assert!(r.code == 0 || r.code == 2, "{name}: {}", r.stderr);

@@ -228,7 +228,7 @@ fn replay_streamed(
     on: &mut dyn FnMut(&Frame<'_>, bool),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, CaptureError> {
-    let input = open(path)?;
+    let (input, is_ng) = open(path)?;
     let p = || path.to_path_buf();
     let mut reader = match create_reader(INITIAL_BUFFER, input) {
         Ok(r) => r,
@@ -259,12 +259,19 @@ fn replay_streamed(
     let mut consumed = 0u64;
     // pcapng: None before the first section header, else whether the section is big endian.
     let mut ng_big_endian: Option<bool> = None;
+    let mut ng_check = |data: &[u8]| {
+        if is_ng {
+            bad_ng_block(data, &mut ng_big_endian)
+        } else {
+            None
+        }
+    };
     loop {
         if stop.load(Ordering::Relaxed) {
             sum.interrupted = true;
             break;
         }
-        if let Some(detail) = bad_ng_block(reader.data(), &mut ng_big_endian) {
+        if let Some(detail) = ng_check(reader.data()) {
             return Err(CaptureError::Corrupt {
                 path: p(),
                 packets: sum.packets,
@@ -452,9 +459,9 @@ fn ng_time(units: u64, resolution: u64, offset: i64) -> Timestamp {
     Timestamp::from_parts(secs, nanos)
 }
 
-/// Opens the input and reads its head up front: pcap-parser sniffs the format from its first
+/// Opens the input and reads its head up front (also: whether it is pcapng): pcap-parser sniffs the format from its first
 /// read, and a pipe may hand over only a few bytes at a time.
-fn open(path: &Path) -> Result<Box<dyn Read + Send>, CaptureError> {
+fn open(path: &Path) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
     let err = |source| CaptureError::Open {
         path: path.to_path_buf(),
         source,
@@ -487,7 +494,8 @@ fn open(path: &Path) -> Result<Box<dyn Read + Send>, CaptureError> {
             }
         }
     }
-    Ok(Box::new(io::Cursor::new(head).chain(input)))
+    let is_ng = head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
+    Ok((Box::new(io::Cursor::new(head).chain(input)), is_ng))
 }
 
 /// The most bytes read up front to recognise the format.
