@@ -117,7 +117,7 @@ fn pcapng_with_bad_block_lengths() {
         off += u32::from_le_bytes(b[off + 4..off + 8].try_into().unwrap()) as usize;
     }
     for (len, needle) in [
-        (8u32, "length fields are inconsistent"),
+        (8u32, "shorter than a block header"),
         (0x1001, "cut short"),
         (0x7fff_fff0, "cut short"),
     ] {
@@ -160,6 +160,19 @@ fn fifo_input() {
             let mut w = std::fs::OpenOptions::new().write(true).open(path).unwrap();
             let _ = w.write_all(&bytes);
         })
+    };
+    // A reader that waits for a writer forever must fail the test, not hang it.
+    let run = |args: &[&str]| -> Run {
+        let r: Run = Command::new("timeout")
+            .arg("30")
+            .arg(bin())
+            .args(args)
+            .current_dir(root())
+            .output()
+            .unwrap()
+            .into();
+        assert_ne!(r.code, 124, "bjnp-watch hung on the FIFO");
+        r
     };
     let good = std::fs::read(root().join("samples/gen-vlan.pcap")).unwrap();
     let t = feed(good);

@@ -84,10 +84,12 @@ fn open_classic_pcap(path: &Path) -> Option<(std::fs::File, (bool, bool, u32))> 
     if path == Path::new("-") {
         return None;
     }
-    let mut file = std::fs::File::open(path).ok()?;
-    if !file.metadata().ok()?.is_file() {
+    // Look before opening: opening a FIFO here would consume its writer, and the streaming
+    // reader that handles FIFOs would then wait for a writer forever.
+    if !std::fs::metadata(path).ok()?.is_file() {
         return None;
     }
+    let mut file = std::fs::File::open(path).ok()?;
     let mut head = [0u8; 24];
     file.read_exact(&mut head).ok()?;
     let h = classic_header(&head)?;
