@@ -6,7 +6,8 @@ Writes fuzz/corpus/<target>/ (not committed; `make fuzz` runs this first):
   decode        every frame, prefixed with the target's link-type selector byte
   engine        each sample's frames in the engine target's framing (u16 length, link byte)
   bjnp          UDP/TCP payloads on ports 8610-8614, prefixed with a chunk-size byte
-  pjl, pdl      the client-to-printer bytes of each TCP 9100-9102 connection, in order
+  pjl, pdl      the client-to-printer bytes of each TCP 9100-9102 connection, in order (the
+                first 4 KiB; for pjl also each PJL line alone)
   postscript, pcl   the same, prefixed with a chunk-size byte
 """
 
@@ -120,7 +121,11 @@ def main():
             save("engine", bytes(engine))
         for data in streams.values():
             data = bytes(data[:1 << 16])
-            save("pjl", data)
+            # whole streams, and each PJL line alone (the parser's own unit)
+            save("pjl", data[:4096])
+            for line in data.split(b"\n"):
+                if line.startswith(b"@PJL") and len(line) < 512:
+                    save("pjl", line)
             save("pdl", data[:4096])
             save("postscript", b"\x07" + data)
             save("pcl", b"\x05" + data)
