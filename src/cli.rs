@@ -16,8 +16,8 @@ Examples:
   bjnp-watch -r week.pcap --policy /etc/bjnp-watch.toml   alerts judged against a site policy
   bjnp-watch -r week.pcap --allow 10.1.0.0/28 --printer 10.1.2.30 --blocked-port 9100
   bjnp-watch inventory -r week.pcap                    the printers seen, and who used them
-  bjnp-watch -i eth0 --format ecs -o /var/log/bjnp-watch/eve.json   ECS JSON for Filebeat
-  bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog (TCP)
+  sudo bjnp-watch -i eth0 --format ecs -o /var/log/bjnp-watch/eve.json   ECS for Filebeat
+  sudo bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog
   sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
   bjnp-watch --list-interfaces
   tcpdump -i eth0 -w printers.pcap \"$(bjnp-watch --print-filter)\"   the same ports in tcpdump

@@ -38,6 +38,8 @@ pub struct Counters {
 #[derive(Default)]
 struct Shared {
     counters: Counters,
+    /// Records handed over and not yet written: what the queue's size limits.
+    queued: std::sync::atomic::AtomicUsize,
     failed: AtomicBool,
     error: Mutex<Option<io::Error>>,
 }
@@ -61,6 +63,8 @@ pub struct Output {
     handle: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     mode: Mode,
+    /// The most records in flight before live capture drops.
+    limit: usize,
 }
 
 impl Output {
@@ -73,7 +77,12 @@ impl Output {
         queue: usize,
         reopen: Option<Arc<AtomicBool>>,
     ) -> Output {
-        let (tx, rx) = sync_channel((queue / BATCH).max(1));
+        // The channel counts batches; a live batch may be a single record, so the limit in
+        // records is kept separately (`queued`), and the channel only has to be big enough.
+        let (tx, rx) = sync_channel(match mode {
+            Mode::Lossless => (queue / BATCH).max(1),
+            Mode::DropWhenFull => queue.max(1),
+        });
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
@@ -86,6 +95,7 @@ impl Output {
             handle: Some(handle),
             shared,
             mode,
+            limit: queue.max(1),
         }
     }
 
@@ -144,21 +154,30 @@ impl Output {
         }
         let Some(tx) = &self.tx else { return };
         let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        let n = batch.len();
+        let queued = &self.shared.queued;
         match self.mode {
             Mode::Lossless => {
+                queued.fetch_add(n, Ordering::Relaxed);
                 // Fails only when the thread is gone after a fatal error, already reported.
                 let _ = tx.send(batch);
             }
-            Mode::DropWhenFull => match tx.try_send(batch) {
-                Ok(()) => {}
-                Err(TrySendError::Full(b)) => {
-                    self.shared
-                        .counters
-                        .dropped_queue_full
-                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+            Mode::DropWhenFull => {
+                let dropped = &self.shared.counters.dropped_queue_full;
+                if queued.load(Ordering::Relaxed) + n > self.limit {
+                    dropped.fetch_add(n as u64, Ordering::Relaxed);
+                    return;
                 }
-                Err(TrySendError::Disconnected(_)) => {}
-            },
+                queued.fetch_add(n, Ordering::Relaxed);
+                match tx.try_send(batch) {
+                    Ok(()) => {}
+                    Err(TrySendError::Full(_)) => {
+                        queued.fetch_sub(n, Ordering::Relaxed);
+                        dropped.fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                    Err(TrySendError::Disconnected(_)) => {}
+                }
+            }
         }
     }
 }
@@ -221,6 +240,7 @@ fn run(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        let n = batch.len();
         for r in batch {
             if shared.failed.load(Ordering::Relaxed) {
                 // Keep draining so a waiting producer is released; the error is reported at
@@ -237,6 +257,7 @@ fn run(
                 &fail,
             );
         }
+        shared.queued.fetch_sub(n, Ordering::Relaxed);
         if dirty && last_flush.elapsed() >= FLUSH_EVERY {
             if let Err(e) = sink.flush() {
                 fail(e);
@@ -341,7 +362,7 @@ mod tests {
             delay: Duration::from_secs(3600),
             got: tx,
         };
-        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 8, None);
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 512, None);
         let t = Instant::now();
         for _ in 0..10_000 {
             out.emit(stats_record());
@@ -352,12 +373,26 @@ mod tests {
         // the stuck thread is abandoned, not joined (that would wait an hour)
         std::mem::forget(out);
         assert!(elapsed < Duration::from_secs(5), "emit blocked");
-        // a batch in the queue (and maybe one in the sink's hands), every other record dropped
-        let kept = 10_000 - dropped;
-        assert!(
-            kept == BATCH as u64 || kept == 2 * BATCH as u64,
-            "{dropped}"
-        );
+        // 512 records in flight (one batch in the sink's hands, one queued), the rest dropped
+        assert_eq!(dropped, 10_000 - 512, "{dropped}");
+    }
+
+    #[test]
+    fn the_live_limit_counts_records_not_batches() {
+        // single-record batches (a live commit after every read): the limit is still in records
+        let (tx, _rx) = mpsc::channel();
+        let sink = Slow {
+            delay: Duration::from_secs(3600),
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 100, None);
+        for _ in 0..1_000 {
+            out.emit(stats_record());
+            out.commit();
+        }
+        let dropped = out.counters().dropped_queue_full.load(Ordering::Relaxed);
+        std::mem::forget(out);
+        assert_eq!(dropped, 900);
     }
 
     #[test]

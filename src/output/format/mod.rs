@@ -19,7 +19,7 @@ pub const MAX_LINE: usize = 7680;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
-    /// Suricata EVE-style JSON (design.md §3).
+    /// Suricata EVE-style JSON (the records as the README describes them).
     Eve,
     /// Elastic Common Schema JSON.
     Ecs,
