@@ -388,18 +388,10 @@ fn drops_root_after_opening_the_capture() {
 /// user captures.
 #[test]
 fn setcap_lets_an_unprivileged_user_capture() {
-    use std::os::unix::fs::PermissionsExt;
     if !is_root() || !have("setcap") || !have("setpriv") {
         return skip_or_fail("setcap test needs root, setcap (libcap2-bin) and setpriv");
     }
-    let dir = tempfile::Builder::new()
-        .prefix("bjnpw-cap")
-        .tempdir()
-        .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let copy = dir.path().join("bjnp-watch");
-    std::fs::copy(bin(), &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_dir, copy) = world_readable_copy();
     let ok = Command::new("setcap")
         .args(["cap_net_raw,cap_net_admin=eip"])
         .arg(&copy)

@@ -119,6 +119,39 @@ fn u32_at(b: &[u8], at: usize, be: bool) -> Option<u32> {
     })
 }
 
+/// Classic pcap record time: seconds and micro- or nanoseconds.
+fn classic_ts(secs: u32, frac: u32, nanos: bool) -> Timestamp {
+    if nanos {
+        Timestamp::from_parts(u64::from(secs), u64::from(frac))
+    } else {
+        Timestamp::from_micros(u64::from(secs), u64::from(frac))
+    }
+}
+
+/// One packet to `on`, numbered and counted, with the `-f` verdict; both readers end here.
+fn deliver(
+    sum: &mut Summary,
+    (ts, linktype, data, orig_len): (Timestamp, u32, &[u8], u32),
+    filter: Option<&mut OfflineFilter>,
+    on: &mut dyn FnMut(&Frame<'_>, bool),
+) -> Result<(), CaptureError> {
+    sum.packets += 1;
+    sum.bytes += data.len() as u64;
+    let passed = match filter {
+        Some(f) => f.matches(linktype, data)?,
+        None => true,
+    };
+    let frame = Frame {
+        ts,
+        linktype,
+        data,
+        orig_len,
+        cnt: sum.packets,
+    };
+    on(&frame, passed);
+    Ok(())
+}
+
 /// Bytes read at a time by the classic-pcap reader.
 const CHUNK: usize = 4 << 20;
 
@@ -196,25 +229,13 @@ fn replay_classic(
         let (secs, frac, orig_len) = (field(0), field(1), field(3));
         let data = &buf[pos + 16..pos + need];
         pos += need;
-        let ts = if nanos {
-            Timestamp::from_parts(u64::from(secs), u64::from(frac))
-        } else {
-            Timestamp::from_micros(u64::from(secs), u64::from(frac))
-        };
-        sum.packets += 1;
-        sum.bytes += data.len() as u64;
-        let frame = Frame {
-            ts,
-            linktype,
-            data,
-            orig_len,
-            cnt: sum.packets,
-        };
-        let passed = match filter.as_deref_mut() {
-            Some(f) => f.matches(linktype, data)?,
-            None => true,
-        };
-        on(&frame, passed);
+        let ts = classic_ts(secs, frac, nanos);
+        deliver(
+            &mut sum,
+            (ts, linktype, data, orig_len),
+            filter.as_deref_mut(),
+            on,
+        )?;
         if sum.packets % PROGRESS_EVERY == 0 {
             progress(done + pos as u64);
         }
@@ -288,11 +309,7 @@ fn replay_streamed(
                         None
                     }
                     PcapBlockOwned::Legacy(b) => legacy.map(|(linktype, nanos)| {
-                        let ts = if nanos {
-                            Timestamp::from_parts(u64::from(b.ts_sec), u64::from(b.ts_usec))
-                        } else {
-                            Timestamp::from_micros(u64::from(b.ts_sec), u64::from(b.ts_usec))
-                        };
+                        let ts = classic_ts(b.ts_sec, b.ts_usec, nanos);
                         let caplen = (b.caplen as usize).min(b.data.len());
                         (ts, linktype, &b.data[..caplen], b.origlen)
                     }),
@@ -348,22 +365,9 @@ fn replay_streamed(
                     },
                     _ => None,
                 };
-                if let Some((ts, linktype, data, orig_len)) = frame {
-                    sum.packets += 1;
-                    sum.bytes += data.len() as u64;
-                    last_ts = ts;
-                    let frame = Frame {
-                        ts,
-                        linktype,
-                        data,
-                        orig_len,
-                        cnt: sum.packets,
-                    };
-                    let passed = match filter.as_deref_mut() {
-                        Some(f) => f.matches(linktype, data)?,
-                        None => true,
-                    };
-                    on(&frame, passed);
+                if let Some(parts) = frame {
+                    last_ts = parts.0;
+                    deliver(&mut sum, parts, filter.as_deref_mut(), on)?;
                     if sum.packets % PROGRESS_EVERY == 0 {
                         progress(consumed);
                     }

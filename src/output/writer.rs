@@ -282,8 +282,9 @@ fn write_one(
     dirty: &mut bool,
     fail: &dyn Fn(io::Error),
 ) {
-    c.reconnects.store(sink.reconnects(), Ordering::Relaxed);
     if let Body::Stats(st) = &mut r.body {
+        // Only a stats record reads it: ask the sink then, not for every record.
+        c.reconnects.store(sink.reconnects(), Ordering::Relaxed);
         // Exact at this point of the stream: everything before this record is accounted.
         st.output.written = c.written.load(Ordering::Relaxed);
         st.output.dropped_queue_full = c.dropped_queue_full.load(Ordering::Relaxed);

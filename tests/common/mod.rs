@@ -104,13 +104,10 @@ pub fn skip_or_fail(why: &str) {
     let _ = std::io::stderr().write_all(banner.as_bytes());
 }
 
-/// A command running the binary as `nobody` with no capabilities (root only). The binary is
-/// copied to a world-readable place first: the checkout may sit under a 0700 home directory.
-pub fn as_nobody(args: &[&str]) -> Option<Run> {
+/// A copy of the binary that any user can run (the checkout may sit under a 0700 home
+/// directory), in a directory that lives as long as the returned guard.
+pub fn world_readable_copy() -> (tempfile::TempDir, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-    if !is_root() || !have("setpriv") {
-        return None;
-    }
     let dir = tempfile::Builder::new()
         .prefix("bjnpw-bin")
         .tempdir()
@@ -119,6 +116,16 @@ pub fn as_nobody(args: &[&str]) -> Option<Run> {
     let copy = dir.path().join("bjnp-watch");
     std::fs::copy(bin(), &copy).unwrap();
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, copy)
+}
+
+/// A command running the binary as `nobody` with no capabilities (root only). The binary is
+/// copied to a world-readable place first: the checkout may sit under a 0700 home directory.
+pub fn as_nobody(args: &[&str]) -> Option<Run> {
+    if !is_root() || !have("setpriv") {
+        return None;
+    }
+    let (dir, copy) = world_readable_copy();
     let out = Command::new("setpriv")
         .args([
             "--reuid=65534",

@@ -6,7 +6,7 @@
 //! escape from a device ID, say) have no CEF escape and are replaced with U+FFFD so nothing
 //! reaches a terminal or a parser raw. Fields with no CEF key travel as one JSON object in `cs3`.
 
-use super::{summary, Observer};
+use super::{summary, Observer, ENVELOPE};
 use crate::event::Timestamp;
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -58,24 +58,6 @@ fn severity(eve: &Value) -> u8 {
         _ => 1,
     }
 }
-
-/// EVE keys that have a CEF key of their own; the rest go into the `cs3` JSON.
-const MAPPED: [&str; 14] = [
-    "timestamp",
-    "event_type",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "proto",
-    "app_proto",
-    "vlan",
-    "community_id",
-    "in_iface",
-    "pcap_filename",
-    "pcap_cnt",
-    "flow_id",
-];
 
 struct Ext<'a> {
     out: &'a mut Vec<u8>,
@@ -173,7 +155,8 @@ pub fn from_eve(ts: Timestamp, eve: &Value, obs: &Observer, out: &mut Vec<u8>) {
     let mut rest = Map::new();
     if let Value::Object(m) = eve {
         for (k, v) in m {
-            if !MAPPED.contains(&k.as_str()) {
+            // flow_id has a CEF key too (externalId)
+            if !ENVELOPE.contains(&k.as_str()) && k != "flow_id" {
                 rest.insert(k.clone(), v.clone());
             }
         }

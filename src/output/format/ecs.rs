@@ -1,7 +1,7 @@
 //! Elastic Common Schema (ECS 8.x). ECS fields where ECS has them; everything else, the EVE
 //! body unchanged, under the custom `bjnp_watch.*` namespace (ECS reserves no field there).
 
-use super::{summary, Observer};
+use super::{summary, Observer, ENVELOPE};
 use serde_json::{json, Map, Value};
 
 pub const ECS_VERSION: &str = "8.11.0";
@@ -44,23 +44,6 @@ fn action(eve: &Value) -> String {
         other => other.to_owned(),
     }
 }
-
-/// Keys of the EVE record that ECS fields replace; the rest goes under `bjnp_watch`.
-const MAPPED: [&str; 13] = [
-    "timestamp",
-    "event_type",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "proto",
-    "app_proto",
-    "vlan",
-    "community_id",
-    "in_iface",
-    "pcap_filename",
-    "pcap_cnt",
-];
 
 pub fn from_eve(eve: &Value, obs: &Observer) -> Value {
     let et = eve["event_type"].as_str().unwrap_or("");
@@ -178,7 +161,7 @@ pub fn from_eve(eve: &Value, obs: &Observer) -> Value {
     }
     if let Value::Object(m) = eve {
         for (k, v) in m {
-            if !MAPPED.contains(&k.as_str()) {
+            if !ENVELOPE.contains(&k.as_str()) {
                 custom.insert(k.clone(), v.clone());
             }
         }

@@ -13,6 +13,24 @@ pub mod json;
 use crate::event::{Record, Timestamp};
 use serde_json::Value;
 
+/// EVE's envelope keys (time, type, endpoints, origin): ECS and CEF map each to fields of
+/// their own; the other keys of a record travel unchanged in the format's custom container.
+pub(crate) const ENVELOPE: [&str; 13] = [
+    "timestamp",
+    "event_type",
+    "src_ip",
+    "src_port",
+    "dest_ip",
+    "dest_port",
+    "proto",
+    "app_proto",
+    "vlan",
+    "community_id",
+    "in_iface",
+    "pcap_filename",
+    "pcap_cnt",
+];
+
 /// The largest line any format writes: rsyslog's default message size (8096) less room for
 /// the RFC 5424 header and framing.
 pub const MAX_LINE: usize = 7680;
