@@ -2,7 +2,7 @@
 //! pulled, a filter that matches nothing) looks exactly like a quiet network unless someone
 //! says so: after [`SILENT_INTERVALS`] stats intervals without a packet, a `warning` record.
 
-use crate::event::Warning;
+use crate::event::{Warning, WarningCode};
 
 /// Stats intervals without a packet before the first warning, and between repeats.
 pub const SILENT_INTERVALS: u64 = 3;
@@ -57,7 +57,7 @@ impl SilenceWatch {
             None => format!("no packets for {silent_sec} s: check the link, the mirror feed and the filter"),
         };
         Some(Warning {
-            code: "capture_silent",
+            code: WarningCode::CaptureSilent,
             message,
             silent_sec: Some(silent_sec),
             iface_rx_packets: seen,

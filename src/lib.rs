@@ -15,6 +15,7 @@ pub mod engine;
 pub mod event;
 pub mod flow;
 pub mod health;
+pub mod net;
 pub mod output;
 pub mod privileges;
 pub mod proto;

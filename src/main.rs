@@ -4,9 +4,10 @@ use bjnp_watch::capture::filter::OfflineFilter;
 use bjnp_watch::capture::live::{list_interfaces, Live, LiveOptions};
 use bjnp_watch::capture::replay::{expand_inputs, replay_reporting};
 use bjnp_watch::capture::CaptureError;
+use bjnp_watch::capture::Source;
 use bjnp_watch::cli::{Cli, Command, InventoryArgs, PolicyArgs};
 use bjnp_watch::detect::policy::Policy;
-use bjnp_watch::engine::{Engine, EngineConfig, Source};
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Body, Origin, Record, Stats, Timestamp};
 use bjnp_watch::flow::FlowConfig;
 use bjnp_watch::health::{iface_rx_packets, SilenceWatch};
@@ -71,7 +72,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             "{}",
             bjnp_watch::capture::filter::default_expression(
                 &policy.ports,
-                bjnp_watch::decode::linktype::ETHERNET
+                bjnp_watch::net::linktype::ETHERNET
             )
         );
         return Ok(());
@@ -312,8 +313,7 @@ fn inventory(args: &InventoryArgs) -> Result<(), Failure> {
         &progress,
     )?;
     engine.finish(&mut sink);
-    let report =
-        bjnp_watch::output::inventory::render(engine.inventory(), engine.policy(), args.json);
+    let report = bjnp_watch::output::inventory::render(&engine.inventory(), args.json);
     let mut stdout = io::stdout().lock();
     match stdout
         .write_all(report.as_bytes())

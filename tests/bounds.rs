@@ -3,7 +3,8 @@
 //! alert suppression, scan sources and destinations, IP fragment trains, the printer
 //! inventory. (TCP stream buffers: flow/stream.rs's unit tests; the 1 M-SYN storm: storm.rs.)
 
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::capture::Frame;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Body, Record, Stats, Timestamp};
 use bjnp_watch::flow::FlowConfig;
 use bjnp_watch::output::Discard;

@@ -4,7 +4,8 @@
 //! `BLESS=1 cargo test --test docs`, then review the diff.
 
 use bjnp_watch::capture::replay::replay;
-use bjnp_watch::engine::{Engine, EngineConfig, Source};
+use bjnp_watch::capture::Source;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Body, Origin, Record, Timestamp, Warning};
 use bjnp_watch::output::format::{Format, Formatter, Observer};
 use std::path::Path;
@@ -42,7 +43,7 @@ fn examples() -> Vec<(&'static str, &'static str, Record)> {
         origin: Origin::Iface("eth1".into()),
         endpoints: None,
         body: Body::Warning(Box::new(Warning {
-            code: "capture_silent",
+            code: bjnp_watch::event::WarningCode::CaptureSilent,
             message: "no packets for 180 s and the interface received none: the link or the mirror feed is down".into(),
             silent_sec: Some(180),
             iface_rx_packets: Some(0),

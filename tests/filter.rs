@@ -4,9 +4,10 @@
 
 use bjnp_watch::capture::filter::OfflineFilter;
 use bjnp_watch::capture::replay::replay;
-use bjnp_watch::decode::ports::PortSet;
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::capture::Frame;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Body, Record};
+use bjnp_watch::net::PortSet;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 

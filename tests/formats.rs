@@ -5,10 +5,11 @@
 
 mod common;
 use bjnp_watch::event::{
-    Alert, AlertInfo, Body, DeviceId, Endpoints, Evidence, Origin, Print, Printer, Record,
-    Timestamp,
+    Alert, AlertInfo, AppProto, Body, DeviceId, Endpoints, Evidence, Origin, Print, Printer,
+    Record, Timestamp,
 };
 use bjnp_watch::output::format::{Format, Formatter, Observer, MAX_LINE};
+use bjnp_watch::proto::pdl::Language;
 use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -419,8 +420,8 @@ fn hostile_records() -> Vec<Record> {
         src_port: 41000,
         dest_ip: "2001:db8::31".parse().unwrap(),
         dest_port: 9100,
-        proto: "TCP",
-        app_proto: Some("postscript"),
+        proto: bjnp_watch::net::L4::Tcp,
+        app_proto: Some(AppProto::Print(Language::PostScript)),
         vlan: vec![10, 20],
         community_id: "1:abc=".into(),
     };
@@ -436,8 +437,8 @@ fn hostile_records() -> Vec<Record> {
     };
     vec![
         base(Body::Print(Box::new(Print {
-            language: "postscript",
-            languages: vec!["pjl", "postscript"],
+            language: Language::PostScript,
+            languages: vec![Language::Pjl, Language::PostScript],
             job_name: Some(s.clone()),
             user: Some(huge.clone()),
             title: Some(s.clone()),
@@ -468,14 +469,14 @@ fn hostile_records() -> Vec<Record> {
                 ip: Some("192.0.2.30".parse().unwrap()),
                 mfg: Some(s.clone()),
                 model: Some(huge.clone()),
-                change: "new",
+                change: bjnp_watch::event::PrinterChange::New,
                 ..Printer::default()
             })))
         },
         base(Body::Bjnp(Box::new(bjnp_watch::event::Bjnp {
-            magic: "BJNP".into(),
-            direction: "response",
-            command_name: "get_identity",
+            magic: bjnp_watch::proto::bjnp::Magic::BJNP,
+            direction: bjnp_watch::event::Direction::Response,
+            command_name: bjnp_watch::proto::bjnp::CommandName::GetIdentity,
             device_id: Some(DeviceId {
                 raw: s.clone(),
                 mfg: Some(huge.clone()),

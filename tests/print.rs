@@ -140,7 +140,8 @@ fn tcp_frame(
 /// One TCP session carrying `job` to 192.0.2.31:9100 in `seg`-byte segments, through the
 /// engine; returns the print alert ids (1300+) and the print records' languages.
 fn session(job: &[u8], seg: usize) -> (BTreeSet<u32>, Vec<&'static str>) {
-    use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+    use bjnp_watch::capture::Frame;
+    use bjnp_watch::engine::{Engine, EngineConfig};
     use bjnp_watch::event::{Body, Record, Timestamp};
     let (c, s) = ([198, 51, 100, 50], [192, 0, 2, 31]);
     let mut frames = vec![
@@ -182,7 +183,7 @@ fn session(job: &[u8], seg: usize) -> (BTreeSet<u32>, Vec<&'static str>) {
         .iter()
         .filter_map(|r| {
             if let Body::Print(p) = &r.body {
-                Some(p.language)
+                Some(p.language.name())
             } else {
                 None
             }

@@ -4,7 +4,8 @@
 //! gives identical records.
 
 use bjnp_watch::capture::replay::replay;
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::capture::Frame;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Record, Timestamp};
 use bjnp_watch::output::format::{syslog_severity, Format, Formatter, Observer, MAX_LINE};
 use bjnp_watch::output::sink::rfc5424;

@@ -17,7 +17,7 @@ fn both(path: &Path) -> (Outcome, Outcome) {
     let stop = AtomicBool::new(false);
     let collect = |fast: bool| {
         let mut v: Frames = vec![];
-        let mut push = |f: &bjnp_watch::engine::Frame<'_>, _: bool| {
+        let mut push = |f: &bjnp_watch::capture::Frame<'_>, _: bool| {
             v.push((f.ts.0, f.linktype, f.data.to_vec(), f.orig_len, f.cnt))
         };
         let r = if fast {

@@ -3,7 +3,8 @@
 //! failure reproduces), then fed through the full engine with its JSON writer.
 
 use bjnp_watch::capture::replay::replay;
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::capture::Frame;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::Timestamp;
 use bjnp_watch::output::json::JsonLines;
 use std::path::Path;

@@ -2,7 +2,8 @@
 //! ports. The table stays at its cap, evictions are counted, and the storm yields a handful of
 //! alerts, not one per source. (The one-million case is measured by the command in the README.)
 
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::capture::Frame;
+use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Body, Record, Timestamp};
 use bjnp_watch::flow::FlowConfig;
 use bjnp_watch::output::RecordSink;

@@ -1,8 +1,8 @@
 //! Link, IP and L4 decoding of one frame, and the fixed-offset pre-check beside it: neither may
 //! panic, and the pre-check may only reject what the decoder also finds unmonitored.
 #![no_main]
-use bjnp_watch::decode::link::linktype as lt;
-use bjnp_watch::decode::ports::PortSet;
+use bjnp_watch::net::linktype as lt;
+use bjnp_watch::net::PortSet;
 use bjnp_watch::decode::{decode, prefilter, Decoded};
 use libfuzzer_sys::fuzz_target;
 

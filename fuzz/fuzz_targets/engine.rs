@@ -2,7 +2,8 @@
 //! the input), then every record in every output format: no panic, every line valid and within
 //! the size limit.
 #![no_main]
-use bjnp_watch::engine::{Engine, EngineConfig, Frame};
+use bjnp_watch::engine::{Engine, EngineConfig};
+use bjnp_watch::capture::Frame;
 use bjnp_watch::event::{Record, Timestamp};
 use bjnp_watch::output::format::{Format, Formatter, Observer, MAX_LINE};
 use libfuzzer_sys::fuzz_target;

@@ -1,38 +1,144 @@
-//! Application-layer analysis per flow: which analyzer a flow gets, and its state.
+//! Application-layer analysis per flow: which analyzer a flow gets, which side of a new flow is
+//! the client, and the one interface every analyzer offers. Analyzers turn a flow's packets into
+//! typed events (messages, anomalies, print jobs, findings); they judge nothing: detection does.
 
 pub mod bjnp;
 pub mod raw;
 
-use crate::decode::{ports, L4};
-use crate::event::Body;
+use crate::decode::{Packet, Tcp};
+use crate::event::{self, AppProto, BjnpStats};
+use crate::flow::{Conn, Dir};
+use crate::net::{ports, Timestamp, L4};
+use crate::proto::risk::Risk;
 
-/// What an analyzer produces: a record to write, or a finding for the detector to judge.
-#[derive(Debug)]
-pub enum AppOut {
-    Record(Body),
-    Finding(raw::Finding),
+/// A risky construct (or volume) an analyzer found in a print stream, for detection to judge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub risk: Risk,
+    /// The command line or construct, capped and made valid UTF-8 (escaped by the output
+    /// format).
+    pub line: String,
+    pub reason: Option<String>,
 }
 
-/// The analyzer state a flow carries, chosen once from its server port.
-pub enum FlowApp {
+/// What an analyzer reports, in stream order.
+#[derive(Debug)]
+pub enum AppEvent {
+    /// One BJNP/MFNP message (a `bjnp` record).
+    Bjnp(Box<event::Bjnp>),
+    /// Something on the port that is not what the port promises (an `anomaly` record).
+    Anomaly(event::Anomaly),
+    /// A print job ended (a `print` record).
+    Print(Box<event::Print>),
+    /// A risky construct in a print stream.
+    Finding(Finding),
+    /// The printer's side of a raw-printing connection has now sent `total` bytes of stream
+    /// data (gaps not counted): volume rules watch it.
+    PrinterData { total: u64 },
+}
+
+/// A packet as an analyzer sees it: its bytes, its direction, and the flow's facts.
+pub struct PacketCx<'a, 'p> {
+    pub ts: Timestamp,
+    /// Packet number within its file (Wireshark's frame number); `None` live.
+    pub cnt: Option<u64>,
+    pub dir: Dir,
+    pub conn: &'a Conn,
+    pub p: &'a Packet<'p>,
+}
+
+/// State every flow's analyzer shares: BJNP requests waiting for their answers (answers to a
+/// broadcast come from each device's own address, in flows of their own) and the counters.
+#[derive(Default)]
+pub struct Shared {
+    pub bjnp: bjnp::BjnpShared,
+}
+
+impl Shared {
+    pub fn stats(&self) -> BjnpStats {
+        self.bjnp.stats()
+    }
+
+    /// Forgets what waited too long (requests nobody answered).
+    pub fn expire(&mut self, now: Timestamp) {
+        self.bjnp.expire(now);
+    }
+}
+
+/// The one interface of every analyzer.
+pub trait Analyzer {
+    /// One packet of the flow, in capture order.
+    fn on_packet(&mut self, shared: &mut Shared, cx: &PacketCx<'_, '_>, out: &mut Vec<AppEvent>);
+    /// The flow ended: what waits behind holes, the last job.
+    fn on_end(&mut self, shared: &mut Shared, out: &mut Vec<AppEvent>);
+}
+
+/// The analyzer a flow carries, chosen once from its server port.
+pub enum AppState {
     /// A monitored port with no decoder of its own.
     None,
     Bjnp(Box<bjnp::BjnpFlow>),
-    /// Raw printing (AppSocket/JetDirect, TCP 9100-9102) before any payload: only the ISNs
-    /// (client, server), so a SYN flood allocates nothing per flow.
-    RawIdle([Option<u32>; 2]),
-    /// Raw printing once data flows.
-    Raw(Box<raw::RawFlow>),
+    /// Raw printing (AppSocket/JetDirect, TCP 9100-9102); allocated on the first payload, so a
+    /// SYN flood allocates nothing per flow.
+    Raw(Option<Box<raw::RawFlow>>),
 }
 
-impl FlowApp {
+impl AppState {
     pub fn for_port(l4: L4, server_port: u16) -> Self {
         if ports::is_bjnp_port(server_port) {
-            FlowApp::Bjnp(Box::default())
+            AppState::Bjnp(Box::default())
         } else if l4 == L4::Tcp && ports::is_raw_port(server_port) {
-            FlowApp::RawIdle([None; 2])
+            AppState::Raw(None)
         } else {
-            FlowApp::None
+            AppState::None
         }
+    }
+
+    /// What the flow carries: a print stream's language once known, else what its server port
+    /// stands for.
+    pub fn app_proto(&self, server_port: u16) -> Option<AppProto> {
+        match (self, ports::Service::of(server_port)) {
+            (AppState::Raw(Some(r)), _) => r.language().map(AppProto::Print),
+            (_, ports::Service::Mfnp) => Some(AppProto::Mfnp),
+            (_, ports::Service::Bjnp) => Some(AppProto::Bjnp),
+            _ => None,
+        }
+    }
+}
+
+impl Analyzer for AppState {
+    fn on_packet(&mut self, shared: &mut Shared, cx: &PacketCx<'_, '_>, out: &mut Vec<AppEvent>) {
+        match self {
+            AppState::None => {}
+            AppState::Bjnp(st) => st.on_packet(shared, cx, out),
+            AppState::Raw(Some(st)) => st.on_packet(shared, cx, out),
+            AppState::Raw(slot @ None) => {
+                if !cx.p.payload.is_empty() {
+                    slot.insert(Box::new(raw::RawFlow::with_isns(cx.conn.isn)))
+                        .on_packet(shared, cx, out);
+                }
+            }
+        }
+    }
+
+    fn on_end(&mut self, shared: &mut Shared, out: &mut Vec<AppEvent>) {
+        match self {
+            AppState::None | AppState::Raw(None) => {}
+            AppState::Bjnp(st) => st.on_end(shared, out),
+            AppState::Raw(Some(st)) => st.on_end(shared, out),
+        }
+    }
+}
+
+/// Which side of a new flow is the client: the SYN's sender; else the side talking *to* the
+/// monitored port; when both ports are monitored (BJNP discovery runs 8611 to 8611), a BJNP
+/// message says which way it goes in bit 7 of its dev_type.
+pub fn src_is_client(p: &Packet<'_>, monitored_src: bool, monitored_dst: bool) -> bool {
+    if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
+        !p.tcp.has(Tcp::ACK)
+    } else if monitored_src && monitored_dst {
+        bjnp::is_request(p.payload).unwrap_or(true)
+    } else {
+        monitored_dst || !monitored_src
     }
 }

@@ -3,7 +3,7 @@
 //! counted.
 
 use super::CaptureError;
-use crate::decode::ports::PortSet;
+use crate::net::PortSet;
 use std::collections::HashMap;
 
 /// A BPF expression selecting `ports` (TCP and UDP), later fragments and IPv6 packets with
@@ -42,7 +42,7 @@ pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
             .into(),
     );
     let base = parts.join(" or ");
-    if linktype != crate::decode::linktype::ETHERNET {
+    if linktype != crate::net::linktype::ETHERNET {
         // Only Ethernet carries tags libpcap can match (cooked and raw captures have none).
         return base;
     }

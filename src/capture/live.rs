@@ -6,8 +6,8 @@
 //! run on a silent link too: flow timeouts, stats records, the silence warning, stop requests.
 
 use super::CaptureError;
-use crate::engine::Frame;
-use crate::event::Timestamp;
+use super::Frame;
+use crate::net::Timestamp;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Clone, Debug)]
@@ -19,7 +19,7 @@ pub struct LiveOptions {
     pub buffer_size: i32,
     /// BPF expression; `None` selects the default for `ports` and the interface's link type.
     pub filter: Option<String>,
-    pub ports: crate::decode::ports::PortSet,
+    pub ports: crate::net::PortSet,
     /// How long a read waits for more packets before handing over what it has; also how quickly
     /// a quiet capture notices a stop request.
     pub timeout_ms: i32,

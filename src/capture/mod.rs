@@ -1,4 +1,5 @@
-//! Capture sources. Each yields `Frame`s (time, link type, bytes) and decodes nothing.
+//! Capture sources. Each yields `Frame`s (time, link type, bytes) and decodes nothing: this
+//! stage imports only the shared primitives of `net`.
 //!
 //! * `replay`: pcap (µs and ns) and pcapng files, or stdin, read with pcap-parser.
 //! * `live`: an interface through libpcap.
@@ -9,7 +10,28 @@ pub mod filter;
 pub mod live;
 pub mod replay;
 
+use crate::net::Timestamp;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+/// One captured frame, as every capture source yields it.
+#[derive(Clone, Copy, Debug)]
+pub struct Frame<'a> {
+    pub ts: Timestamp,
+    pub linktype: u32,
+    pub data: &'a [u8],
+    /// Length on the wire (larger than `data` when snaplen cut it).
+    pub orig_len: u32,
+    /// Packet number within its file, from 1 (Wireshark's frame number); 0 live.
+    pub cnt: u64,
+}
+
+/// Where the frames currently come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    File(Arc<str>),
+    Iface(Arc<str>),
+}
 
 /// Everything that can stop a capture source. `exit_code` maps each to the documented exit
 /// status: 2 for problems with what the user gave (arguments, files, interface names,

@@ -3,8 +3,8 @@
 
 use super::filter::OfflineFilter;
 use super::CaptureError;
-use crate::engine::Frame;
-use crate::event::Timestamp;
+use super::Frame;
+use crate::net::Timestamp;
 use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 use std::io::{self, Read};

@@ -1,20 +1,7 @@
 //! Link-layer dispatch: turns (linktype, frame) into the network-layer start that etherparse
-//! slices. One small match per DLT, as in sniffglue's `link.rs`.
+//! slices. One small match per DLT.
 
-/// DLT / LINKTYPE numbers bjnp-watch decodes (tcpdump.org/linktypes.html).
-pub mod linktype {
-    pub const NULL: u32 = 0;
-    pub const ETHERNET: u32 = 1;
-    /// DLT_RAW as OpenBSD numbers it; other systems map it to LINKTYPE_RAW in files.
-    pub const RAW_OPENBSD: u32 = 14;
-    pub const RAW_BSD: u32 = 12;
-    pub const RAW: u32 = 101;
-    pub const LOOP: u32 = 108;
-    pub const LINUX_SLL: u32 = 113;
-    pub const IPV4: u32 = 228;
-    pub const IPV6: u32 = 229;
-    pub const LINUX_SLL2: u32 = 276;
-}
+use crate::net::linktype;
 
 /// Where the network layer starts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

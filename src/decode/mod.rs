@@ -2,7 +2,7 @@
 //! [`Packet`] view. Never fails a packet: whatever cannot be decoded becomes a counted verdict.
 
 pub mod link;
-pub mod ports;
+
 pub mod prefilter;
 
 use etherparse::{
@@ -11,7 +11,8 @@ use etherparse::{
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-pub use link::linktype;
+pub use crate::net::L4;
+
 use link::Link;
 
 /// Up to two VLAN ids, outer first (802.1ad QinQ, then 802.1Q).
@@ -33,27 +34,6 @@ impl Vlans {
     }
     pub fn is_empty(&self) -> bool {
         self.len == 0
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum L4 {
-    Tcp,
-    Udp,
-}
-
-impl L4 {
-    pub fn ip_number(self) -> u8 {
-        match self {
-            L4::Tcp => 6,
-            L4::Udp => 17,
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            L4::Tcp => "TCP",
-            L4::Udp => "UDP",
-        }
     }
 }
 
@@ -387,6 +367,7 @@ fn first_fragment<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::linktype;
 
     fn udp_v4(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
         let mut f = vec![0u8; 12];

@@ -4,7 +4,7 @@
 //! goes to the full decoder, so the fast path and the slow path produce the same records.
 
 use super::link::{self, Link};
-use super::ports::PortSet;
+use crate::net::PortSet;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {

@@ -2,9 +2,10 @@
 //! identity its BJNP answers gave away and the clients that used it. Capped, like every table
 //! fed from the wire.
 
+use super::policy::Policy;
 use crate::bounded::BoundedMap;
-use crate::decode::L4;
-use crate::event::{text, Timestamp};
+use crate::event::{text, InventoryClient, InventoryEntry, InventoryReport, PrinterChange};
+use crate::net::{Service, Timestamp, L4};
 use std::net::IpAddr;
 
 /// A site has tens or hundreds of printers; the cap bounds what spoofed answers can add.
@@ -17,8 +18,8 @@ const SERVICES_PER_PRINTER: usize = 16;
 pub struct PrinterState {
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
-    /// (label, transport, port), e.g. ("bjnp", Udp, 8611).
-    pub services: Vec<(&'static str, L4, u16)>,
+    /// (what the port is for, transport, port), e.g. (Bjnp, Udp, 8611).
+    pub services: Vec<(Service, L4, u16)>,
     pub mac: Option<String>,
     pub mfg: Option<String>,
     pub model: Option<String>,
@@ -29,7 +30,7 @@ pub struct PrinterState {
     /// that would need unbounded memory).
     pub clients_more: bool,
     /// Why a `printer` record is due (set during a packet, cleared when written).
-    pub dirty: Option<&'static str>,
+    pub dirty: Option<PrinterChange>,
 }
 
 impl PrinterState {
@@ -37,34 +38,19 @@ impl PrinterState {
         let mut v: Vec<String> = self
             .services
             .iter()
-            .map(|(label, l4, port)| format!("{label}/{}/{port}", l4.name().to_ascii_lowercase()))
+            .map(|(svc, l4, port)| {
+                format!("{}/{}/{port}", svc.name(), l4.name().to_ascii_lowercase())
+            })
             .collect();
         v.sort();
         v
     }
 
     /// One record per packet says the most significant change: new > identity > mac > service.
-    fn mark(&mut self, why: &'static str) {
-        let rank = |w: Option<&str>| match w {
-            Some("new") => 4,
-            Some("identity") => 3,
-            Some("mac") => 2,
-            Some("service") => 1,
-            _ => 0,
-        };
-        if rank(Some(why)) > rank(self.dirty) {
+    fn mark(&mut self, why: PrinterChange) {
+        if self.dirty.is_none_or(|d| why > d) {
             self.dirty = Some(why);
         }
-    }
-}
-
-/// What a port is for.
-pub fn service_label(port: u16) -> &'static str {
-    match port {
-        8610 => "mfnp",
-        8611..=8614 => "bjnp",
-        9100..=9102 => "raw",
-        _ => "other",
     }
 }
 
@@ -105,7 +91,7 @@ impl Inventory {
                 PrinterState {
                     first_seen: now,
                     last_seen: now,
-                    dirty: Some("new"),
+                    dirty: Some(PrinterChange::New),
                     ..Default::default()
                 },
                 now,
@@ -116,10 +102,10 @@ impl Inventory {
             return;
         };
         p.last_seen = p.last_seen.max(now);
-        let svc = (service_label(port), l4, port);
+        let svc = (Service::of(port), l4, port);
         if !p.services.contains(&svc) && p.services.len() < SERVICES_PER_PRINTER {
             p.services.push(svc);
-            p.mark("service");
+            p.mark(PrinterChange::Service);
         }
         if p.dirty.is_some() {
             self.due.push(ip);
@@ -168,7 +154,7 @@ impl Inventory {
             p.mfg = mfg.or(p.mfg.take());
             p.model = model.or(p.model.take());
             p.firmware = firmware.or(p.firmware.take());
-            p.mark("identity");
+            p.mark(PrinterChange::Identity);
             self.due.push(ip);
         }
     }
@@ -179,7 +165,7 @@ impl Inventory {
         };
         if p.mac.as_deref() != Some(mac) {
             p.mac = Some(mac.to_owned());
-            p.mark("mac");
+            p.mark(PrinterChange::Mac);
             self.due.push(ip);
         }
     }
@@ -211,6 +197,43 @@ impl Inventory {
             .map(|(ip, p)| (*ip, p))
             .collect()
     }
+
+    /// The inventory as a report, with the policy's names and its printers never seen.
+    pub fn report(&self, policy: &Policy) -> InventoryReport {
+        let printers: Vec<InventoryEntry> = self
+            .all()
+            .into_iter()
+            .map(|(ip, p)| InventoryEntry {
+                ip,
+                name: policy.printer(ip).map(|x| x.name.clone()),
+                in_inventory: policy.printer(ip).is_some(),
+                mac: p.mac.clone(),
+                mfg: p.mfg.clone(),
+                model: p.model.clone(),
+                firmware: p.firmware.clone(),
+                services: p.service_labels(),
+                first_seen: p.first_seen,
+                last_seen: p.last_seen,
+                clients: p
+                    .clients
+                    .iter()
+                    .map(|&(ip, first_seen, last_seen)| InventoryClient {
+                        ip,
+                        first_seen,
+                        last_seen,
+                    })
+                    .collect(),
+                clients_more: p.clients_more,
+            })
+            .collect();
+        let unseen = policy
+            .printers
+            .iter()
+            .filter(|p| !printers.iter().any(|e| e.ip == p.address))
+            .map(|p| (p.address, p.name.clone()))
+            .collect();
+        InventoryReport { printers, unseen }
+    }
 }
 
 #[cfg(test)]
@@ -225,7 +248,7 @@ mod tests {
         inv.identity(ip, Some("Canon"), Some("MG5500 series"), Some("1.050"));
         let due = inv.take_dirty();
         assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.dirty, Some("new"));
+        assert_eq!(due[0].1.dirty, Some(PrinterChange::New));
         assert_eq!(due[0].1.model.as_deref(), Some("MG5500 series"));
         // the same again: nothing due
         inv.service(ip, L4::Udp, 8611, Timestamp(2));
@@ -234,7 +257,7 @@ mod tests {
         // firmware changed
         inv.identity(ip, None, None, Some("1.060"));
         let due = inv.take_dirty();
-        assert_eq!(due[0].1.dirty, Some("identity"));
+        assert_eq!(due[0].1.dirty, Some(PrinterChange::Identity));
         assert_eq!(due[0].1.firmware.as_deref(), Some("1.060"));
         assert_eq!(due[0].1.model.as_deref(), Some("MG5500 series"));
         inv.service(ip, L4::Tcp, 9100, Timestamp(3));

@@ -2,7 +2,7 @@
 //! hosts are printers (the inventory) and which clients may reach them. Read from TOML and/or
 //! the command line; every mistake stops start-up with the file, the line and the reason.
 
-use crate::decode::ports::{PortSet, DEFAULT_TCP, DEFAULT_UDP};
+use crate::net::ports::{PortSet, DEFAULT_TCP, DEFAULT_UDP};
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;

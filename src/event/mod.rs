@@ -1,13 +1,22 @@
-//! The data model of every record bjnp-watch writes (design.md §3), independent of the output
-//! format. Records own their data so they can cross a thread boundary to the output stage.
+//! The data model of every record bjnp-watch writes (docs/OUTPUT.md), independent of the
+//! output format. Records own their data so they can cross a thread boundary to the output
+//! stage. Closed sets are typed (`vocab`); only serialisation turns them into names.
 
 mod community_id;
+mod inventory;
+mod stats;
 pub mod text;
-mod time;
+mod vocab;
 
+pub use crate::net::Timestamp;
 pub use community_id::community_id_v1;
-pub use time::Timestamp;
+pub use inventory::*;
+pub use stats::*;
+pub use vocab::*;
 
+use crate::net::L4;
+use crate::proto::bjnp::{Anomalies, CommandName, Magic};
+use crate::proto::pdl::Language;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -33,8 +42,8 @@ pub struct Endpoints {
     pub src_port: u16,
     pub dest_ip: IpAddr,
     pub dest_port: u16,
-    pub proto: &'static str,
-    pub app_proto: Option<&'static str>,
+    pub proto: L4,
+    pub app_proto: Option<AppProto>,
     pub vlan: Vec<u16>,
     pub community_id: String,
 }
@@ -107,8 +116,8 @@ impl Serialize for Record {
             m.serialize_entry("src_port", &e.src_port)?;
             m.serialize_entry("dest_ip", &e.dest_ip)?;
             m.serialize_entry("dest_port", &e.dest_port)?;
-            m.serialize_entry("proto", e.proto)?;
-            if let Some(a) = e.app_proto {
+            m.serialize_entry("proto", &e.proto)?;
+            if let Some(a) = &e.app_proto {
                 m.serialize_entry("app_proto", a)?;
             }
             if !e.vlan.is_empty() {
@@ -125,7 +134,7 @@ impl Serialize for Record {
             }
             Body::Flow(f) => {
                 m.serialize_entry("flow", &f.flow)?;
-                m.serialize_entry("conn_state", f.conn_state)?;
+                m.serialize_entry("conn_state", &f.conn_state)?;
                 m.serialize_entry("history", &f.history)?;
             }
             Body::Printer(p) => m.serialize_entry("printer", p)?,
@@ -138,14 +147,14 @@ impl Serialize for Record {
 }
 
 /// One BJNP/MFNP message.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bjnp {
-    pub magic: String,
-    /// `request` or `response` (bit 7 of dev_type).
-    pub direction: &'static str,
+    pub magic: Magic,
+    /// Bit 7 of dev_type.
+    pub direction: Direction,
     pub dev_type: u8,
     pub command: u8,
-    pub command_name: &'static str,
+    pub command_name: CommandName,
     pub seq: u32,
     pub session_id: u16,
     pub payload_len: u32,
@@ -169,8 +178,33 @@ pub struct Bjnp {
     /// TCP data acknowledgement: bytes the device accepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub accepted: Option<u32>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub anomalies: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Anomalies::is_empty")]
+    pub anomalies: Anomalies,
+}
+
+impl Default for Bjnp {
+    fn default() -> Self {
+        Bjnp {
+            magic: Magic::BJNP,
+            direction: Direction::Request,
+            dev_type: 0,
+            command: 0,
+            command_name: CommandName::Unknown,
+            seq: 0,
+            session_id: 0,
+            payload_len: 0,
+            response_to: None,
+            device_id: None,
+            mac: None,
+            ip: None,
+            ips: Vec::new(),
+            job: None,
+            poll: None,
+            status: None,
+            accepted: None,
+            anomalies: Anomalies::default(),
+        }
+    }
 }
 
 /// The request a response answers.
@@ -218,12 +252,11 @@ pub struct Poll {
 /// Something on a monitored port that is not what the port promises (Suricata's `anomaly`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Anomaly {
-    /// `decode` (packet layer) or `applayer`.
     #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub event: &'static str,
+    pub kind: AnomalyType,
+    pub event: AnomalyEvent,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub layer: Option<&'static str>,
+    pub layer: Option<AppProto>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Payload bytes seen (for app-layer anomalies).
@@ -234,7 +267,7 @@ pub struct Anomaly {
     pub preview_hex: Option<String>,
 }
 
-/// A rule fired (design.md §4).
+/// A rule fired (the README's alert tables).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Alert {
     pub alert: AlertInfo,
@@ -257,11 +290,10 @@ pub struct AlertInfo {
 /// Why the rule fired: what was seen and which policy entry it missed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Evidence {
-    /// `attempted` (no answer), `refused` (RST) or `established`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<&'static str>,
+    pub outcome: Option<Outcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub conn_state: Option<&'static str>,
+    pub conn_state: Option<ConnState>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub history: Option<String>,
     /// The policy entry that was missed (or matched, for 1003).
@@ -270,9 +302,9 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub printer: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub bjnp_command: Option<&'static str>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub anomalies: Vec<&'static str>,
+    pub bjnp_command: Option<CommandName>,
+    #[serde(skip_serializing_if = "Anomalies::is_empty")]
+    pub anomalies: Anomalies,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The command line that fired the rule (capped, escaped by the output format).
@@ -294,7 +326,7 @@ pub struct Evidence {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FlowRecord {
     pub flow: FlowInfo,
-    pub conn_state: &'static str,
+    pub conn_state: ConnState,
     pub history: String,
 }
 
@@ -307,21 +339,19 @@ pub struct FlowInfo {
     pub start: Timestamp,
     pub end: Timestamp,
     pub age: u64,
-    /// `new` (no answer), `established` or `closed`.
-    pub state: &'static str,
-    /// `timeout`, `closed`, `shutdown` or `evicted`.
-    pub reason: &'static str,
+    pub state: FlowState,
+    pub reason: EndReason,
     pub alerted: bool,
 }
 
 /// One job on a raw-printing stream (written when it ends).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Print {
     /// The page-description language (`postscript`, `pcl`, `pdf`...), `pjl` for a
     /// command-only session.
-    pub language: &'static str,
+    pub language: Language,
     /// Every language met, in order (`pjl`, then what ENTER LANGUAGE switched to).
-    pub languages: Vec<&'static str>,
+    pub languages: Vec<Language>,
     pub bytes_toserver: u64,
     pub bytes_toclient: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,8 +369,25 @@ pub struct Print {
     pub commands: Vec<String>,
 }
 
+impl Default for Print {
+    fn default() -> Self {
+        Print {
+            language: Language::Unknown,
+            languages: Vec::new(),
+            bytes_toserver: 0,
+            bytes_toclient: 0,
+            job_name: None,
+            user: None,
+            title: None,
+            creator: None,
+            pjl_lines: 0,
+            commands: Vec::new(),
+        }
+    }
+}
+
 /// A printer seen answering on a monitored port, first time or with a changed identity.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Printer {
     pub ip: Option<IpAddr>,
     /// The inventory name, when the policy lists this address.
@@ -357,121 +404,30 @@ pub struct Printer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub firmware: Option<String>,
     pub first_seen: Timestamp,
-    /// What changed since the last `printer` record: `new`, `service`, `mac`, `identity`.
-    pub change: &'static str,
+    /// What changed since the last `printer` record.
+    pub change: PrinterChange,
 }
 
-/// Counters at a point in time (every interval live, and at exit).
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Stats {
-    pub uptime_sec: u64,
-    pub capture: CaptureStats,
-    pub decoder: DecoderStats,
-    pub flow: crate::flow::FlowTableStats,
-    pub bjnp: BjnpStats,
-    pub detect: DetectStats,
-    pub output: OutputStats,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct DetectStats {
-    pub alerts: u64,
-    /// Alerts not written because the same (rule, source, destination, port) fired within the
-    /// suppression window.
-    pub suppressed: u64,
-    /// Per-target alerts folded into a scan or flood alert.
-    pub folded: u64,
-    pub suppress_evicted: u64,
-    pub scan_sources: u64,
-    pub scan_evicted: u64,
-    pub printers: u64,
-    /// Printers dropped from the inventory at its cap.
-    pub printers_evicted: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct CaptureStats {
-    /// Packets read from files, or delivered by libpcap live.
-    pub packets: u64,
-    pub bytes: u64,
-    /// libpcap live counters (`pcap_stats`): see the README for what each means.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub received: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub dropped: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub if_dropped: Option<u64>,
-    /// Packets the `-f` filter rejected on replay.
-    pub filtered: u64,
-    pub files: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct DecoderStats {
-    /// TCP/UDP packets to or from a monitored port.
-    pub monitored: u64,
-    /// IP packets that touch no monitored port.
-    pub ignored: u64,
-    pub not_ip: u64,
-    pub ipv4: u64,
-    pub ipv6: u64,
-    pub tcp: u64,
-    pub udp: u64,
-    pub vlan: u64,
-    /// Frames cut (snaplen) before the ports, or monitored packets whose payload was cut.
-    pub truncated: u64,
-    /// Headers that do not parse.
-    pub invalid: u64,
-    /// IP fragments of datagrams to or from a monitored port.
-    pub fragments: u64,
-    /// Fragmented datagrams to or from a monitored port being followed, and those dropped at
-    /// the cap before their last fragment came.
-    pub fragment_trains: u64,
-    pub fragment_trains_evicted: u64,
-    pub unsupported_linktype: u64,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BjnpStats {
-    pub messages: u64,
-    /// Messages with a consistency-check failure.
-    pub malformed: u64,
-    /// Payloads on a BJNP port that fail the hard checks.
-    pub not_bjnp: u64,
-    /// Empty UDP datagrams (port-scan probes).
-    pub empty_datagrams: u64,
-    pub responses_matched: u64,
-    pub responses_unmatched: u64,
-    /// TCP data messages counted but not logged one by one (see README).
-    pub data_messages_unlogged: u64,
-    pub tcp_gaps: u64,
-    /// TCP streams picked up mid-way that did not start at a message boundary.
-    pub tcp_midstream: u64,
-    pub pending_evicted: u64,
-}
-
-/// Output counters. `records` is what the engine produced; the rest is filled in by the output
-/// stage when it writes this very record, so they count exactly what went before it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct OutputStats {
-    pub records: u64,
-    /// Records handed to the sink.
-    pub written: u64,
-    /// Dropped because the output queue was full (live capture only: a slow sink).
-    pub dropped_queue_full: u64,
-    /// Dropped because the sink was unavailable (syslog receiver down, reconnecting).
-    pub dropped_sink_down: u64,
-    /// Syslog connections re-established.
-    pub reconnects: u64,
-    /// Output file reopened (SIGHUP).
-    pub reopens: u64,
+impl Default for Printer {
+    fn default() -> Self {
+        Printer {
+            ip: None,
+            name: None,
+            services: Vec::new(),
+            mac: None,
+            mfg: None,
+            model: None,
+            firmware: None,
+            first_seen: Timestamp::default(),
+            change: PrinterChange::New,
+        }
+    }
 }
 
 /// The sensor's own health: conditions under which its silence would mislead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Warning {
-    /// `capture_silent`: no packet passed the capture for several stats intervals.
-    pub code: &'static str,
+    pub code: WarningCode,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub silent_sec: Option<u64>,
@@ -499,15 +455,15 @@ mod tests {
                 src_port: 8612,
                 dest_ip: "ff02::1".parse().unwrap(),
                 dest_port: 8612,
-                proto: "UDP",
-                app_proto: Some("bjnp"),
+                proto: L4::Udp,
+                app_proto: Some(AppProto::Bjnp),
                 vlan: vec![10],
                 community_id: "1:x".into(),
             }),
             body: Body::Anomaly(Anomaly {
-                kind: "applayer",
-                event: "not_bjnp",
-                layer: Some("bjnp"),
+                kind: AnomalyType::Applayer,
+                event: AnomalyEvent::NotBjnp,
+                layer: Some(AppProto::Bjnp),
                 reason: None,
                 bytes: Some(3),
                 preview_hex: Some("414243".into()),

@@ -5,7 +5,9 @@
 //! what S0 or RSTO means, and a flow can be asked at any moment (an alert at handshake time
 //! carries `S1`, the flow record at the end `SF`).
 
-use crate::decode::{Tcp, L4};
+use crate::decode::Tcp;
+use crate::event::ConnState;
+use crate::net::L4;
 
 /// What one side has sent so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,48 +99,48 @@ impl TcpTrack {
     }
 
     /// Zeek's `conn_state` for TCP.
-    pub fn conn_state(&self) -> &'static str {
+    pub fn conn_state(&self) -> ConnState {
         let (o, r) = (&self.orig, &self.resp);
         if !o.syn {
             // No SYN from the originator: either the responder's half of a handshake we did not
             // see the start of, or mid-stream traffic (SF if both sides closed it).
             return match (r.synack, r.rst, r.fin) {
-                (true, true, _) => "RSTRH",
-                (true, false, true) => "SHR",
-                _ if o.fin && r.fin && !o.rst && !r.rst => "SF",
-                _ => "OTH",
+                (true, true, _) => ConnState::Rstrh,
+                (true, false, true) => ConnState::Shr,
+                _ if o.fin && r.fin && !o.rst && !r.rst => ConnState::Sf,
+                _ => ConnState::Oth,
             };
         }
         if !r.synack {
             return if r.rst {
-                "REJ"
+                ConnState::Rej
             } else if o.rst {
-                "RSTOS0"
+                ConnState::Rstos0
             } else if o.fin {
-                "SH"
+                ConnState::Sh
             } else {
-                "S0"
+                ConnState::S0
             };
         }
         // As Zeek: a responder reset is reported before an originator's.
         match (o.rst, r.rst, o.fin, r.fin) {
-            (_, true, _, _) => "RSTR",
-            (true, _, _, _) => "RSTO",
-            (_, _, true, true) => "SF",
-            (_, _, true, false) => "S2",
-            (_, _, false, true) => "S3",
-            _ => "S1",
+            (_, true, _, _) => ConnState::Rstr,
+            (true, _, _, _) => ConnState::Rsto,
+            (_, _, true, true) => ConnState::Sf,
+            (_, _, true, false) => ConnState::S2,
+            (_, _, false, true) => ConnState::S3,
+            _ => ConnState::S1,
         }
     }
 
     /// Zeek's UDP states: S0 when only the originator spoke, SF when both did, SHR when only
     /// the responder did.
-    pub fn udp_state(&self) -> &'static str {
+    pub fn udp_state(&self) -> ConnState {
         match (self.orig.any, self.resp.any) {
-            (true, true) => "SF",
-            (true, false) => "S0",
-            (false, true) => "SHR",
-            (false, false) => "OTH",
+            (true, true) => ConnState::Sf,
+            (true, false) => ConnState::S0,
+            (false, true) => ConnState::Shr,
+            (false, false) => ConnState::Oth,
         }
     }
 }
@@ -217,8 +219,8 @@ mod tests {
             v.extend_from_slice(rest);
             run(&v)
         };
-        assert_eq!(run(&[(true, S, false)]).conn_state(), "S0");
-        assert_eq!(with(&[(true, A, true)]).conn_state(), "S1");
+        assert_eq!(run(&[(true, S, false)]).conn_state().name(), "S0");
+        assert_eq!(with(&[(true, A, true)]).conn_state().name(), "S1");
         let sf = with(&[
             (true, A, true),
             (false, A, true),
@@ -226,33 +228,41 @@ mod tests {
             (false, F | A, false),
             (true, A, false),
         ]);
-        assert_eq!(sf.conn_state(), "SF");
+        assert_eq!(sf.conn_state().name(), "SF");
         assert_eq!(sf.history(), "ShADdFf");
         let rej = run(&[(true, S, false), (false, R | A, false)]);
-        assert_eq!(rej.conn_state(), "REJ");
+        assert_eq!(rej.conn_state().name(), "REJ");
         assert_eq!(rej.history(), "Sr");
-        assert_eq!(with(&[(true, F | A, false)]).conn_state(), "S2");
-        assert_eq!(with(&[(false, F | A, false)]).conn_state(), "S3");
-        assert_eq!(with(&[(true, R, false)]).conn_state(), "RSTO");
-        assert_eq!(with(&[(false, R, false)]).conn_state(), "RSTR");
+        assert_eq!(with(&[(true, F | A, false)]).conn_state().name(), "S2");
+        assert_eq!(with(&[(false, F | A, false)]).conn_state().name(), "S3");
+        assert_eq!(with(&[(true, R, false)]).conn_state().name(), "RSTO");
+        assert_eq!(with(&[(false, R, false)]).conn_state().name(), "RSTR");
         assert_eq!(
-            run(&[(true, S, false), (true, R, false)]).conn_state(),
+            run(&[(true, S, false), (true, R, false)])
+                .conn_state()
+                .name(),
             "RSTOS0"
         );
         assert_eq!(
-            run(&[(false, S | A, false), (false, R, false)]).conn_state(),
+            run(&[(false, S | A, false), (false, R, false)])
+                .conn_state()
+                .name(),
             "RSTRH"
         );
         assert_eq!(
-            run(&[(true, S, false), (true, F, false)]).conn_state(),
+            run(&[(true, S, false), (true, F, false)])
+                .conn_state()
+                .name(),
             "SH"
         );
         assert_eq!(
-            run(&[(false, S | A, false), (false, F, false)]).conn_state(),
+            run(&[(false, S | A, false), (false, F, false)])
+                .conn_state()
+                .name(),
             "SHR"
         );
         let oth = run(&[(true, A, true), (false, A, true)]);
-        assert_eq!(oth.conn_state(), "OTH");
+        assert_eq!(oth.conn_state().name(), "OTH");
         assert!(
             oth.established(),
             "mid-stream traffic both ways counts as established"
@@ -272,13 +282,13 @@ mod tests {
     fn udp_states_and_history() {
         let mut t = TcpTrack::default();
         t.update(L4::Udp, Tcp::default(), true, true);
-        assert_eq!(t.udp_state(), "S0");
+        assert_eq!(t.udp_state().name(), "S0");
         t.update(L4::Udp, Tcp::default(), true, false);
         t.update(L4::Udp, Tcp::default(), true, true);
-        assert_eq!(t.udp_state(), "SF");
+        assert_eq!(t.udp_state().name(), "SF");
         assert_eq!(t.history(), "Dd");
         let mut r = TcpTrack::default();
         r.update(L4::Udp, Tcp::default(), true, false);
-        assert_eq!(r.udp_state(), "SHR");
+        assert_eq!(r.udp_state().name(), "SHR");
     }
 }

@@ -1,5 +1,8 @@
-//! Flows: a bounded table of connections keyed by a direction-normalised 5-tuple plus VLANs.
-//! Each flow carries its counters and the per-flow state of the analyzers (`analyze/`).
+//! Flows: a generic connection core. A bounded table of connections keyed by a
+//! direction-normalised 5-tuple plus VLANs, Zeek's conn_state and history, and in-order TCP
+//! stream delivery. It knows no application protocol: each flow carries an opaque `T` that the
+//! engine fills with its analyzer and detection state, and the engine tells the table which side
+//! is the client when a flow is created.
 
 pub mod conn_state;
 mod key;
@@ -8,7 +11,7 @@ mod table;
 
 pub use conn_state::TcpTrack;
 pub use key::FlowKey;
-pub use table::{EndReason, Flow, FlowConfig, FlowTable, FlowTableStats};
+pub use table::{Conn, Flow, FlowConfig, FlowTable};
 
 /// Which way a packet travels within its flow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

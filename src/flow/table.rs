@@ -1,7 +1,7 @@
 use super::{Dir, FlowKey, TcpTrack};
-use crate::analyze::FlowApp;
-use crate::decode::{Packet, Tcp, Vlans, L4};
-use crate::event::Timestamp;
+use crate::decode::{Packet, Tcp, Vlans};
+use crate::event::{ConnState, EndReason, FlowTableStats};
+use crate::net::{Timestamp, L4};
 use hashbrown::HashMap;
 use std::net::IpAddr;
 
@@ -29,31 +29,8 @@ impl Default for FlowConfig {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    /// Idle past its timeout.
-    Timeout,
-    /// Closed by FIN/RST (reported once the close delay has passed).
-    Closed,
-    /// Pushed out by a new flow at the table's cap.
-    Evicted,
-    /// End of input or stop signal.
-    Shutdown,
-}
-
-impl EndReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndReason::Timeout => "timeout",
-            EndReason::Closed => "closed",
-            EndReason::Evicted => "evicted",
-            EndReason::Shutdown => "shutdown",
-        }
-    }
-}
-
-/// One connection.
-pub struct Flow {
+/// The facts of one connection, whatever its application.
+pub struct Conn {
     pub id: u64,
     pub l4: L4,
     pub client: (IpAddr, u16),
@@ -66,12 +43,36 @@ pub struct Flow {
     pub bytes: [u64; 2],
     /// Flags each side sent and the history letters (Zeek's conn_state/history).
     pub track: TcpTrack,
-    /// Which flow-level alerts were already decided for this flow (owned by `detect`).
-    pub alert_marks: u8,
-    pub app: FlowApp,
+    /// The sequence number of the first SYN from each side (indexed by `Dir`): where stream
+    /// reassembly starts once a flow carries data.
+    pub isn: [Option<u32>; 2],
 }
 
-impl Flow {
+impl Conn {
+    /// A connection first seen at `ts`, nothing counted yet.
+    pub fn new(
+        id: u64,
+        l4: L4,
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+        vlan: Vlans,
+        ts: Timestamp,
+    ) -> Self {
+        Conn {
+            id,
+            l4,
+            client,
+            server,
+            vlan,
+            first_ts: ts,
+            last_ts: ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            track: TcpTrack::default(),
+            isn: [None; 2],
+        }
+    }
+
     /// Community ID v1 of the flow (computed when a record needs it: a per-flow string would
     /// cost more memory than the hash costs time).
     pub fn community_id(&self) -> String {
@@ -85,18 +86,8 @@ impl Flow {
         )
     }
 
-    /// The application protocol its server port stands for.
-    pub fn app_proto(&self) -> Option<&'static str> {
-        match (&self.app, self.server.1) {
-            (FlowApp::Raw(r), _) => r.app_proto(),
-            (_, 8610) => Some("mfnp"),
-            (_, 8611..=8614) => Some("bjnp"),
-            _ => None,
-        }
-    }
-
     /// Zeek's conn_state for this flow now.
-    pub fn conn_state(&self) -> &'static str {
+    pub fn conn_state(&self) -> ConnState {
         match self.l4 {
             L4::Tcp => self.track.conn_state(),
             L4::Udp => self.track.udp_state(),
@@ -125,25 +116,39 @@ impl Flow {
             Dir::ToClient
         }
     }
+
+    /// Counts one packet of this flow (`wire_len` bytes on the wire): counters, Zeek flags and
+    /// the side's ISN. Returns its direction.
+    pub fn update(&mut self, p: &Packet<'_>, wire_len: u32) -> Dir {
+        let dir = self.dir_of(p);
+        let di = dir.index();
+        self.pkts[di] += 1;
+        self.bytes[di] += u64::from(wire_len);
+        self.track
+            .update(p.l4, p.tcp, !p.payload.is_empty(), dir == Dir::ToServer);
+        if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
+            // A retransmitted SYN changes nothing: the first one stands.
+            self.isn[di].get_or_insert(p.tcp.seq);
+        }
+        dir
+    }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct FlowTableStats {
-    pub active: u64,
-    pub created: u64,
-    pub timed_out: u64,
-    pub evicted: u64,
+/// A connection and what the engine keeps with it.
+pub struct Flow<T> {
+    pub conn: Conn,
+    pub ext: T,
 }
 
-pub struct FlowTable {
+pub struct FlowTable<T> {
     cfg: FlowConfig,
     // hashbrown's default hasher is foldhash with a per-process random seed: keys come off the
     // wire, so a fixed hash would let an attacker aim every flow at one bucket.
-    map: HashMap<FlowKey, Flow>,
+    map: HashMap<FlowKey, Flow<T>>,
     stats: FlowTableStats,
 }
 
-impl FlowTable {
+impl<T> FlowTable<T> {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             // Sized once for the cap: growing by doubling would briefly hold both the old and
@@ -172,17 +177,16 @@ impl FlowTable {
         self.map.is_empty()
     }
 
-    /// Finds or creates the flow of `p`. `monitored_dst` says whether the destination port is a
-    /// monitored one (the server side when no SYN tells). At the cap, the longest-idle flows
-    /// are evicted first and handed to `on_end`.
+    /// Finds or creates the flow of `p`. A new flow asks `new` whether the packet's source is
+    /// the client and what to keep with the flow. At the cap, the longest-idle flows are
+    /// evicted first and handed to `on_end`.
     pub fn upsert(
         &mut self,
         p: &Packet<'_>,
         ts: Timestamp,
-        monitored_src: bool,
-        monitored_dst: bool,
-        on_end: &mut dyn FnMut(Flow, EndReason),
-    ) -> &mut Flow {
+        new: impl FnOnce() -> (bool, T),
+        on_end: &mut dyn FnMut(Flow<T>, EndReason),
+    ) -> &mut Flow<T> {
         let key = FlowKey::new(p.l4, p.src, p.src_port, p.dst, p.dst_port, p.vlan);
         if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
             self.evict_oldest(on_end);
@@ -190,40 +194,45 @@ impl FlowTable {
         let stats = &mut self.stats;
         let flow = self.map.entry(key).or_insert_with(|| {
             stats.created += 1;
-            new_flow(&key, p, ts, monitored_src, monitored_dst)
+            let (src_is_client, ext) = new();
+            Flow {
+                conn: new_conn(&key, p, ts, src_is_client),
+                ext,
+            }
         });
-        if ts > flow.last_ts {
-            flow.last_ts = ts;
+        if ts > flow.conn.last_ts {
+            flow.conn.last_ts = ts;
         }
         flow
     }
 
     /// Removes flows idle past their timeout, in (last seen, id) order so output is stable
     /// whatever the hasher's seed.
-    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow, EndReason)) {
+    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
         let cfg = &self.cfg;
-        let idle =
-            |f: &Flow| now.since(f.last_ts) > f.idle_limit(cfg).0.saturating_mul(1_000_000_000);
+        let idle = |f: &Flow<T>| {
+            now.since(f.conn.last_ts) > f.conn.idle_limit(cfg).0.saturating_mul(1_000_000_000)
+        };
         if !self.map.values().any(idle) {
             return;
         }
-        let mut gone: Vec<Flow> = self
+        let mut gone: Vec<Flow<T>> = self
             .map
             .extract_if(|_, f| idle(f))
             .map(|(_, f)| f)
             .collect();
-        gone.sort_by_key(|f| (f.last_ts, f.id));
+        gone.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
         self.stats.timed_out += gone.len() as u64;
         for f in gone {
-            let reason = f.idle_limit(&self.cfg).1;
+            let reason = f.conn.idle_limit(&self.cfg).1;
             on_end(f, reason);
         }
     }
 
     /// Ends every flow (shutdown, end of replay).
-    pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow, EndReason)) {
-        let mut all: Vec<Flow> = self.map.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| (f.last_ts, f.id));
+    pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
+        let mut all: Vec<Flow<T>> = self.map.drain().map(|(_, f)| f).collect();
+        all.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
         for f in all {
             on_end(f, EndReason::Shutdown);
         }
@@ -231,18 +240,21 @@ impl FlowTable {
 
     /// Evicts the longest-idle sixteenth of the table in one pass, so a flood of new flows
     /// costs O(1) amortised per insertion instead of a scan each time.
-    fn evict_oldest(&mut self, on_end: &mut dyn FnMut(Flow, EndReason)) {
+    fn evict_oldest(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
         let n = (self.map.len() / 16).max(1);
-        let mut ages: Vec<(Timestamp, u64)> =
-            self.map.values().map(|f| (f.last_ts, f.id)).collect();
+        let mut ages: Vec<(Timestamp, u64)> = self
+            .map
+            .values()
+            .map(|f| (f.conn.last_ts, f.conn.id))
+            .collect();
         ages.select_nth_unstable(n - 1);
         let cutoff = ages[n - 1];
-        let mut gone: Vec<Flow> = self
+        let mut gone: Vec<Flow<T>> = self
             .map
-            .extract_if(|_, f| (f.last_ts, f.id) <= cutoff)
+            .extract_if(|_, f| (f.conn.last_ts, f.conn.id) <= cutoff)
             .map(|(_, f)| f)
             .collect();
-        gone.sort_by_key(|f| (f.last_ts, f.id));
+        gone.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
         self.stats.evicted += gone.len() as u64;
         for f in gone {
             on_end(f, EndReason::Evicted);
@@ -250,42 +262,13 @@ impl FlowTable {
     }
 }
 
-fn new_flow(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, msrc: bool, mdst: bool) -> Flow {
-    // The SYN's sender is the client; else the side talking *to* the monitored port; when both
-    // ports are monitored (BJNP discovery runs 8611 to 8611), a BJNP message says which way it
-    // goes in bit 7 of its dev_type.
-    let src_is_client = if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
-        !p.tcp.has(Tcp::ACK)
-    } else if msrc && mdst {
-        bjnp_direction(p.payload).unwrap_or(true)
-    } else {
-        mdst || !msrc
-    };
+fn new_conn(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, src_is_client: bool) -> Conn {
     let (client, server) = if src_is_client {
         ((p.src, p.src_port), (p.dst, p.dst_port))
     } else {
         ((p.dst, p.dst_port), (p.src, p.src_port))
     };
-    Flow {
-        id: key.flow_id(ts.0),
-        l4: p.l4,
-        client,
-        server,
-        vlan: p.vlan,
-        first_ts: ts,
-        last_ts: ts,
-        pkts: [0; 2],
-        bytes: [0; 2],
-        track: TcpTrack::default(),
-        alert_marks: 0,
-        app: FlowApp::for_port(p.l4, server.1),
-    }
-}
-
-/// `Some(true)` for a BJNP request, `Some(false)` for a response, `None` if not BJNP.
-fn bjnp_direction(payload: &[u8]) -> Option<bool> {
-    let h = crate::proto::bjnp::Header::parse(payload, crate::proto::bjnp::MAX_TCP_PAYLOAD).ok()?;
-    Some(!h.dev_type().is_response())
+    Conn::new(key.flow_id(ts.0), p.l4, client, server, p.vlan, ts)
 }
 
 #[cfg(test)]
@@ -311,7 +294,7 @@ mod tests {
 
     #[test]
     fn cap_holds_and_evictions_are_counted() {
-        let mut t = FlowTable::new(FlowConfig {
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig {
             max_flows: 64,
             ..FlowConfig::default()
         });
@@ -319,7 +302,7 @@ mod tests {
         for i in 0..1000u32 {
             let src = format!("10.0.{}.{}", i / 256, i % 256);
             let p = pkt(&src, 40000, "192.0.2.30", 8611);
-            t.upsert(&p, Timestamp(u64::from(i)), false, true, &mut |_, r| {
+            t.upsert(&p, Timestamp(u64::from(i)), || (true, ()), &mut |_, r| {
                 assert_eq!(r, EndReason::Evicted);
                 ended += 1;
             });
@@ -333,18 +316,18 @@ mod tests {
 
     #[test]
     fn idle_flows_time_out_in_order() {
-        let mut t = FlowTable::new(FlowConfig::default());
+        let mut t: FlowTable<()> = FlowTable::new(FlowConfig::default());
         let sec = 1_000_000_000;
         // (UDP: 60 s idle)
         let a = pkt("192.0.2.5", 1, "192.0.2.30", 8611);
         let b = pkt("192.0.2.6", 1, "192.0.2.30", 8611);
-        t.upsert(&b, Timestamp(2 * sec), false, true, &mut |_, _| {});
-        t.upsert(&a, Timestamp(sec), false, true, &mut |_, _| {});
+        t.upsert(&b, Timestamp(2 * sec), || (true, ()), &mut |_, _| {});
+        t.upsert(&a, Timestamp(sec), || (true, ()), &mut |_, _| {});
         t.expire(Timestamp(30 * sec), &mut |_, _| panic!("too early"));
         let mut order = vec![];
         t.expire(Timestamp(100 * sec), &mut |f, r| {
             assert_eq!(r, EndReason::Timeout);
-            order.push(f.client.0.to_string());
+            order.push(f.conn.client.0.to_string());
         });
         assert_eq!(order, ["192.0.2.5", "192.0.2.6"]);
         assert!(t.is_empty());
@@ -352,12 +335,16 @@ mod tests {
     }
 
     #[test]
-    fn roles_from_monitored_port() {
-        let mut t = FlowTable::new(FlowConfig::default());
-        // first packet is the printer's answer: the client is still the other side
+    fn the_caller_names_the_client() {
+        let mut t: FlowTable<u8> = FlowTable::new(FlowConfig::default());
+        // first packet is the printer's answer: the client is the other side
         let p = pkt("192.0.2.30", 8611, "192.0.2.5", 50000);
-        let f = t.upsert(&p, Timestamp(1), true, false, &mut |_, _| {});
-        assert_eq!(f.client, ("192.0.2.5".parse().unwrap(), 50000));
-        assert_eq!(f.dir_of(&p), Dir::ToClient);
+        let f = t.upsert(&p, Timestamp(1), || (false, 7), &mut |_, _| {});
+        assert_eq!(f.conn.client, ("192.0.2.5".parse().unwrap(), 50000));
+        assert_eq!(f.conn.dir_of(&p), Dir::ToClient);
+        assert_eq!(f.ext, 7);
+        // the second packet finds the flow: `new` is not asked again
+        let f = t.upsert(&p, Timestamp(2), || unreachable!(), &mut |_, _| {});
+        assert_eq!(f.conn.last_ts, Timestamp(2));
     }
 }

@@ -1,8 +1,9 @@
-//! Canon BJNP / MFNP wire format (protocols.md §1-3, §5).
+//! Canon BJNP / MFNP wire format (docs/PROTOCOLS.md §1-3, §5).
 //!
 //! Zero-copy views over `&[u8]`: nothing here allocates or knows about flows. Codes are newtypes
 //! with named constants so an unknown code survives as its number instead of failing the parse.
 
+use crate::net::named_enum;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub const HEADER_LEN: usize = 16;
@@ -41,6 +42,12 @@ impl Magic {
     }
 }
 
+impl serde::Serialize for Magic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// Byte 4: which stack (printer / scanner) and, in bit 7, request or response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DevType(pub u8);
@@ -72,44 +79,75 @@ impl DevType {
     }
 }
 
-/// Byte 5. The same code means different things on UDP and TCP (protocols.md §2).
+/// Byte 5. The same code means different things on UDP and TCP (docs/PROTOCOLS.md §2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Command(pub u8);
 
-impl Command {
-    pub const DISCOVER: Command = Command(0x01);
-    pub const START_SCAN: Command = Command(0x02);
-    pub const JOB_DETAILS: Command = Command(0x10);
-    pub const CLOSE: Command = Command(0x11);
-    /// UDP: printer status. TCP: scanner read request.
-    pub const GET_STATUS: Command = Command(0x20);
-    /// TCP: print data (printer) or scanner command.
-    pub const PRINT_DATA: Command = Command(0x21);
-    pub const GET_ID: Command = Command(0x30);
-    pub const SCAN_POLL: Command = Command(0x32);
+named_enum! {
+    /// What a command code means where it was seen (`command_name` in records).
+    pub enum CommandName {
+        Discover = "discover",
+        StartScan = "start_scan",
+        JobDetails = "job_details",
+        Close = "close",
+        /// UDP 0x20.
+        GetStatus = "get_status",
+        /// TCP 0x20: a scanner read request.
+        ReadData = "read_data",
+        /// 0x21 on the printer stack.
+        PrintData = "print_data",
+        /// TCP 0x21 on the scanner stack.
+        ScanCommand = "scan_command",
+        GetIdentity = "get_identity",
+        ScanPoll = "scan_poll",
+        Unknown = "unknown",
+    }
+}
 
-    pub fn is_known(self) -> bool {
-        matches!(
-            self.0,
-            0x01 | 0x02 | 0x10 | 0x11 | 0x20 | 0x21 | 0x30 | 0x32
-        )
+/// Declares every command code once: its constant, and its name on UDP, on TCP for the printer
+/// stack and on TCP for the scanner stack. Known-ness and names are read from the same table.
+macro_rules! command_codes {
+    ($( $(#[$doc:meta])* $konst:ident = $code:literal => $udp:ident, $tcp_printer:ident, $tcp_scanner:ident; )*) => {
+        impl Command {
+            $( $(#[$doc])* pub const $konst: Command = Command($code); )*
+        }
+        const COMMANDS: &[(Command, [CommandName; 3])] = &[
+            $( (Command::$konst, [CommandName::$udp, CommandName::$tcp_printer, CommandName::$tcp_scanner]), )*
+        ];
+    };
+}
+
+command_codes! {
+    DISCOVER = 0x01 => Discover, Discover, Discover;
+    START_SCAN = 0x02 => StartScan, StartScan, StartScan;
+    JOB_DETAILS = 0x10 => JobDetails, JobDetails, JobDetails;
+    CLOSE = 0x11 => Close, Close, Close;
+    /// UDP: printer status. TCP: scanner read request.
+    GET_STATUS = 0x20 => GetStatus, ReadData, ReadData;
+    /// TCP: print data (printer stack) or a scanner command (scanner stack).
+    PRINT_DATA = 0x21 => PrintData, PrintData, ScanCommand;
+    GET_ID = 0x30 => GetIdentity, GetIdentity, GetIdentity;
+    SCAN_POLL = 0x32 => ScanPoll, ScanPoll, ScanPoll;
+}
+
+impl Command {
+    fn names(self) -> Option<&'static [CommandName; 3]> {
+        COMMANDS.iter().find(|(c, _)| *c == self).map(|(_, n)| n)
     }
 
-    /// A readable name. TCP reuses 0x20/0x21 for data transfer, and on the scanner stack
-    /// (`stack` 2) 0x21 carries scanner commands, not print data.
-    pub fn name(self, transport: Transport, stack: u8) -> &'static str {
-        match (self.0, transport, stack) {
-            (0x01, _, _) => "discover",
-            (0x02, _, _) => "start_scan",
-            (0x10, _, _) => "job_details",
-            (0x11, _, _) => "close",
-            (0x20, Transport::Udp, _) => "get_status",
-            (0x20, Transport::Tcp, _) => "read_data",
-            (0x21, Transport::Tcp, 2) => "scan_command",
-            (0x21, _, _) => "print_data",
-            (0x30, _, _) => "get_identity",
-            (0x32, _, _) => "scan_poll",
-            _ => "unknown",
+    pub fn is_known(self) -> bool {
+        self.names().is_some()
+    }
+
+    /// What the code means on `transport` for `stack` (1 printer, 2 scanner).
+    pub fn name(self, transport: Transport, stack: u8) -> CommandName {
+        let Some(names) = self.names() else {
+            return CommandName::Unknown;
+        };
+        match (transport, stack) {
+            (Transport::Udp, _) => names[0],
+            (Transport::Tcp, 2) => names[2],
+            (Transport::Tcp, _) => names[1],
         }
     }
 }
@@ -643,17 +681,28 @@ impl Anomalies {
     /// Anomalies that make the message "malformed BJNP" (alert 1102), as opposed to facts about
     /// the capture (snaplen, fragments) or the conversation (an answer we did not see asked).
     pub fn is_malformed(&self) -> bool {
-        const INFORMATIONAL: u32 = Anomalies::CAPTURE_TRUNCATED
-            | Anomalies::IP_FRAGMENT
-            | Anomalies::UNSOLICITED_RESPONSE
-            | Anomalies::MULTIPLE_MESSAGES;
-        self.0 & !INFORMATIONAL != 0
+        !self.malformed().is_empty()
     }
+    /// Only the anomalies that make the message malformed.
+    pub fn malformed(&self) -> Anomalies {
+        Anomalies(self.0 & !Self::INFORMATIONAL)
+    }
+    /// Facts about the capture (snaplen, fragments) or the conversation, not the sender's fault.
+    const INFORMATIONAL: u32 = Anomalies::CAPTURE_TRUNCATED
+        | Anomalies::IP_FRAGMENT
+        | Anomalies::UNSOLICITED_RESPONSE
+        | Anomalies::MULTIPLE_MESSAGES;
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         Self::NAMES
             .iter()
             .filter(|(bit, _)| self.has(*bit))
             .map(|(_, n)| *n)
+    }
+}
+
+impl serde::Serialize for Anomalies {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.names())
     }
 }
 
@@ -816,7 +865,7 @@ mod tests {
         let b = hdr(b"MFNP", 2, 1, 0, 0, 0);
         let h = Header::parse(&b, MAX_UDP_PAYLOAD).unwrap();
         assert_eq!(h.magic(), Magic::MFNP);
-        assert_eq!(h.command().name(Transport::Udp, 2), "discover");
+        assert_eq!(h.command().name(Transport::Udp, 2), CommandName::Discover);
     }
 
     #[test]
@@ -862,7 +911,10 @@ mod tests {
         let b = hdr(b"BJNP", 0x01, 0x55, 7, 0, 0);
         let (m, _) = datagram(&b).unwrap();
         assert_eq!(m.header.command(), Command(0x55));
-        assert_eq!(m.header.command().name(Transport::Udp, 1), "unknown");
+        assert_eq!(
+            m.header.command().name(Transport::Udp, 1),
+            CommandName::Unknown
+        );
         let a = check(&m, TO_SERVICE);
         assert!(a.has(Anomalies::UNKNOWN_COMMAND));
         assert!(a.is_malformed());
@@ -873,13 +925,28 @@ mod tests {
         for code in [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x30, 0x32] {
             assert!(Command(code).is_known());
             for stack in [1, 2] {
-                assert_ne!(Command(code).name(Transport::Udp, stack), "unknown");
-                assert_ne!(Command(code).name(Transport::Tcp, stack), "unknown");
+                assert_ne!(
+                    Command(code).name(Transport::Udp, stack),
+                    CommandName::Unknown
+                );
+                assert_ne!(
+                    Command(code).name(Transport::Tcp, stack),
+                    CommandName::Unknown
+                );
             }
         }
-        assert_eq!(Command::GET_STATUS.name(Transport::Tcp, 2), "read_data");
-        assert_eq!(Command::PRINT_DATA.name(Transport::Tcp, 1), "print_data");
-        assert_eq!(Command::PRINT_DATA.name(Transport::Tcp, 2), "scan_command");
+        assert_eq!(
+            Command::GET_STATUS.name(Transport::Tcp, 2),
+            CommandName::ReadData
+        );
+        assert_eq!(
+            Command::PRINT_DATA.name(Transport::Tcp, 1),
+            CommandName::PrintData
+        );
+        assert_eq!(
+            Command::PRINT_DATA.name(Transport::Tcp, 2),
+            CommandName::ScanCommand
+        );
     }
 
     #[test]

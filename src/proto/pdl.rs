@@ -1,47 +1,33 @@
 //! Which page-description language a raw print job speaks, from its first bytes
-//! (protocols.md §6.2). Pure: the caller decides when a new job starts.
+//! (docs/PROTOCOLS.md §6.2). Pure: the caller decides when a new job starts.
+
+use crate::net::named_enum;
 
 /// Universal Exit Language: ends a job and returns the printer to PJL.
 pub const UEL: &[u8] = b"\x1b%-12345X";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Language {
-    Pjl,
-    PostScript,
-    Pdf,
-    Pcl,
-    PclXl,
-    /// Canon IJ data with a BJL control block.
-    CanonBjl,
-    EscP,
-    /// CUPS/PWG raster or Apple URF.
-    Raster,
-    Jpeg,
-    Png,
-    Zpl,
-    Text,
-    Unknown,
+named_enum! {
+    /// A page-description language (or PJL, the job-control language around them).
+    pub enum Language {
+        Pjl = "pjl",
+        PostScript = "postscript",
+        Pdf = "pdf",
+        Pcl = "pcl",
+        PclXl = "pclxl",
+        /// Canon IJ data with a BJL control block.
+        CanonBjl = "bjl",
+        EscP = "escp",
+        /// CUPS/PWG raster or Apple URF.
+        Raster = "raster",
+        Jpeg = "jpeg",
+        Png = "png",
+        Zpl = "zpl",
+        Text = "text",
+        Unknown = "unknown",
+    }
 }
 
 impl Language {
-    pub fn name(self) -> &'static str {
-        match self {
-            Language::Pjl => "pjl",
-            Language::PostScript => "postscript",
-            Language::Pdf => "pdf",
-            Language::Pcl => "pcl",
-            Language::PclXl => "pclxl",
-            Language::CanonBjl => "bjl",
-            Language::EscP => "escp",
-            Language::Raster => "raster",
-            Language::Jpeg => "jpeg",
-            Language::Png => "png",
-            Language::Zpl => "zpl",
-            Language::Text => "text",
-            Language::Unknown => "unknown",
-        }
-    }
-
     /// From `@PJL ENTER LANGUAGE = X` (case-insensitive; vendors add their own names).
     pub fn from_enter(name: &[u8]) -> Language {
         let n = name.trim_ascii();
@@ -60,6 +46,57 @@ impl Language {
             Language::Unknown
         }
     }
+}
+
+/// Finds the UEL that ends a part of page data fed in chunks of any size: a UEL split across
+/// chunk boundaries (a few bytes per TCP segment) is found too. Fixed memory: the last bytes of
+/// what came before.
+#[derive(Clone, Debug, Default)]
+pub struct UelFinder {
+    tail: [u8; 8],
+    tail_len: usize,
+}
+
+impl UelFinder {
+    /// Forgets earlier chunks (a new part starts).
+    pub fn reset(&mut self) {
+        self.tail_len = 0;
+    }
+
+    /// The offset in `b` just past a UEL that ends in `b` (one that began in earlier chunks
+    /// counts), or `None`; then `b`'s last bytes are remembered for the next chunk.
+    pub fn find_end(&mut self, b: &[u8]) -> Option<usize> {
+        // A UEL may straddle the previous chunk's end.
+        let mut probe = [0u8; 8 + 16];
+        let take = b.len().min(16);
+        probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+        probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
+        let seam = &probe[..self.tail_len + take];
+        let found = find(seam, UEL)
+            .filter(|&i| i < self.tail_len)
+            .map(|i| i + UEL.len() - self.tail_len)
+            .or_else(|| find(b, UEL).map(|i| i + UEL.len()));
+        if found.is_some() {
+            self.tail_len = 0;
+        } else {
+            // The last 8 bytes of what came so far (old tail + this chunk): a UEL can be split
+            // across any number of small segments.
+            let mut joined = [0u8; 16];
+            let from_b = b.len().min(8);
+            let from_tail = (8 - from_b).min(self.tail_len);
+            joined[..from_tail]
+                .copy_from_slice(&self.tail[self.tail_len - from_tail..self.tail_len]);
+            joined[from_tail..from_tail + from_b].copy_from_slice(&b[b.len() - from_b..]);
+            let n = from_tail + from_b;
+            self.tail[..n].copy_from_slice(&joined[..n]);
+            self.tail_len = n;
+        }
+        found
+    }
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
 }
 
 /// Skips what may precede a job's real start: NULs, whitespace, ^D (PostScript end-of-job)
@@ -181,5 +218,18 @@ mod tests {
         assert_eq!(Language::from_enter(b"PCLXL"), Language::PclXl);
         assert_eq!(Language::from_enter(b"PDF"), Language::Pdf);
         assert_eq!(Language::from_enter(b"HPGL2"), Language::Unknown);
+    }
+
+    #[test]
+    fn a_uel_split_across_chunks_is_found() {
+        let mut f = UelFinder::default();
+        assert_eq!(f.find_end(b"page data \x1b%-12"), None);
+        assert_eq!(f.find_end(b"3"), None);
+        // the rest of the UEL ends 3 bytes into this chunk
+        assert_eq!(f.find_end(b"45X@PJL"), Some(3));
+        // whole in one chunk
+        assert_eq!(f.find_end(b"ab\x1b%-12345Xcd"), Some(11));
+        f.reset();
+        assert_eq!(f.find_end(b"nothing here"), None);
     }
 }

@@ -1,4 +1,4 @@
-//! PostScript risk scanning at token level (protocols.md §6.4): a streaming tokenizer that
+//! PostScript risk scanning at token level (docs/PROTOCOLS.md §6.4): a streaming tokenizer that
 //! knows comments, strings (nested parentheses, escapes), hex and ASCII85 strings,
 //! dictionaries and procedures, so a construct split across TCP segments or hidden in a
 //! comment or string is judged correctly. Fixed memory: a token, two string heads, a short
@@ -391,6 +391,28 @@ impl Scanner {
     }
 }
 
+/// The Document Structuring Convention comments of a PostScript header that say whose job it
+/// is and what it is called.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dsc {
+    Title,
+    For,
+    Creator,
+}
+
+/// Reads one header line (without its line break): `%%Title: Quarterly report` gives
+/// `(Dsc::Title, b"Quarterly report")`, the value trimmed.
+pub fn dsc_comment(line: &[u8]) -> Option<(Dsc, &[u8])> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    [
+        (&b"%%Title:"[..], Dsc::Title),
+        (b"%%For:", Dsc::For),
+        (b"%%Creator:", Dsc::Creator),
+    ]
+    .into_iter()
+    .find_map(|(prefix, which)| line.strip_prefix(prefix).map(|v| (which, v.trim_ascii())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,5 +544,16 @@ mod tests {
         sc.feed(&[b'{'; 10_000], &mut |_, _| {});
         assert!(sc.procs.len() <= PROC_DEPTH);
         sc.feed(&[b'('; 70_000], &mut |_, _| {});
+    }
+
+    #[test]
+    fn dsc_comments_name_the_job() {
+        assert_eq!(
+            dsc_comment(b"%%Title: Quarterly report \r"),
+            Some((Dsc::Title, &b"Quarterly report"[..]))
+        );
+        assert_eq!(dsc_comment(b"%%For:alice"), Some((Dsc::For, &b"alice"[..])));
+        assert_eq!(dsc_comment(b"%%Pages: 3"), None);
+        assert_eq!(dsc_comment(b"x %%Title: no"), None);
     }
 }

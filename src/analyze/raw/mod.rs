@@ -1,31 +1,27 @@
 //! Raw printing (TCP 9100-9102): reassembles both directions, splits the client's stream into
 //! jobs, follows PJL line by line (binary payloads skipped, languages switched on
-//! `ENTER LANGUAGE`), notes PostScript DSC comments, and reports risky PJL as findings for the
-//! detector. Memory per flow is fixed: the reassembler's cap, one line buffer, capped lists.
+//! `ENTER LANGUAGE`), hands page data to the PostScript and PCL scanners, and reports what they
+//! find as findings for detection. Memory per flow is fixed: the reassembler's cap, one line
+//! buffer, fixed-size scanners, capped lists.
 
-use super::AppOut;
+mod job;
+
+use super::{Analyzer, AppEvent, Finding, PacketCx, Shared};
 use crate::decode::Tcp;
-use crate::event::{self, text};
+use crate::event::text;
 use crate::flow::stream::{Delivery, Reassembler};
 use crate::flow::Dir;
-use crate::proto::pdl::{self, Language};
+use crate::proto::pdl::{self, Language, UelFinder};
 use crate::proto::pjl::{self, Risk};
 use crate::proto::{pcl, postscript};
+use job::Job;
 
 /// Longest line kept whole; longer ones are oversized arguments (kept in part as evidence).
 const MAX_LINE: usize = 4096;
-/// PJL commands listed per job record.
-const MAX_COMMANDS: usize = 32;
 /// PostScript header bytes scanned for DSC comments.
 const DSC_WINDOW: u64 = 64 * 1024;
 /// Bytes a classifier waits for before deciding.
 const CLASSIFY_AT: usize = 16;
-/// Printer-to-client bytes in one connection that suggest file exfiltration (FSUPLOAD).
-pub const EXFIL_BYTES: u64 = 1 << 20;
-/// PIN guesses in one connection that make a brute force.
-pub const PIN_GUESSES: u32 = 10;
-/// NVRAM writes (`DEFAULT`) in one connection that wear it.
-pub const NVRAM_WRITES: u32 = 100;
 
 /// What the client side is in the middle of.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,30 +35,6 @@ enum Mode {
     Binary(u64),
     /// After a gap, until a UEL or a line start makes sense again.
     Lost,
-}
-
-/// A risky command found in the stream.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
-    pub risk: Risk,
-    /// The command line, capped and made valid UTF-8 (escaped by the output format).
-    pub line: String,
-    pub reason: Option<String>,
-}
-
-#[derive(Default)]
-struct Job {
-    languages: Vec<&'static str>,
-    bytes: u64,
-    bytes_toclient: u64,
-    job_name: Option<String>,
-    user: Option<String>,
-    title: Option<String>,
-    creator: Option<String>,
-    ps_for: Option<String>,
-    commands: Vec<String>,
-    pjl_lines: u64,
-    pdl_bytes: u64,
 }
 
 pub struct RawFlow {
@@ -79,19 +51,13 @@ pub struct RawFlow {
     ps: Option<Box<postscript::Scanner>>,
     /// Escape-sequence scanner of the current PCL part.
     pcl: Option<Box<pcl::Scanner>>,
-    /// The last bytes of PDL data, to find a UEL split across segments.
-    tail: [u8; 8],
-    tail_len: usize,
+    /// Finds the UEL that ends a part of page data, across segment boundaries.
+    uel: UelFinder,
     job: Job,
     /// The most recent page-description language (PJL only if there was nothing else).
-    last_language: Option<&'static str>,
-    pin_guesses: u32,
-    nvram_writes: u32,
-    pin_reported: bool,
-    nvram_reported: bool,
-    uploads: u32,
+    last_language: Option<Language>,
+    /// Printer-to-client stream bytes in this connection.
     toclient_total: u64,
-    exfil_reported: bool,
 }
 
 impl Default for RawFlow {
@@ -105,24 +71,27 @@ impl Default for RawFlow {
             ps_offset: 0,
             ps: None,
             pcl: None,
-            tail: [0; 8],
-            tail_len: 0,
+            uel: UelFinder::default(),
             job: Job::default(),
             last_language: None,
-            pin_guesses: 0,
-            nvram_writes: 0,
-            pin_reported: false,
-            nvram_reported: false,
-            uploads: 0,
             toclient_total: 0,
-            exfil_reported: false,
         }
+    }
+}
+
+impl Analyzer for RawFlow {
+    fn on_packet(&mut self, _: &mut Shared, cx: &PacketCx<'_, '_>, out: &mut Vec<AppEvent>) {
+        self.on_segment(cx.dir, cx.p.tcp, cx.p.payload, out);
+    }
+
+    fn on_end(&mut self, _: &mut Shared, out: &mut Vec<AppEvent>) {
+        self.finish(out);
     }
 }
 
 impl RawFlow {
     /// The language of the job in progress, for the flow's `app_proto`.
-    pub fn app_proto(&self) -> Option<&'static str> {
+    pub fn language(&self) -> Option<Language> {
         self.last_language
     }
 
@@ -141,7 +110,7 @@ impl RawFlow {
         self.streams[0].gaps + self.streams[1].gaps
     }
 
-    pub fn on_segment(&mut self, dir: Dir, tcp: Tcp, payload: &[u8], out: &mut dyn FnMut(AppOut)) {
+    pub fn on_segment(&mut self, dir: Dir, tcp: Tcp, payload: &[u8], out: &mut Vec<AppEvent>) {
         let di = dir.index();
         if tcp.has(Tcp::SYN) {
             self.streams[di].syn(tcp.seq);
@@ -157,7 +126,7 @@ impl RawFlow {
     }
 
     /// The connection is over: flush what waits behind holes and write the last job.
-    pub fn finish(&mut self, out: &mut dyn FnMut(AppOut)) {
+    pub fn finish(&mut self, out: &mut Vec<AppEvent>) {
         for dir in [Dir::ToServer, Dir::ToClient] {
             let mut stream = std::mem::take(&mut self.streams[dir.index()]);
             stream.finish(&mut |d| self.deliver(dir, d, out));
@@ -176,9 +145,17 @@ impl RawFlow {
         self.end_job(out);
     }
 
-    fn deliver(&mut self, dir: Dir, d: Delivery<'_>, out: &mut dyn FnMut(AppOut)) {
+    fn deliver(&mut self, dir: Dir, d: Delivery<'_>, out: &mut Vec<AppEvent>) {
         match (dir, d) {
-            (Dir::ToClient, Delivery::Data(b)) => self.printer_bytes(b.len() as u64, out),
+            (Dir::ToClient, Delivery::Data(b)) => {
+                // What the printer sends back: status readback, or uploaded files.
+                let n = b.len() as u64;
+                self.job.bytes_toclient += n;
+                self.toclient_total += n;
+                out.push(AppEvent::PrinterData {
+                    total: self.toclient_total,
+                });
+            }
             // a gap says nothing about volume (one stray segment can claim 2 GB): not counted
             (Dir::ToClient, Delivery::Gap(_)) => {}
             (Dir::ToServer, Delivery::Data(b)) => {
@@ -205,24 +182,7 @@ impl RawFlow {
         }
     }
 
-    /// What the printer sends back: status readback, or uploaded files.
-    fn printer_bytes(&mut self, n: u64, out: &mut dyn FnMut(AppOut)) {
-        self.job.bytes_toclient += n;
-        self.toclient_total += n;
-        if !self.exfil_reported && self.toclient_total >= EXFIL_BYTES {
-            self.exfil_reported = true;
-            out(AppOut::Finding(Finding {
-                risk: Risk::Exfiltration,
-                line: format!("{} bytes from the printer in this connection", self.toclient_total),
-                reason: Some(format!(
-                    "large printer-to-client volume after {} FSUPLOAD request(s): file exfiltration",
-                    self.uploads
-                )),
-            }));
-        }
-    }
-
-    fn client_bytes(&mut self, mut b: &[u8], out: &mut dyn FnMut(AppOut)) {
+    fn client_bytes(&mut self, mut b: &[u8], out: &mut Vec<AppEvent>) {
         while !b.is_empty() {
             match self.mode {
                 Mode::Start => {
@@ -281,7 +241,7 @@ impl RawFlow {
                     }
                     let is_pjl = line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"@PJL");
                     if is_pjl && (overflow || line.len() >= pjl::OVERSIZED) {
-                        self.oversized(&line, overflow, out);
+                        oversized(&line, overflow, out);
                     }
                     if pjl::Line::parse(trim_cr(&line)).is_none() && !line.trim_ascii().is_empty() {
                         // Not PJL: PDL data followed PJL without ENTER LANGUAGE.
@@ -302,7 +262,7 @@ impl RawFlow {
 
     /// Bytes in PJL mode that are not a PJL line: page data that followed PJL without
     /// ENTER LANGUAGE. Every path consumes input, so this cannot loop.
-    fn leave_pjl(&mut self, bytes: Vec<u8>, out: &mut dyn FnMut(AppOut)) {
+    fn leave_pjl(&mut self, bytes: Vec<u8>, out: &mut Vec<AppEvent>) {
         match pdl::classify(&bytes).unwrap_or(Language::Unknown) {
             Language::Pjl => {
                 // PJL after a preamble (^D, a UEL): parse what follows it; `@pjl` in lower
@@ -331,29 +291,13 @@ impl RawFlow {
         self.line.extend_from_slice(&b[..b.len().min(room)]);
     }
 
-    fn oversized(&mut self, line: &[u8], overflow: bool, out: &mut dyn FnMut(AppOut)) {
-        let size = if overflow {
-            format!("more than {MAX_LINE}")
-        } else {
-            line.len().to_string()
-        };
-        out(AppOut::Finding(Finding {
-            risk: Risk::Oversized,
-            line: text::capped(line, 256),
-            reason: Some(format!("a line of {size} bytes (buffer-overflow fuzzing)")),
-        }));
-    }
-
     fn start_part(&mut self, lang: Language) {
-        let name = lang.name();
-        if !self.job.languages.contains(&name) && self.job.languages.len() < 8 {
-            self.job.languages.push(name);
-        }
+        self.job.language(lang);
         if lang != Language::Pjl || self.last_language.is_none() {
-            self.last_language = Some(name);
+            self.last_language = Some(lang);
         }
         self.ps_offset = 0;
-        self.tail_len = 0;
+        self.uel.reset();
         // A partial line of the previous part (PostScript's DSC scan stops mid-line at its
         // window) must not be glued onto this part's first line.
         self.line.clear();
@@ -374,20 +318,11 @@ impl RawFlow {
     }
 
     /// PDL data up to the next UEL; returns how much of `b` it consumed.
-    fn pdl_bytes(&mut self, b: &[u8], out: &mut dyn FnMut(AppOut)) -> usize {
+    fn pdl_bytes(&mut self, b: &[u8], out: &mut Vec<AppEvent>) -> usize {
         let Mode::Pdl(lang) = self.mode else {
             return 0;
         };
-        // A UEL may straddle the previous chunk's end.
-        let mut probe = [0u8; 8 + 16];
-        let take = b.len().min(16);
-        probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
-        probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
-        let seam = &probe[..self.tail_len + take];
-        let found = find(seam, pdl::UEL)
-            .filter(|&i| i < self.tail_len)
-            .map(|i| i + pdl::UEL.len() - self.tail_len)
-            .or_else(|| find(b, pdl::UEL).map(|i| i + pdl::UEL.len()));
+        let found = self.uel.find_end(b);
         let end = found.unwrap_or(b.len());
         let data = &b[..end
             - if found.is_some() {
@@ -400,7 +335,7 @@ impl RawFlow {
             self.dsc(data);
         }
         let mut finding = |risk, evidence: String| {
-            out(AppOut::Finding(Finding {
+            out.push(AppEvent::Finding(Finding {
                 risk,
                 line: text::cap_str(&evidence, 256).to_owned(),
                 reason: None,
@@ -415,24 +350,11 @@ impl RawFlow {
         self.ps_offset += data.len() as u64;
         if found.is_some() {
             self.mode = Mode::Start;
-            self.tail_len = 0;
-        } else {
-            // The last 8 bytes of what came so far (old tail + this chunk): a UEL can be split
-            // across any number of small segments.
-            let mut joined = [0u8; 16];
-            let from_b = b.len().min(8);
-            let from_tail = (8 - from_b).min(self.tail_len);
-            joined[..from_tail]
-                .copy_from_slice(&self.tail[self.tail_len - from_tail..self.tail_len]);
-            joined[from_tail..from_tail + from_b].copy_from_slice(&b[b.len() - from_b..]);
-            let n = from_tail + from_b;
-            self.tail[..n].copy_from_slice(&joined[..n]);
-            self.tail_len = n;
         }
         end
     }
 
-    /// DSC comments of a PostScript header: `%%Title:`, `%%For:`, `%%Creator:`.
+    /// DSC comments of a PostScript header: whole lines are read for `%%Title:` and its kin.
     fn dsc(&mut self, data: &[u8]) {
         for piece in data.split_inclusive(|&c| c == b'\n') {
             let complete = piece.ends_with(b"\n");
@@ -442,102 +364,24 @@ impl RawFlow {
             }
             let line = std::mem::take(&mut self.line);
             self.line_overflow = false;
-            let l = trim_cr(&line);
-            let field = |p: &[u8]| {
-                l.strip_prefix(p)
-                    .map(|v| text::capped(v.trim_ascii(), text::MAX_FIELD))
-            };
-            if let Some(v) = field(b"%%Title:") {
-                self.job.title.get_or_insert(v);
-            } else if let Some(v) = field(b"%%For:") {
-                self.job.ps_for.get_or_insert(v);
-            } else if let Some(v) = field(b"%%Creator:") {
-                self.job.creator.get_or_insert(v);
+            if let Some((which, value)) = postscript::dsc_comment(&line) {
+                self.job.dsc(which, value);
             }
         }
     }
 
-    fn pjl_line(&mut self, raw: &[u8], out: &mut dyn FnMut(AppOut)) {
+    fn pjl_line(&mut self, raw: &[u8], out: &mut Vec<AppEvent>) {
         let l = trim_cr(raw);
         let Some(line) = pjl::Line::parse(l) else {
             return;
         };
-        self.job.pjl_lines += 1;
-        if !self.job.languages.contains(&"pjl") && self.job.languages.len() < 8 {
-            self.job.languages.insert(0, "pjl");
-        }
-        if self.job.commands.len() < MAX_COMMANDS && !line.command.is_empty() {
-            let mut c = text::capped(line.command, 32).to_ascii_uppercase();
-            let w = line.first_word();
-            if !w.is_empty()
-                && (line.is("SET")
-                    || line.is("DEFAULT")
-                    || line.is("INFO")
-                    || line.is("DINQUIRE")
-                    || line.is("INQUIRE"))
-            {
-                c.push(' ');
-                c.push_str(&text::capped(w, 32).to_ascii_uppercase());
-            }
-            if !self.job.commands.contains(&c) {
-                self.job.commands.push(c);
-            }
-        }
-        if line.is("JOB") {
-            if let Some(n) = line.option("NAME") {
-                self.job
-                    .job_name
-                    .get_or_insert(text::capped(n, text::MAX_FIELD));
-            }
-        }
-        if line.is("SET") && line.first_word().eq_ignore_ascii_case(b"USERNAME") {
-            if let Some(u) = line.option("USERNAME") {
-                self.job
-                    .user
-                    .get_or_insert(text::capped(u, text::MAX_FIELD));
-            }
-        }
-        if line.is("FSUPLOAD") {
-            self.uploads += 1;
-        }
+        self.job.pjl_line(&line);
         for risk in pjl::assess(&line) {
-            match risk {
-                Risk::PinGuess => {
-                    self.pin_guesses += 1;
-                    if self.pin_guesses >= PIN_GUESSES
-                        && !std::mem::replace(&mut self.pin_reported, true)
-                    {
-                        out(self.finding(
-                            risk,
-                            l,
-                            format!(
-                                "{} PIN guesses (JOB PASSWORD=) in one connection",
-                                self.pin_guesses
-                            ),
-                        ));
-                    }
-                }
-                Risk::NvramWrite => {
-                    self.nvram_writes += 1;
-                    if self.nvram_writes >= NVRAM_WRITES
-                        && !std::mem::replace(&mut self.nvram_reported, true)
-                    {
-                        out(self.finding(
-                            risk,
-                            l,
-                            format!(
-                                "{} DEFAULT writes to NVRAM in one connection",
-                                self.nvram_writes
-                            ),
-                        ));
-                    }
-                }
-                _ => out(AppOut::Finding(Finding {
-                    risk,
-                    line: text::capped(l, 256),
-                    reason: None,
-                })),
-            }
+            out.push(AppEvent::Finding(Finding {
+                risk,
+                line: text::capped(l, 256),
+                reason: None,
+            }));
         }
         if let Some(n) = pjl::binary_payload(&line) {
             self.mode = Mode::Binary(n);
@@ -551,56 +395,34 @@ impl RawFlow {
             } else {
                 self.start_part(lang);
             }
-        } else if line.is("EOJ") {
-            self.end_job_if_printed(out);
-        }
-    }
-
-    fn finding(&self, risk: Risk, line: &[u8], reason: String) -> AppOut {
-        AppOut::Finding(Finding {
-            risk,
-            line: text::capped(line, 256),
-            reason: Some(reason),
-        })
-    }
-
-    /// `@PJL EOJ`: a job that carried page data ends here; a command-only session keeps
-    /// accumulating into one record (PRET's hundreds of JOB/EOJ pairs are one session).
-    fn end_job_if_printed(&mut self, out: &mut dyn FnMut(AppOut)) {
-        if self.job.pdl_bytes > 0 {
+        } else if line.is("EOJ") && self.job.pdl_bytes > 0 {
+            // `@PJL EOJ`: a job that carried page data ends here; a command-only session keeps
+            // accumulating into one record (PRET's hundreds of JOB/EOJ pairs are one session).
             self.end_job(out);
         }
     }
 
-    fn end_job(&mut self, out: &mut dyn FnMut(AppOut)) {
+    fn end_job(&mut self, out: &mut Vec<AppEvent>) {
         let job = std::mem::take(&mut self.job);
-        if job.bytes == 0 && job.bytes_toclient == 0 {
-            return;
+        if !job.is_empty() {
+            out.push(AppEvent::Print(Box::new(job.into_record())));
         }
-        // The job's language is its last page-description language; a text or unknown
-        // trailer a driver appends after it does not change what was printed.
-        let language = job
-            .languages
-            .iter()
-            .rev()
-            .find(|l| !matches!(**l, "pjl" | "text" | "unknown"))
-            .or(job.languages.iter().find(|l| **l != "pjl"))
-            .or(job.languages.first())
-            .copied()
-            .unwrap_or("unknown");
-        out(AppOut::Record(event::Body::Print(Box::new(event::Print {
-            language,
-            languages: job.languages,
-            bytes_toserver: job.bytes,
-            bytes_toclient: job.bytes_toclient,
-            job_name: job.job_name,
-            user: job.user.or(job.ps_for),
-            title: job.title,
-            creator: job.creator,
-            pjl_lines: job.pjl_lines,
-            commands: job.commands,
-        }))));
     }
+}
+
+/// A PJL line of `MAX_LINE` bytes or more (or at least `pjl::OVERSIZED`): buffer-overflow
+/// fuzzing.
+fn oversized(line: &[u8], overflow: bool, out: &mut Vec<AppEvent>) {
+    let size = if overflow {
+        format!("more than {MAX_LINE}")
+    } else {
+        line.len().to_string()
+    };
+    out.push(AppEvent::Finding(Finding {
+        risk: Risk::Oversized,
+        line: text::capped(line, 256),
+        reason: Some(format!("a line of {size} bytes (buffer-overflow fuzzing)")),
+    }));
 }
 
 /// Whether a partial line may still turn out to be PJL (or a UEL before PJL).
@@ -615,15 +437,11 @@ fn trim_cr(l: &[u8]) -> &[u8] {
     l.strip_suffix(b"\r").unwrap_or(l)
 }
 
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn feed(chunks: &[&[u8]]) -> (Vec<Finding>, Vec<event::Print>) {
+    fn feed(chunks: &[&[u8]]) -> (Vec<Finding>, Vec<crate::event::Print>) {
         let mut f = RawFlow::default();
         let mut outs = vec![];
         let mut seq = 1000u32;
@@ -635,7 +453,7 @@ mod tests {
                 flags: Tcp::SYN,
             },
             &[],
-            &mut |o| outs.push(o),
+            &mut outs,
         );
         for c in chunks {
             f.on_segment(
@@ -646,18 +464,18 @@ mod tests {
                     flags: Tcp::ACK,
                 },
                 c,
-                &mut |o| outs.push(o),
+                &mut outs,
             );
             seq = seq.wrapping_add(c.len() as u32);
         }
-        f.finish(&mut |o| outs.push(o));
+        f.finish(&mut outs);
         let mut finds = vec![];
         let mut prints = vec![];
         for o in outs {
             match o {
-                AppOut::Finding(x) => finds.push(x),
-                AppOut::Record(event::Body::Print(p)) => prints.push(*p),
-                AppOut::Record(_) => {}
+                AppEvent::Finding(x) => finds.push(x),
+                AppEvent::Print(p) => prints.push(*p),
+                _ => {}
             }
         }
         (finds, prints)
@@ -701,8 +519,11 @@ mod tests {
         let (finds, prints) = feed(&[&s.clone(), second]);
         assert!(finds.is_empty(), "{finds:?}");
         assert_eq!(prints.len(), 1);
-        assert_eq!(prints[0].languages, ["pjl", "pcl", "postscript"]);
-        assert_eq!(prints[0].language, "postscript");
+        assert_eq!(
+            prints[0].languages,
+            [Language::Pjl, Language::Pcl, Language::PostScript]
+        );
+        assert_eq!(prints[0].language, Language::PostScript);
         assert_eq!(prints[0].title.as_deref(), Some("b"));
         s.clear();
     }
@@ -732,7 +553,7 @@ mod tests {
         job.extend(vec![0x41u8; 5000]);
         let (f, p) = feed(&[&job]);
         assert!(f.is_empty(), "{f:?}");
-        assert_eq!(p[0].language, "pcl");
+        assert_eq!(p[0].language, Language::Pcl);
     }
 
     #[test]
@@ -750,7 +571,7 @@ mod tests {
         let (finds, prints) = feed(&chunks);
         assert!(finds.is_empty(), "{finds:?}");
         assert_eq!(prints.len(), 1);
-        assert_eq!(prints[0].languages, ["pjl", "postscript"]);
+        assert_eq!(prints[0].languages, [Language::Pjl, Language::PostScript]);
         assert!(
             prints[0].commands.iter().any(|c| c == "RDYMSG")
                 && prints[0].commands.iter().any(|c| c == "EOJ")
@@ -758,7 +579,7 @@ mod tests {
     }
 
     #[test]
-    fn the_printer_uploading_a_megabyte_is_exfiltration() {
+    fn the_printer_side_volume_is_reported_as_it_grows() {
         let mut f = RawFlow::default();
         let mut outs = vec![];
         f.on_segment(
@@ -769,10 +590,10 @@ mod tests {
                 flags: Tcp::ACK,
             },
             b"@PJL FSUPLOAD NAME=\"0:/x\" OFFSET=0 SIZE=2000000\r\n",
-            &mut |o| outs.push(o),
+            &mut outs,
         );
         let chunk = vec![7u8; 1460];
-        for i in 0..800u32 {
+        for i in 0..3u32 {
             f.on_segment(
                 Dir::ToClient,
                 Tcp {
@@ -781,19 +602,17 @@ mod tests {
                     flags: Tcp::ACK,
                 },
                 &chunk,
-                &mut |o| outs.push(o),
+                &mut outs,
             );
         }
-        let risks: Vec<Risk> = outs
+        let seen: Vec<String> = outs
             .iter()
-            .filter_map(|o| {
-                if let AppOut::Finding(x) = o {
-                    Some(x.risk)
-                } else {
-                    None
-                }
+            .map(|o| match o {
+                AppEvent::Finding(x) => format!("{:?}", x.risk),
+                AppEvent::PrinterData { total } => total.to_string(),
+                other => format!("{other:?}"),
             })
             .collect();
-        assert_eq!(risks, [Risk::FsRead, Risk::Exfiltration]);
+        assert_eq!(seen, ["FsRead", "1460", "2920", "4380"]);
     }
 }

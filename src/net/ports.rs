@@ -1,7 +1,7 @@
 //! The monitored ports: one bit per port and transport, so the per-packet question "does this
 //! touch a printer port?" is two loads and two bit tests.
 
-/// Default monitored ports (design.md §2): MFNP/BJNP on TCP and UDP, raw printing on TCP.
+/// Default monitored ports (docs/PROTOCOLS.md §4): MFNP/BJNP on TCP and UDP, raw printing on TCP.
 pub const DEFAULT_TCP: &[u16] = &[8610, 8611, 8612, 8613, 8614, 9100, 9101, 9102];
 pub const DEFAULT_UDP: &[u16] = &[8610, 8611, 8612, 8613, 8614];
 /// Ports whose traffic is decoded as BJNP/MFNP.
@@ -76,6 +76,39 @@ pub fn is_raw_port(port: u16) -> bool {
 
 pub fn is_bjnp_port(port: u16) -> bool {
     BJNP_PORTS.contains(&port)
+}
+
+/// What a monitored port is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Service {
+    /// Canon MFNP (8610).
+    Mfnp,
+    /// Canon BJNP (8611-8614).
+    Bjnp,
+    /// Raw printing (9100-9102).
+    Raw,
+    /// A port the site policy added.
+    Other,
+}
+
+impl Service {
+    pub fn of(port: u16) -> Service {
+        match port {
+            8610 => Service::Mfnp,
+            8611..=8614 => Service::Bjnp,
+            9100..=9102 => Service::Raw,
+            _ => Service::Other,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Mfnp => "mfnp",
+            Service::Bjnp => "bjnp",
+            Service::Raw => "raw",
+            Service::Other => "other",
+        }
+    }
 }
 
 #[cfg(test)]

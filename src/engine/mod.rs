@@ -1,0 +1,477 @@
+//! The engine: one frame in, zero or more records out. It owns the per-run state (flows,
+//! analyzers, detection, counters), runs the stages in order for each frame, and hands what
+//! they produce to the record builder (`records`). Live capture, replay, tests and benches
+//! drive it the same way.
+
+mod fragments;
+pub mod records;
+
+use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
+use crate::capture::{Frame, Source};
+use crate::decode::{self, prefilter, Decoded, Fragment, Packet, L4};
+use crate::detect::{policy::Policy, About, AlertDraft, Detector, FlowMarks, Route};
+use crate::event::{
+    AppProto, Body, CaptureStats, DecoderStats, EndReason, InventoryReport, Origin, OutputStats,
+    Record, Stats,
+};
+use crate::flow::{Conn, Flow, FlowConfig, FlowTable};
+use crate::net::{PortSet, Timestamp};
+use crate::output::RecordSink;
+use fragments::Fragments;
+use std::net::IpAddr;
+
+#[derive(Clone)]
+pub struct EngineConfig {
+    /// Monitored ports, inventory, allow lists, thresholds.
+    pub policy: Policy,
+    pub flow: FlowConfig,
+    /// The fixed-offset pre-check; off only to prove it changes nothing.
+    pub prefilter: bool,
+    pub max_fragment_trains: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            policy: Policy::default(),
+            flow: FlowConfig::default(),
+            prefilter: true,
+            max_fragment_trains: 4096,
+        }
+    }
+}
+
+/// Flows and pending state are swept once per this much packet time.
+const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
+
+/// What the engine keeps with each flow: its analyzer and what detection decided about it.
+pub struct PerFlow {
+    app: AppState,
+    marks: FlowMarks,
+}
+
+impl PerFlow {
+    fn app_proto(&self, conn: &Conn) -> Option<AppProto> {
+        self.app.app_proto(conn.server.1)
+    }
+}
+
+pub struct Engine {
+    cfg: EngineConfig,
+    /// Copied out of the policy: the hot path reads it on every frame.
+    ports: PortSet,
+    source: Option<Source>,
+    flows: FlowTable<PerFlow>,
+    analyzers: analyze::Shared,
+    detect: Detector,
+    /// Analyzer events of the current packet, reused so no packet allocates a list.
+    events: Vec<AppEvent>,
+    /// Detection's decisions of the current step, reused likewise.
+    drafts: Vec<AlertDraft>,
+    frags: Fragments,
+    capture: CaptureStats,
+    decoder: DecoderStats,
+    records: u64,
+    first_ts: Option<Timestamp>,
+    last_ts: Timestamp,
+    next_sweep: Timestamp,
+    /// Reused between packets so ending flows does not allocate in the steady state.
+    ended: Vec<(Flow<PerFlow>, EndReason)>,
+}
+
+impl Engine {
+    pub fn new(cfg: EngineConfig) -> Self {
+        Engine {
+            flows: FlowTable::new(cfg.flow.clone()),
+            frags: Fragments::new(cfg.max_fragment_trains),
+            ports: cfg.policy.ports.clone(),
+            detect: Detector::new(cfg.policy.clone()),
+            events: Vec::new(),
+            drafts: Vec::new(),
+            cfg,
+            source: None,
+            analyzers: analyze::Shared::default(),
+            capture: CaptureStats::default(),
+            decoder: DecoderStats::default(),
+            records: 0,
+            first_ts: None,
+            last_ts: Timestamp::default(),
+            next_sweep: Timestamp::default(),
+            ended: Vec::new(),
+        }
+    }
+
+    /// Called when a new file or interface starts; flow state carries across files.
+    pub fn set_source(&mut self, src: Source) {
+        if matches!(src, Source::File(_)) {
+            self.capture.files += 1;
+        }
+        self.source = Some(src);
+    }
+
+    /// Counts a frame that a `-f` filter rejected before it reached the engine.
+    pub fn count_filtered(&mut self, frame: &Frame<'_>) {
+        self.count_frame(frame);
+        self.capture.filtered += 1;
+    }
+
+    fn count_frame(&mut self, frame: &Frame<'_>) {
+        self.capture.packets += 1;
+        self.capture.bytes += u64::from(frame.orig_len);
+        if self.first_ts.is_none() {
+            self.first_ts = Some(frame.ts);
+        }
+        if frame.ts > self.last_ts {
+            self.last_ts = frame.ts;
+        }
+    }
+
+    pub fn process(&mut self, frame: &Frame<'_>, out: &mut dyn RecordSink) {
+        self.count_frame(frame);
+        if frame.ts >= self.next_sweep {
+            self.sweep(frame.ts, out);
+        }
+        if self.cfg.prefilter {
+            match prefilter::check(frame.linktype, frame.data, &self.ports) {
+                prefilter::Verdict::IgnoreIp => {
+                    self.decoder.ignored += 1;
+                    return;
+                }
+                prefilter::Verdict::IgnoreNotIp => {
+                    self.decoder.not_ip += 1;
+                    return;
+                }
+                prefilter::Verdict::Decode => {}
+            }
+        }
+        match decode::decode(frame.linktype, frame.data) {
+            Decoded::Packet(mut p) => {
+                p.frame_cut = frame.data.len() < frame.orig_len as usize;
+                self.packet(frame, &p, out)
+            }
+            Decoded::Fragment(f, _) => {
+                if self.frags.follows(&f) {
+                    self.decoder.fragments += 1;
+                } else {
+                    self.decoder.ignored += 1;
+                }
+            }
+            Decoded::OtherIp => self.decoder.ignored += 1,
+            Decoded::NotIp => self.decoder.not_ip += 1,
+            Decoded::Truncated => self.decoder.truncated += 1,
+            Decoded::Invalid => self.decoder.invalid += 1,
+            Decoded::UnsupportedLinktype => self.decoder.unsupported_linktype += 1,
+        }
+    }
+
+    fn packet(&mut self, frame: &Frame<'_>, p: &Packet<'_>, out: &mut dyn RecordSink) {
+        let proto = p.l4.ip_number();
+        let (msrc, mdst) = (
+            self.ports.contains(proto, p.src_port),
+            self.ports.contains(proto, p.dst_port),
+        );
+        if !msrc && !mdst {
+            self.decoder.ignored += 1;
+            return;
+        }
+        self.count_monitored(p);
+        let origin = self.origin_at(frame.cnt);
+        if let Some(f) = p.fragment {
+            self.first_fragment(frame.ts, p, &f, &origin, out);
+        }
+
+        let ended = &mut self.ended;
+        let flow = self.flows.upsert(
+            p,
+            frame.ts,
+            || {
+                let client = analyze::src_is_client(p, msrc, mdst);
+                let server_port = if client { p.dst_port } else { p.src_port };
+                let ext = PerFlow {
+                    app: AppState::for_port(p.l4, server_port),
+                    marks: FlowMarks::default(),
+                };
+                (client, ext)
+            },
+            &mut |f, r| ended.push((f, r)),
+        );
+        let dir = flow.conn.update(p, frame.orig_len);
+        let ts = frame.ts;
+        let cx = PacketCx {
+            ts,
+            cnt: (frame.cnt > 0).then_some(frame.cnt),
+            dir,
+            conn: &flow.conn,
+            p,
+        };
+        flow.ext
+            .app
+            .on_packet(&mut self.analyzers, &cx, &mut self.events);
+
+        let mut counted = Counted::new(&mut *out, &mut self.records);
+        let out_c = &mut counted;
+        let (conn, ext) = (&flow.conn, &mut flow.ext);
+        let drafts = &mut self.drafts;
+        let detect = &mut self.detect;
+        if !self.events.is_empty() {
+            let community_id = records::packet_community_id(p, proto);
+            let route = Route {
+                src: p.src,
+                sport: p.src_port,
+                dst: p.dst,
+                dport: p.dst_port,
+                l4: p.l4,
+            };
+            for ev in self.events.drain(..) {
+                let body = match ev {
+                    AppEvent::Finding(f) => {
+                        detect.on_finding(conn, &mut ext.marks, &f, ts, drafts);
+                        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+                        continue;
+                    }
+                    AppEvent::PrinterData { total } => {
+                        detect.on_printer_data(conn, &mut ext.marks, total, ts, drafts);
+                        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+                        continue;
+                    }
+                    AppEvent::Bjnp(b) => {
+                        detect.on_message(&mut ext.marks, route, &b, ts, drafts);
+                        Body::Bjnp(b)
+                    }
+                    AppEvent::Anomaly(a) => {
+                        let reason = a.reason.as_deref();
+                        detect.on_anomaly(&mut ext.marks, route, a.event, reason, ts, drafts);
+                        Body::Anomaly(a)
+                    }
+                    AppEvent::Print(pr) => Body::Print(pr),
+                };
+                let ends = records::packet_endpoints(
+                    p,
+                    records::body_app_proto(&body),
+                    community_id.clone(),
+                );
+                let rec = records::content(ts, conn.id, &origin, ends, body);
+                // The record first, then the alerts it caused.
+                let about = rec.endpoints.clone();
+                out_c.emit(rec);
+                emit_alerts(drafts, conn, ext, about, ts, &origin, out_c);
+            }
+        }
+        detect.on_packet(conn, &mut ext.marks, dir, ts, drafts);
+        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+        for printer in detect.printer_changes() {
+            out_c.emit(records::printer(printer, ts));
+        }
+        self.end_flows(ts, out);
+    }
+
+    fn count_monitored(&mut self, p: &Packet<'_>) {
+        let d = &mut self.decoder;
+        d.monitored += 1;
+        match p.src {
+            IpAddr::V4(_) => d.ipv4 += 1,
+            IpAddr::V6(_) => d.ipv6 += 1,
+        }
+        match p.l4 {
+            L4::Tcp => d.tcp += 1,
+            L4::Udp => d.udp += 1,
+        }
+        if !p.vlan.is_empty() {
+            d.vlan += 1;
+        }
+        if p.capture_truncated() {
+            d.truncated += 1;
+        }
+    }
+
+    /// A first fragment of a datagram to or from a monitored port: counted, reported once per
+    /// datagram, and remembered so its later fragments are counted too. Not reassembled.
+    fn first_fragment(
+        &mut self,
+        ts: Timestamp,
+        p: &Packet<'_>,
+        f: &Fragment,
+        origin: &Origin,
+        out: &mut dyn RecordSink,
+    ) {
+        self.decoder.fragments += 1;
+        if self.frags.open(f, ts) {
+            out.emit(records::fragment(p, f, ts, origin));
+            self.records += 1;
+        }
+    }
+
+    /// The record origin for packet `cnt` of the current source (0: no one packet).
+    fn origin_at(&self, cnt: u64) -> Origin {
+        match &self.source {
+            Some(Source::File(name)) => Origin::File {
+                name: name.clone(),
+                cnt,
+            },
+            Some(Source::Iface(i)) => Origin::Iface(i.clone()),
+            None => Origin::None,
+        }
+    }
+
+    fn sweep(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL_NS));
+        let ended = &mut self.ended;
+        self.flows.expire(now, &mut |f, r| ended.push((f, r)));
+        self.analyzers.expire(now);
+        self.frags.expire(now);
+        self.end_flows(now, out);
+    }
+
+    /// Advances time without a packet (live capture on a quiet link).
+    pub fn tick(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        if now >= self.next_sweep {
+            self.sweep(now, out);
+        }
+    }
+
+    /// Flows that ended: what their analyzers still hold, last decisions (an unanswered
+    /// attempt), then the `flow` record.
+    fn end_flows(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        if self.ended.is_empty() {
+            return;
+        }
+        let origin = self.origin_at(0);
+        let mut out = Counted::new(out, &mut self.records);
+        for (mut flow, reason) in self.ended.drain(..) {
+            let ts = now.max(flow.conn.last_ts);
+            // The last job of a print stream ends with its connection.
+            flow.ext.app.on_end(&mut self.analyzers, &mut self.events);
+            let (conn, ext) = (&flow.conn, &mut flow.ext);
+            for ev in self.events.drain(..) {
+                let body = match ev {
+                    AppEvent::Finding(f) => {
+                        self.detect
+                            .on_finding(conn, &mut ext.marks, &f, ts, &mut self.drafts);
+                        emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
+                        continue;
+                    }
+                    AppEvent::PrinterData { total } => {
+                        self.detect.on_printer_data(
+                            conn,
+                            &mut ext.marks,
+                            total,
+                            ts,
+                            &mut self.drafts,
+                        );
+                        emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
+                        continue;
+                    }
+                    AppEvent::Bjnp(b) => Body::Bjnp(b),
+                    AppEvent::Anomaly(a) => Body::Anomaly(a),
+                    AppEvent::Print(pr) => Body::Print(pr),
+                };
+                let ends = records::flow_endpoints(conn, ext.app_proto(conn));
+                out.emit(records::content(conn.last_ts, conn.id, &origin, ends, body));
+            }
+            self.detect
+                .on_flow_end(conn, &mut ext.marks, ts, &mut self.drafts);
+            emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
+            out.emit(records::flow_end(
+                conn,
+                reason,
+                ext.marks.alerted(),
+                ext.app_proto(conn),
+                &origin,
+            ));
+        }
+    }
+
+    /// End of input: every flow ends.
+    pub fn finish(&mut self, out: &mut dyn RecordSink) {
+        let ended = &mut self.ended;
+        self.flows.drain(&mut |f, r| ended.push((f, r)));
+        let now = self.last_ts;
+        self.end_flows(now, out);
+    }
+
+    /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
+    /// clock on replay (so replays are reproducible) and the wall clock live.
+    pub fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+        records::stats(
+            now,
+            Stats {
+                uptime_sec: self.first_ts.map_or(0, |t| now.since(t) / 1_000_000_000),
+                capture: records::with_live(self.capture, live),
+                decoder: records::decoder(
+                    self.decoder,
+                    self.frags.len() as u64,
+                    self.frags.evicted(),
+                ),
+                flow: self.flows.stats(),
+                bjnp: self.analyzers.stats(),
+                detect: self.detect.stats(),
+                output: OutputStats {
+                    records: self.records,
+                    ..OutputStats::default()
+                },
+            },
+        )
+    }
+
+    /// Frames seen so far (including those a `-f` filter rejected).
+    pub fn packets(&self) -> u64 {
+        self.capture.packets
+    }
+
+    pub fn ports(&self) -> &PortSet {
+        &self.ports
+    }
+
+    /// The printers seen so far (the `inventory` subcommand reads it at the end).
+    pub fn inventory(&self) -> InventoryReport {
+        self.detect.inventory_report()
+    }
+
+    pub fn policy(&self) -> &Policy {
+        self.detect.policy()
+    }
+
+    /// The newest packet time seen (replay clock).
+    pub fn last_ts(&self) -> Timestamp {
+        self.last_ts
+    }
+}
+
+/// Writes detection's drafts as alerts: about the flow (client to server), or with the
+/// endpoints of the record that caused them.
+fn emit_alerts(
+    drafts: &mut Vec<AlertDraft>,
+    conn: &Conn,
+    ext: &PerFlow,
+    record: Option<crate::event::Endpoints>,
+    ts: Timestamp,
+    origin: &Origin,
+    out: &mut Counted<'_>,
+) {
+    for d in drafts.drain(..) {
+        let ends = match (d.about, &record) {
+            (About::Record, Some(e)) => e.clone(),
+            _ => records::flow_endpoints(conn, ext.app_proto(conn)),
+        };
+        out.emit(records::alert(d, ts, conn.id, origin, ends));
+    }
+}
+
+/// Counts what passes through, for `stats.output.records`.
+struct Counted<'a> {
+    inner: &'a mut dyn RecordSink,
+    n: &'a mut u64,
+}
+
+impl<'a> Counted<'a> {
+    fn new(inner: &'a mut dyn RecordSink, n: &'a mut u64) -> Self {
+        Counted { inner, n }
+    }
+}
+
+impl RecordSink for Counted<'_> {
+    fn emit(&mut self, r: Record) {
+        *self.n += 1;
+        self.inner.emit(r);
+    }
+}

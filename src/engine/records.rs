@@ -1,0 +1,224 @@
+//! The one place where facts and decisions become records: every `Record` bjnp-watch writes is
+//! built here, from a packet or a flow, an analyzer's event, an alert draft, a printer change,
+//! the counters or a health warning.
+
+use crate::decode::{Fragment, Packet};
+use crate::detect::AlertDraft;
+use crate::event::{
+    community_id_v1, Alert, AlertInfo, Anomaly, AnomalyEvent, AnomalyType, AppProto, Body,
+    CaptureStats, DecoderStats, Endpoints, FlowInfo, FlowRecord, FlowState, Origin, Printer,
+    Record, Stats, Warning,
+};
+use crate::flow::Conn;
+use crate::net::{Timestamp, L4};
+use crate::proto::bjnp::Magic;
+
+/// The endpoints of a record about one packet, in the packet's own direction.
+pub fn packet_endpoints(
+    p: &Packet<'_>,
+    app_proto: Option<AppProto>,
+    community_id: String,
+) -> Endpoints {
+    Endpoints {
+        src_ip: p.src,
+        src_port: p.src_port,
+        dest_ip: p.dst,
+        dest_port: p.dst_port,
+        proto: p.l4,
+        app_proto,
+        vlan: p.vlan.as_slice().to_vec(),
+        community_id,
+    }
+}
+
+/// The Community ID of a packet's flow.
+pub fn packet_community_id(p: &Packet<'_>, ip_proto: u8) -> String {
+    community_id_v1(0, p.src, p.dst, p.src_port, p.dst_port, ip_proto)
+}
+
+/// Client to server, as flow-level alerts and `flow` records report it.
+pub fn flow_endpoints(conn: &Conn, app_proto: Option<AppProto>) -> Endpoints {
+    Endpoints {
+        src_ip: conn.client.0,
+        src_port: conn.client.1,
+        dest_ip: conn.server.0,
+        dest_port: conn.server.1,
+        proto: conn.l4,
+        app_proto,
+        vlan: conn.vlan.as_slice().to_vec(),
+        community_id: conn.community_id(),
+    }
+}
+
+/// What a record of an analyzer's body is about: its BJNP stack or its print language.
+pub fn body_app_proto(body: &Body) -> Option<AppProto> {
+    match body {
+        Body::Print(p) => Some(AppProto::Print(p.language)),
+        Body::Bjnp(b) if b.magic == Magic::MFNP => Some(AppProto::Mfnp),
+        Body::Bjnp(_) => Some(AppProto::Bjnp),
+        _ => None,
+    }
+}
+
+/// A record of a flow's content (a message, an anomaly, a print job).
+pub fn content(
+    ts: Timestamp,
+    flow_id: u64,
+    origin: &Origin,
+    endpoints: Endpoints,
+    body: Body,
+) -> Record {
+    Record {
+        timestamp: ts,
+        flow_id: Some(flow_id),
+        origin: origin.clone(),
+        endpoints: Some(endpoints),
+        body,
+    }
+}
+
+/// An alert from detection's draft.
+pub fn alert(
+    d: AlertDraft,
+    ts: Timestamp,
+    flow_id: u64,
+    origin: &Origin,
+    endpoints: Endpoints,
+) -> Record {
+    let rule = d.rule.info();
+    Record {
+        timestamp: ts,
+        flow_id: Some(flow_id),
+        origin: origin.clone(),
+        endpoints: Some(endpoints),
+        body: Body::Alert(Box::new(Alert {
+            alert: AlertInfo {
+                action: "allowed",
+                gid: 1,
+                signature_id: rule.sid,
+                rev: 1,
+                signature: rule.name,
+                category: rule.category,
+                severity: d.severity,
+            },
+            evidence: d.evidence,
+        })),
+    }
+}
+
+/// A printer first seen or changed.
+pub fn printer(p: Printer, ts: Timestamp) -> Record {
+    Record {
+        timestamp: ts,
+        flow_id: None,
+        origin: Origin::None,
+        endpoints: None,
+        body: Body::Printer(Box::new(p)),
+    }
+}
+
+/// A flow ended.
+pub fn flow_end(
+    conn: &Conn,
+    reason: crate::event::EndReason,
+    alerted: bool,
+    app_proto: Option<AppProto>,
+    origin: &Origin,
+) -> Record {
+    let state = if !conn.answered() {
+        FlowState::New
+    } else if conn.l4 == L4::Tcp && conn.track.closed() {
+        FlowState::Closed
+    } else {
+        FlowState::Established
+    };
+    Record {
+        timestamp: conn.last_ts,
+        flow_id: Some(conn.id),
+        origin: origin.clone(),
+        endpoints: Some(flow_endpoints(conn, app_proto)),
+        body: Body::Flow(Box::new(FlowRecord {
+            flow: FlowInfo {
+                pkts_toserver: conn.pkts[0],
+                pkts_toclient: conn.pkts[1],
+                bytes_toserver: conn.bytes[0],
+                bytes_toclient: conn.bytes[1],
+                start: conn.first_ts,
+                end: conn.last_ts,
+                age: conn.last_ts.since(conn.first_ts) / 1_000_000_000,
+                state,
+                reason,
+                alerted,
+            },
+            conn_state: conn.conn_state(),
+            history: conn.track.history().to_owned(),
+        })),
+    }
+}
+
+/// A fragmented datagram to or from a monitored port.
+pub fn fragment(p: &Packet<'_>, f: &Fragment, ts: Timestamp, origin: &Origin) -> Record {
+    let cid = packet_community_id(p, f.proto);
+    Record {
+        timestamp: ts,
+        flow_id: None,
+        origin: origin.clone(),
+        endpoints: Some(packet_endpoints(p, None, cid)),
+        body: Body::Anomaly(Anomaly {
+            kind: AnomalyType::Decode,
+            event: if p.src.is_ipv4() {
+                AnomalyEvent::Ipv4Fragment
+            } else {
+                AnomalyEvent::Ipv6Fragment
+            },
+            layer: None,
+            reason: Some(format!(
+                "fragmented datagram to a monitored port (id {}, {} bytes announced); not reassembled",
+                f.id, p.wire_payload_len
+            )),
+            bytes: None,
+            preview_hex: None,
+        }),
+    }
+}
+
+/// The counters at `now`.
+pub fn stats(now: Timestamp, stats: Stats) -> Record {
+    Record {
+        timestamp: now,
+        flow_id: None,
+        origin: Origin::None,
+        endpoints: None,
+        body: Body::Stats(Box::new(stats)),
+    }
+}
+
+/// The sensor's own health, about a capture source.
+pub fn warning(w: Warning, now: Timestamp, origin: Origin) -> Record {
+    Record {
+        timestamp: now,
+        flow_id: None,
+        origin,
+        endpoints: None,
+        body: Body::Warning(Box::new(w)),
+    }
+}
+
+/// libpcap's live counters into the capture counters.
+pub fn with_live(mut capture: CaptureStats, live: Option<(u64, u64, u64)>) -> CaptureStats {
+    if let Some((received, dropped, if_dropped)) = live {
+        capture.received = Some(received);
+        capture.dropped = Some(dropped);
+        capture.if_dropped = Some(if_dropped);
+    }
+    capture
+}
+
+/// The decoder's counters with the fragment table's.
+pub fn decoder(d: DecoderStats, trains: u64, evicted: u64) -> DecoderStats {
+    DecoderStats {
+        fragment_trains: trains,
+        fragment_trains_evicted: evicted,
+        ..d
+    }
+}

@@ -1,0 +1,118 @@
+//! Counters, as every stage keeps them and the `stats` record reports them.
+
+use serde::Serialize;
+
+/// Counters at a point in time (every interval live, and at exit).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Stats {
+    pub uptime_sec: u64,
+    pub capture: CaptureStats,
+    pub decoder: DecoderStats,
+    pub flow: FlowTableStats,
+    pub bjnp: BjnpStats,
+    pub detect: DetectStats,
+    pub output: OutputStats,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DetectStats {
+    pub alerts: u64,
+    /// Alerts not written because the same (rule, source, destination, port) fired within the
+    /// suppression window.
+    pub suppressed: u64,
+    /// Per-target alerts folded into a scan or flood alert.
+    pub folded: u64,
+    pub suppress_evicted: u64,
+    pub scan_sources: u64,
+    pub scan_evicted: u64,
+    pub printers: u64,
+    /// Printers dropped from the inventory at its cap.
+    pub printers_evicted: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CaptureStats {
+    /// Packets read from files, or delivered by libpcap live.
+    pub packets: u64,
+    pub bytes: u64,
+    /// libpcap live counters (`pcap_stats`): see the README for what each means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub if_dropped: Option<u64>,
+    /// Packets the `-f` filter rejected on replay.
+    pub filtered: u64,
+    pub files: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DecoderStats {
+    /// TCP/UDP packets to or from a monitored port.
+    pub monitored: u64,
+    /// IP packets that touch no monitored port.
+    pub ignored: u64,
+    pub not_ip: u64,
+    pub ipv4: u64,
+    pub ipv6: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    pub vlan: u64,
+    /// Frames cut (snaplen) before the ports, or monitored packets whose payload was cut.
+    pub truncated: u64,
+    /// Headers that do not parse.
+    pub invalid: u64,
+    /// IP fragments of datagrams to or from a monitored port.
+    pub fragments: u64,
+    /// Fragmented datagrams to or from a monitored port being followed, and those dropped at
+    /// the cap before their last fragment came.
+    pub fragment_trains: u64,
+    pub fragment_trains_evicted: u64,
+    pub unsupported_linktype: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BjnpStats {
+    pub messages: u64,
+    /// Messages with a consistency-check failure.
+    pub malformed: u64,
+    /// Payloads on a BJNP port that fail the hard checks.
+    pub not_bjnp: u64,
+    /// Empty UDP datagrams (port-scan probes).
+    pub empty_datagrams: u64,
+    pub responses_matched: u64,
+    pub responses_unmatched: u64,
+    /// TCP data messages counted but not logged one by one (see README).
+    pub data_messages_unlogged: u64,
+    pub tcp_gaps: u64,
+    /// TCP streams picked up mid-way that did not start at a message boundary.
+    pub tcp_midstream: u64,
+    pub pending_evicted: u64,
+}
+
+/// Output counters. `records` is what the engine produced; the rest is filled in by the output
+/// stage when it writes this very record, so they count exactly what went before it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct OutputStats {
+    pub records: u64,
+    /// Records handed to the sink.
+    pub written: u64,
+    /// Dropped because the output queue was full (live capture only: a slow sink).
+    pub dropped_queue_full: u64,
+    /// Dropped because the sink was unavailable (syslog receiver down, reconnecting).
+    pub dropped_sink_down: u64,
+    /// Syslog connections re-established.
+    pub reconnects: u64,
+    /// Output file reopened (SIGHUP).
+    pub reopens: u64,
+}
+
+/// The flow table's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FlowTableStats {
+    pub active: u64,
+    pub created: u64,
+    pub timed_out: u64,
+    pub evicted: u64,
+}

@@ -1,0 +1,135 @@
+//! The closed sets records speak in. Each is an enum serialised under its stable name, so rules
+//! match variants and only the output ever sees the strings.
+
+use crate::net::named_enum;
+use crate::proto::pdl::Language;
+
+named_enum! {
+    /// How an attempt to reach a printer port ended (alerts 1001/1003).
+    pub enum Outcome {
+        /// Nothing came back.
+        Attempted = "attempted",
+        /// A TCP reset came back.
+        Refused = "refused",
+        /// A handshake, or any answer without a reset.
+        Established = "established",
+    }
+}
+
+named_enum! {
+    /// Zeek's `conn_state`.
+    pub enum ConnState {
+        S0 = "S0",
+        S1 = "S1",
+        Sf = "SF",
+        Rej = "REJ",
+        S2 = "S2",
+        S3 = "S3",
+        Rsto = "RSTO",
+        Rstr = "RSTR",
+        Rstos0 = "RSTOS0",
+        Rstrh = "RSTRH",
+        Sh = "SH",
+        Shr = "SHR",
+        Oth = "OTH",
+    }
+}
+
+named_enum! {
+    /// Where a flow stood when it ended (`flow.state`).
+    pub enum FlowState {
+        /// The server never answered.
+        New = "new",
+        Established = "established",
+        Closed = "closed",
+    }
+}
+
+named_enum! {
+    /// Why a flow ended (`flow.reason`).
+    pub enum EndReason {
+        /// Idle past its timeout.
+        Timeout = "timeout",
+        /// Closed by FIN/RST (reported once the close delay has passed).
+        Closed = "closed",
+        /// Pushed out by a new flow at the table's cap.
+        Evicted = "evicted",
+        /// End of input or stop signal.
+        Shutdown = "shutdown",
+    }
+}
+
+named_enum! {
+    /// A BJNP message's direction (bit 7 of dev_type).
+    pub enum Direction {
+        Request = "request",
+        Response = "response",
+    }
+}
+
+named_enum! {
+    /// Suricata's anomaly `type`: the layer that found it.
+    pub enum AnomalyType {
+        Decode = "decode",
+        Applayer = "applayer",
+        Stream = "stream",
+    }
+}
+
+named_enum! {
+    /// Suricata's anomaly `event`.
+    pub enum AnomalyEvent {
+        /// Bytes on a BJNP port that fail the hard checks.
+        NotBjnp = "not_bjnp",
+        Ipv4Fragment = "ipv4.fragment",
+        Ipv6Fragment = "ipv6.fragment",
+        /// A BJNP TCP stream lost a segment.
+        BjnpTcpGap = "bjnp.tcp_gap",
+        /// A BJNP TCP connection closed inside a message.
+        BjnpTcpIncompleteMessage = "bjnp.tcp_incomplete_message",
+    }
+}
+
+named_enum! {
+    /// What a `printer` record reports, least to most significant (a packet that causes several
+    /// changes reports the most significant one).
+    pub enum PrinterChange {
+        Service = "service",
+        Mac = "mac",
+        Identity = "identity",
+        New = "new",
+    }
+}
+
+named_enum! {
+    /// The sensor's own health conditions (`warning.code`).
+    pub enum WarningCode {
+        /// No packet passed the capture for several stats intervals.
+        CaptureSilent = "capture_silent",
+    }
+}
+
+/// The application protocol of a record (`app_proto`): a BJNP service, or the language of a
+/// print job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AppProto {
+    Bjnp,
+    Mfnp,
+    Print(Language),
+}
+
+impl AppProto {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppProto::Bjnp => "bjnp",
+            AppProto::Mfnp => "mfnp",
+            AppProto::Print(l) => l.name(),
+        }
+    }
+}
+
+impl serde::Serialize for AppProto {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
