@@ -1,7 +1,12 @@
 //! Command-line interface.
 
-use crate::output::format::Format;
-use crate::output::sink::{Facility, SyslogTarget};
+use crate::capture::live::LiveOptions;
+use crate::detect::policy::{Policy, PolicyError};
+use crate::engine::EngineConfig;
+use crate::flow::FlowConfig;
+use crate::net::PortSet;
+use crate::output::format::{printable_ascii, Format, Observer};
+use crate::output::sink::{Facility, LineSink, Syslog, SyslogTarget, Transport};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -162,6 +167,11 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
+    /// The policy file with the shorthands on top, checked.
+    pub fn load(&self) -> Result<Policy, PolicyError> {
+        Policy::load(self.policy.as_deref(), &self.shorthands())
+    }
+
     pub fn shorthands(&self) -> crate::detect::policy::Shorthands {
         crate::detect::policy::Shorthands {
             allow: self.allow.clone(),
@@ -197,6 +207,62 @@ pub struct InventoryArgs {
 }
 
 impl Cli {
+    /// The engine's settings under `policy`.
+    pub fn engine_config(&self, policy: Policy) -> EngineConfig {
+        EngineConfig {
+            policy,
+            flow: FlowConfig {
+                max_flows: self.max_flows as usize,
+                ..FlowConfig::default()
+            },
+            prefilter: !self.no_prefilter,
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Live capture on `iface` for the monitored `ports`.
+    pub fn live_options(&self, iface: &str, ports: &PortSet) -> LiveOptions {
+        LiveOptions {
+            iface: iface.to_owned(),
+            promisc: !self.no_promisc,
+            snaplen: self.snaplen.unwrap_or(65535),
+            buffer_size: self.buffer_size.unwrap_or(64).saturating_mul(1 << 20),
+            filter: self.filter.clone(),
+            ports: ports.clone(),
+            timeout_ms: 200,
+        }
+    }
+
+    /// Who writes the records: `--sensor-name`, else the host name.
+    pub fn observer(&self) -> Observer {
+        let mut o = Observer::local();
+        if let Some(name) = &self.sensor_name {
+            o.hostname = printable_ascii(name, 255);
+        }
+        o
+    }
+
+    /// The sink named on the command line, opened now so a bad path fails before capture.
+    pub fn open_sink(&self) -> Result<Box<dyn Transport>, crate::run::RunError> {
+        if let Some(target) = &self.syslog {
+            let host = self.observer().hostname;
+            return Ok(Box::new(Syslog::new(
+                target.clone(),
+                self.syslog_facility,
+                &host,
+            )));
+        }
+        match &self.output {
+            Some(path) => LineSink::file(path)
+                .map(|s| Box::new(s) as Box<dyn Transport>)
+                .map_err(|source| crate::run::RunError::OpenOutput {
+                    path: path.clone(),
+                    source,
+                }),
+            None => Ok(Box::new(LineSink::stdout())),
+        }
+    }
+
     /// Parses the command line; usage errors exit with status 2, as clap's own do.
     pub fn parse_checked() -> Cli {
         let cli = Cli::parse();

@@ -20,3 +20,4 @@ pub mod output;
 pub mod privileges;
 pub mod proto;
 pub mod report;
+pub mod run;

@@ -5,6 +5,15 @@
 use nix::unistd::{self, Gid, Uid, User};
 use std::ffi::CString;
 
+/// Checks that `name` exists before anything opens (the switch itself comes later). The error
+/// is the name.
+pub fn check_user(name: &str) -> Result<(), String> {
+    match User::from_name(name) {
+        Ok(Some(_)) => Ok(()),
+        _ => Err(name.to_owned()),
+    }
+}
+
 /// Switches the whole process to `name`'s uid, primary gid and supplementary groups.
 pub fn drop_to(name: &str) -> Result<(), String> {
     let user = User::from_name(name)

@@ -102,6 +102,11 @@ impl Live {
         })
     }
 
+    /// The interface captured.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
     pub fn linktype(&self) -> u32 {
         self.linktype
     }

@@ -8,6 +8,8 @@
 
 pub mod filter;
 pub mod live;
+mod pcap_file;
+mod pcap_stream;
 pub mod replay;
 
 use crate::net::Timestamp;
@@ -33,9 +35,8 @@ pub enum Source {
     Iface(Arc<str>),
 }
 
-/// Everything that can stop a capture source. `exit_code` maps each to the documented exit
-/// status: 2 for problems with what the user gave (arguments, files, interface names,
-/// filters), 1 for failures of the environment at run time.
+/// Everything that can stop a capture source: problems with what the user gave (arguments,
+/// files, interface names, filters) or failures of the environment at run time (`is_usage`).
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     #[error("cannot open '{}': {source}", path.display())]
@@ -75,10 +76,12 @@ pub enum CaptureError {
 }
 
 impl CaptureError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            CaptureError::Permission { .. } | CaptureError::Live { .. } => 1,
-            _ => 2,
-        }
+    /// Whether the user gave something wrong (arguments, files, interface names, filters), as
+    /// opposed to the environment failing at run time (no permission, a capture that broke).
+    pub fn is_usage(&self) -> bool {
+        !matches!(
+            self,
+            CaptureError::Permission { .. } | CaptureError::Live { .. }
+        )
     }
 }

@@ -1,0 +1,152 @@
+//! The run loops: replay of capture files and live capture, each feeding the engine and the
+//! output stage, plus the errors that end a run and the exit status each means. `main.rs` parses
+//! the flags and calls these; tests drive them with their own frame sources and clocks.
+
+pub mod live;
+pub mod replay;
+
+use crate::capture::CaptureError;
+use crate::detect::policy::PolicyError;
+use crate::engine::Engine;
+use crate::event::Body;
+use crate::net::Timestamp;
+use crate::output::writer::Output;
+use crate::output::RecordSink;
+use std::io;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The documented exit statuses.
+pub mod exit {
+    /// Done, also after SIGINT/SIGTERM and when the reader of stdout went away.
+    pub const OK: u8 = 0;
+    /// A failure at run time: no permission to capture, capture or output failed.
+    pub const RUNTIME: u8 = 1;
+    /// Usage or input error: bad flag, unreadable or corrupt capture, unknown interface, bad
+    /// filter or policy, unknown `-Z` user.
+    pub const USAGE: u8 = 2;
+}
+
+/// Why a run ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The reader of our output went away (`| head`): stop quietly, like any filter.
+    #[error("the reader of the output went away")]
+    OutputClosed,
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot open output '{}': {source}", path.display())]
+    OpenOutput { path: PathBuf, source: io::Error },
+    #[error("no such user '{0}' (-Z)")]
+    NoSuchUser(String),
+    #[error("{0}")]
+    Privileges(String),
+    #[error("cannot install signal handler: {0}")]
+    Signals(io::Error),
+    #[error("cannot write records: {0}")]
+    Write(io::Error),
+    #[error("cannot write the inventory: {0}")]
+    WriteInventory(io::Error),
+}
+
+impl RunError {
+    /// The exit status this error means (see [`exit`]).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            RunError::OutputClosed => exit::OK,
+            RunError::Capture(e) if e.is_usage() => exit::USAGE,
+            RunError::Capture(_) => exit::RUNTIME,
+            RunError::Policy(_) | RunError::OpenOutput { .. } | RunError::NoSuchUser(_) => {
+                exit::USAGE
+            }
+            RunError::Privileges(_)
+            | RunError::Signals(_)
+            | RunError::Write(_)
+            | RunError::WriteInventory(_) => exit::RUNTIME,
+        }
+    }
+
+    /// A write error that means nobody reads the output any more is not an error.
+    pub fn from_write(e: io::Error, wrap: fn(io::Error) -> RunError) -> RunError {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            RunError::OutputClosed
+        } else {
+            wrap(e)
+        }
+    }
+}
+
+/// Installs the signal handlers: the first INT/TERM sets `stop` (a second one, while the first
+/// is still being honoured, exits at once with status 1); HUP sets `reopen`.
+pub fn signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), RunError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    let reopen = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, 1, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .map_err(RunError::Signals)?;
+    }
+    signal_hook::flag::register(SIGHUP, Arc::clone(&reopen)).map_err(RunError::Signals)?;
+    Ok((stop, reopen))
+}
+
+/// The end of a run whose input was read: every flow ends, the final `stats` record (at `now`,
+/// with the live `counters`) is written, the output drains. Returns the summary line.
+pub fn finish(
+    engine: &mut Engine,
+    mut out: Output,
+    now: Timestamp,
+    counters: Option<(u64, u64, u64)>,
+    started: Instant,
+) -> Result<String, RunError> {
+    // Capture is over: the records of flows ending now and the final stats are not dropped.
+    out.lossless_from_now();
+    engine.finish(&mut out);
+    let stats = engine.stats_record(now, counters);
+    let line = match &stats.body {
+        Body::Stats(st) => crate::report::summary(
+            st.capture.packets,
+            st.capture.bytes,
+            st.flow.created,
+            st.detect.alerts,
+            st.output.records,
+            started.elapsed(),
+        ),
+        _ => String::new(),
+    };
+    out.emit(stats);
+    out.finish()
+        .map_err(|e| RunError::from_write(e, RunError::Write))?;
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_has_its_documented_status() {
+        let perm = CaptureError::Permission {
+            iface: "eth0".into(),
+        };
+        let missing = CaptureError::Open {
+            path: "x".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        };
+        assert_eq!(RunError::from(perm).exit_code(), exit::RUNTIME);
+        assert_eq!(RunError::from(missing).exit_code(), exit::USAGE);
+        assert_eq!(RunError::NoSuchUser("x".into()).exit_code(), exit::USAGE);
+        assert_eq!(
+            RunError::Write(io::Error::from(io::ErrorKind::StorageFull)).exit_code(),
+            exit::RUNTIME
+        );
+        let closed =
+            RunError::from_write(io::Error::from(io::ErrorKind::BrokenPipe), RunError::Write);
+        assert_eq!(closed.exit_code(), exit::OK);
+    }
+}
