@@ -27,6 +27,10 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 
+## Unit tests of the library and the binary: no root, no network, no external tools.
+unit: deps
+	$(CARGO) test --locked --lib --bins
+
 ## All tests: lint, unit, golden samples, tshark differential, CLI errors, live capture (root).
 test: test-deps lint
 	$(CARGO) test --locked --all-targets

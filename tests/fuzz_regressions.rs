@@ -26,7 +26,7 @@ fn every_kept_crash_input_is_handled() {
             // both readers: the same frames, and the same outcome
             assert!(fa == fb, "{name}: the readers disagree on the frames");
             let show = |r: Result<
-                bjnp_watch::capture::replay::Summary,
+                bjnp_watch::capture::Summary,
                 bjnp_watch::capture::CaptureError,
             >| { r.map(|s| s.packets).map_err(|e| e.to_string()) };
             assert_eq!(show(a), show(b), "{name}");

@@ -1,4 +1,4 @@
-//! Print streams on TCP 9100: every risky PJL class of protocols.md §6.3 in
+//! Print streams on TCP 9100: every risky PJL class of docs/PROTOCOLS.md §6.3 in
 //! samples/gen-pjl-attacks.pcap fires its alert, and the benign driver jobs raise nothing
 //! beyond the connection alerts.
 

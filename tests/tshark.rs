@@ -1,4 +1,4 @@
-//! Differential test against Wireshark's BJNP dissector (protocols.md §7): for every UDP
+//! Differential test against Wireshark's BJNP dissector (docs/PROTOCOLS.md §7): for every UDP
 //! message tshark decodes as BJNP or MFNP, bjnp-watch reports the same id, type, code,
 //! sequence number, session id and payload length; and every UDP message bjnp-watch reports
 //! with those magics is one tshark shows.

@@ -16,7 +16,7 @@ Safety properties (the reason this file exists in this shape):
   * it stops by itself after ``--timeout`` seconds or ``--max-messages``
     handled requests, whichever comes first.
 
-Wire format reminders (see shared/spec/protocols.md sections 1-3): a 16-byte
+Wire format reminders (docs/PROTOCOLS.md §1-3): a 16-byte
 big-endian header ``magic[4] dev_type u8, code u8, unknown u16, seq u16,
 session u16, payload_len u32`` followed by ``payload_len`` bytes.
 

@@ -1407,7 +1407,7 @@ def gen_pjl_attacks(out: str) -> None:
 
 
 def gen_ps_pcl_attacks(out: str) -> None:
-    """PostScript and PCL attacks (protocols.md §6.4-6.5) against the raw-9100 printer, in
+    """PostScript and PCL attacks (docs/PROTOCOLS.md §6.4-6.5) against the raw-9100 printer, in
     the shapes PRET uses, one TCP connection each from 198.51.100.(150+n):(47000+n),
     starting at 10:00:00 + n s. Written to exercise the token-level scanners: commands are
     cut by segment boundaries (small writes) and decoys sit in strings and comments."""

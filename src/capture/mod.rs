@@ -6,11 +6,14 @@
 //! * `filter`: BPF expressions compiled by libpcap, applied in the kernel live and with
 //!   `pcap_offline_filter` on replay, so `-f` means the same thing in both modes.
 
+mod deliver;
 pub mod filter;
 pub mod live;
 mod pcap_file;
 mod pcap_stream;
 pub mod replay;
+
+pub use deliver::{Summary, MAX_RECORD};
 
 use crate::net::Timestamp;
 use std::path::PathBuf;

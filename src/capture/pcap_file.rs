@@ -3,8 +3,8 @@
 //! parser. (A memory map was tried and measured slower: page faults on 4 KiB pages cost more
 //! than copying, and the mapped file counted in RSS.)
 
+use super::deliver::{classic_ts, deliver, Summary, MAX_RECORD, PROGRESS_EVERY};
 use super::filter::OfflineFilter;
-use super::replay::{classic_ts, deliver, Summary, MAX_RECORD, PROGRESS_EVERY};
 use super::{CaptureError, Frame};
 use std::io::{self, Read};
 use std::path::Path;

@@ -2,8 +2,8 @@
 //! different link types and time resolutions, a first packet decoded without waiting for a full
 //! buffer from a live pipe.
 
+use super::deliver::{classic_ts, deliver, Summary, MAX_RECORD, PROGRESS_EVERY};
 use super::filter::OfflineFilter;
-use super::replay::{classic_ts, deliver, Summary, MAX_RECORD, PROGRESS_EVERY};
 use super::{CaptureError, Frame};
 use crate::net::Timestamp;
 use pcap_parser::pcapng::Block;

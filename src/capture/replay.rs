@@ -1,32 +1,15 @@
 //! Replay of capture files: classic pcap (µs and ns, either byte order) and pcapng (several
 //! interfaces, each with its own link type and time resolution), from a file or stdin.
-
 //!
 //! Two readers: `pcap_file` for classic pcap in a regular file (large reads, a record parser of
 //! its own), `pcap_stream` for everything else (pcapng, stdin, pipes). Both hand every packet
 //! to the same `deliver`, and tests prove they give the same frames and the same errors.
 
 use super::filter::OfflineFilter;
-use super::CaptureError;
-use super::Frame;
-use super::{pcap_file, pcap_stream};
-use crate::net::Timestamp;
+use super::{pcap_file, pcap_stream, CaptureError, Frame, Summary};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-
-/// No real record is this large (libpcap caps snaplen at 256 KiB); a larger one means the
-/// length field is garbage, and growing the buffer to fit it would let a file exhaust memory.
-pub const MAX_RECORD: usize = 16 << 20;
-
-/// What a replay read.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub packets: u64,
-    pub bytes: u64,
-    /// Stopped early by a signal.
-    pub interrupted: bool,
-}
 
 /// Reads `path` (`-` for stdin) and calls `on(frame, passed_filter)` for every packet, in file
 /// order. Stops between packets when `stop` is set.
@@ -38,9 +21,6 @@ pub fn replay(
 ) -> Result<Summary, CaptureError> {
     replay_reporting(path, filter, stop, on, &mut |_| {})
 }
-
-/// Packets between two progress reports.
-pub(super) const PROGRESS_EVERY: u64 = 8192;
 
 /// [`replay`], also calling `progress(bytes_of_the_file_consumed)` now and then and at the end.
 pub fn replay_reporting(
@@ -68,39 +48,6 @@ pub fn replay_streaming_only(
     on: &mut dyn FnMut(&Frame<'_>, bool),
 ) -> Result<Summary, CaptureError> {
     pcap_stream::replay(path, None, stop, on, &mut |_| {})
-}
-
-/// Classic pcap record time: seconds and micro- or nanoseconds.
-pub(super) fn classic_ts(secs: u32, frac: u32, nanos: bool) -> Timestamp {
-    if nanos {
-        Timestamp::from_parts(u64::from(secs), u64::from(frac))
-    } else {
-        Timestamp::from_micros(u64::from(secs), u64::from(frac))
-    }
-}
-
-/// One packet to `on`, numbered and counted, with the `-f` verdict; both readers end here.
-pub(super) fn deliver(
-    sum: &mut Summary,
-    (ts, linktype, data, orig_len): (Timestamp, u32, &[u8], u32),
-    filter: Option<&mut OfflineFilter>,
-    on: &mut dyn FnMut(&Frame<'_>, bool),
-) -> Result<(), CaptureError> {
-    sum.packets += 1;
-    sum.bytes += data.len() as u64;
-    let passed = match filter {
-        Some(f) => f.matches(linktype, data)?,
-        None => true,
-    };
-    let frame = Frame {
-        ts,
-        linktype,
-        data,
-        orig_len,
-        cnt: sum.packets,
-    };
-    on(&frame, passed);
-    Ok(())
 }
 
 /// Expands the `-r` arguments: `-` and existing paths as given, anything else as a glob

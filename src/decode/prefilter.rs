@@ -1,4 +1,4 @@
-//! The hot-path pre-check (design.md §2): decide from a few fixed-offset reads that a frame
+//! The hot-path pre-check (docs/ARCHITECTURE.md, "Invariants"): decide from a few fixed-offset reads that a frame
 //! cannot touch a monitored port, before any slicing. It only ever answers "ignore" when that
 //! is certain; every unusual frame (tags, options it does not follow, fragments, truncation)
 //! goes to the full decoder, so the fast path and the slow path produce the same records.

@@ -1,4 +1,4 @@
-//! The site policy (design.md §5): which ports are monitored, which must be closed, which
+//! The site policy (README, "Site policy"): which ports are monitored, which must be closed, which
 //! hosts are printers (the inventory) and which clients may reach them. Read from TOML and/or
 //! the command line; every mistake stops start-up with the file, the line and the reason.
 

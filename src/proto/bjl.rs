@@ -1,4 +1,4 @@
-//! Canon BJL control blocks inside IJ print data (protocols.md §6.6): `ESC [K 02 00 00 1F`
+//! Canon BJL control blocks inside IJ print data (docs/PROTOCOLS.md §6.6): `ESC [K 02 00 00 1F`
 //! `BJLSTART\n`, text lines such as `ControlMode=Common` or `@Cleaning=...`, `BJLEND\n`.
 //! Only lines inside a block are read; raster data around them is skipped. Streaming, with a
 //! fixed line buffer.

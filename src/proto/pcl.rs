@@ -1,4 +1,4 @@
-//! PCL 5 escape sequences (protocols.md §6.5): `ESC <parameterized char> <group char>
+//! PCL 5 escape sequences (docs/PROTOCOLS.md §6.5): `ESC <parameterized char> <group char>
 //! [value letter]...`, with lower-case letters continuing a combined sequence and upper case
 //! ending it. A `W` terminator carries that many raw bytes (raster, fonts), which are skipped,
 //! not parsed. Streaming, fixed memory.

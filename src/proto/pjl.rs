@@ -1,4 +1,4 @@
-//! PJL command lines (protocols.md §6.1, §6.3): `@PJL` (upper case) + whitespace + command +
+//! PJL command lines (docs/PROTOCOLS.md §6.1, §6.3): `@PJL` (upper case) + whitespace + command +
 //! options, everything after the prefix case-insensitive. Pure functions over one line; the
 //! stream analyzer assembles lines and counts what needs counting.
 

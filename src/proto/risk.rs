@@ -1,6 +1,6 @@
 //! Risk classes found in print streams.
 
-/// What a print stream can do to a printer: the PJL classes of protocols.md §6.3, the
+/// What a print stream can do to a printer: the PJL classes of docs/PROTOCOLS.md §6.3, the
 /// PostScript constructs of §6.4 and the PCL ones of §6.5. Each maps to one alert rule (`detect::rules::Rule::Print`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Risk {

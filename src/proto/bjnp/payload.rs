@@ -1,0 +1,241 @@
+//! Each command's payload: discover answers, device IDs, job details, scan polls, status and
+//! acknowledgements. Views over the bytes; nothing allocates but the UTF-16 conversion.
+
+use super::header::{Magic, MAX_DEVICE_ID};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Why a payload does not have the shape its command requires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    #[error("payload is {got} bytes, expected {expected}")]
+    Length { got: usize, expected: &'static str },
+    #[error("field {0} is inconsistent")]
+    Field(&'static str),
+}
+
+/// Discover response: hardware/protocol type, MAC, one IPv4 or N IPv6 addresses (§3.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Discover<'a> {
+    pub mac: [u8; 6],
+    addrs: &'a [u8],
+    addr_len: u8,
+}
+
+impl<'a> Discover<'a> {
+    pub fn parse(p: &'a [u8]) -> Result<Self, PayloadError> {
+        if p.len() < 12 {
+            return Err(PayloadError::Length {
+                got: p.len(),
+                expected: "16 (IPv4) or 12+16*N (IPv6)",
+            });
+        }
+        if p[4] != 6 {
+            return Err(PayloadError::Field("mac_len"));
+        }
+        let addr_len = p[5];
+        let addrs = &p[12..];
+        let ok = match addr_len {
+            4 => addrs.len() >= 4,
+            n if n > 0 && n % 16 == 0 => addrs.len() >= usize::from(n),
+            _ => false,
+        };
+        if !ok {
+            return Err(PayloadError::Field("addr_len"));
+        }
+        let mut mac = [0u8; 6];
+        mac.copy_from_slice(&p[6..12]);
+        Ok(Discover {
+            mac,
+            addrs: &addrs[..usize::from(addr_len)],
+            addr_len,
+        })
+    }
+
+    /// Bytes of the address field (4, or 16 per IPv6 address).
+    pub fn addr_len(&self) -> u8 {
+        self.addr_len
+    }
+
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + 'a {
+        let v4 = self.addr_len == 4;
+        self.addrs
+            .chunks_exact(if v4 { 4 } else { 16 })
+            .map(move |c| {
+                if v4 {
+                    IpAddr::V4(Ipv4Addr::new(c[0], c[1], c[2], c[3]))
+                } else {
+                    let mut o = [0u8; 16];
+                    o.copy_from_slice(c);
+                    IpAddr::V6(Ipv6Addr::from(o))
+                }
+            })
+    }
+}
+
+/// IEEE 1284 device ID from a get-identity response (§3.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceId<'a> {
+    /// The `KEY:value;` text, capped at `MAX_DEVICE_ID`.
+    pub raw: &'a [u8],
+}
+
+impl<'a> DeviceId<'a> {
+    /// BJNP frames the ID with a u16 length that counts itself; MFNP sends the bare ID.
+    pub fn parse(magic: Magic, p: &'a [u8]) -> Result<Self, PayloadError> {
+        let raw = if magic == Magic::MFNP {
+            p
+        } else {
+            let len = p
+                .get(..2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                .ok_or(PayloadError::Length {
+                    got: p.len(),
+                    expected: ">= 2",
+                })?;
+            if len < 2 || len > p.len() {
+                return Err(PayloadError::Field("device_id_len"));
+            }
+            &p[2..len]
+        };
+        let raw = &raw[..raw.len().min(MAX_DEVICE_ID)];
+        Ok(DeviceId { raw })
+    }
+
+    /// `KEY:value` pairs; keys are trimmed, values kept as sent.
+    pub fn fields(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> {
+        self.raw.split(|&b| b == b';').filter_map(|item| {
+            let colon = item.iter().position(|&b| b == b':')?;
+            Some((item[..colon].trim_ascii(), &item[colon + 1..]))
+        })
+    }
+
+    /// The first value whose key matches one of `keys`, case-insensitively.
+    pub fn get(&self, keys: &[&str]) -> Option<&'a [u8]> {
+        self.fields()
+            .find(|(k, _)| keys.iter().any(|w| k.eq_ignore_ascii_case(w.as_bytes())))
+            .map(|(_, v)| v)
+    }
+
+    /// Printable ASCII with at least one `KEY:value` pair: the consistency check of §5.
+    pub fn looks_valid(&self) -> bool {
+        !self.raw.is_empty()
+            && self
+                .raw
+                .iter()
+                .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+            && self.fields().next().is_some()
+    }
+
+    pub fn manufacturer(&self) -> Option<&'a [u8]> {
+        self.get(&["MFG", "MANUFACTURER"])
+    }
+    pub fn model(&self) -> Option<&'a [u8]> {
+        self.get(&["MDL", "MODEL"])
+    }
+    pub fn description(&self) -> Option<&'a [u8]> {
+        self.get(&["DES", "DESCRIPTION"])
+    }
+    pub fn version(&self) -> Option<&'a [u8]> {
+        self.get(&["VER"])
+    }
+    pub fn command_set(&self) -> Option<&'a [u8]> {
+        self.get(&["CMD", "COMMAND SET"])
+    }
+    pub fn class(&self) -> Option<&'a [u8]> {
+        self.get(&["CLS", "CLASS"])
+    }
+}
+
+/// Job-details request (0x10): 8 bytes, then host, user and title in UTF-16BE, zero padded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobDetails<'a> {
+    pub host: &'a [u8],
+    pub user: &'a [u8],
+    pub title: &'a [u8],
+}
+
+pub const JOB_DETAILS_LEN: usize = 392;
+
+impl<'a> JobDetails<'a> {
+    pub fn parse(p: &'a [u8]) -> Result<Self, PayloadError> {
+        if p.len() < JOB_DETAILS_LEN {
+            return Err(PayloadError::Length {
+                got: p.len(),
+                expected: "392",
+            });
+        }
+        Ok(JobDetails {
+            host: &p[8..72],
+            user: &p[72..136],
+            title: &p[136..392],
+        })
+    }
+}
+
+/// Scan-poll request (0x32): a type and, for types 1, 2 and 5, "user  host" in UTF-16BE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScanPoll<'a> {
+    pub kind: u16,
+    pub user_host: Option<&'a [u8]>,
+}
+
+impl<'a> ScanPoll<'a> {
+    pub fn parse(p: &'a [u8]) -> Result<Self, PayloadError> {
+        let kind =
+            p.get(..2)
+                .map(|b| u16::from_be_bytes([b[0], b[1]]))
+                .ok_or(PayloadError::Length {
+                    got: p.len(),
+                    expected: "80, 100 or 116",
+                })?;
+        // The name is at offset 8 in every variant: type 1 pads with 6 zero bytes, types 2 and
+        // 5 put 2 bytes and the u32 dialog number there.
+        let (expected_len, has_name) = match kind {
+            0 => (80, false),
+            1 => (80, true),
+            2 => (116, true),
+            5 => (100, true),
+            _ => return Err(PayloadError::Field("poll_type")),
+        };
+        if p.len() != expected_len {
+            return Err(PayloadError::Length {
+                got: p.len(),
+                expected: "80, 100 or 116 by type",
+            });
+        }
+        Ok(ScanPoll {
+            kind,
+            user_host: has_name.then(|| &p[8..72]),
+        })
+    }
+}
+
+/// UDP status response (0x20): XML from newer devices, else a u16 length and `KEY:value;` text.
+pub fn status_text(p: &[u8]) -> Option<&[u8]> {
+    if p.starts_with(b"<?xml") {
+        return Some(p);
+    }
+    let len = usize::from(u16::from_be_bytes([*p.first()?, *p.get(1)?]));
+    // Both "length counts itself" and "length counts the text" are seen in the field; accept
+    // either as long as it stays inside the payload.
+    let body = &p[2..];
+    Some(&body[..body.len().min(len)])
+}
+
+/// TCP data acknowledgement (0x21 response): u32 count of bytes the device accepted.
+pub fn accepted_bytes(p: &[u8]) -> Option<u32> {
+    let b: [u8; 4] = p.get(..4)?.try_into().ok()?;
+    Some(u32::from_be_bytes(b))
+}
+
+/// Decodes UTF-16BE up to the first NUL; invalid units become U+FFFD. Allocates: call only when
+/// building a record.
+pub fn utf16be_string(b: &[u8]) -> String {
+    let units = b
+        .chunks_exact(2)
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
+        .take_while(|&u| u != 0);
+    char::decode_utf16(units)
+        .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect()
+}
