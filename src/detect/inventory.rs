@@ -282,4 +282,35 @@ mod tests {
         assert!(all[0].1.clients_more);
         assert_eq!(all[0].1.clients[0].2, Timestamp(3));
     }
+
+    #[test]
+    fn the_report_names_printers_and_lists_the_unseen() {
+        let policy = Policy::parse(
+            "[[printer]]\nname = \"floor2\"\naddress = \"192.0.2.30\"\n[[printer]]\nname = \"gone\"\naddress = \"192.0.2.99\"\n",
+            "p.toml",
+        )
+        .unwrap();
+        let mut inv = Inventory::default();
+        for ip in ["192.0.2.31", "192.0.2.30"] {
+            inv.service(ip.parse().unwrap(), L4::Tcp, 9100, Timestamp(1));
+        }
+        let r = inv.report(&policy);
+        let names: Vec<_> = r
+            .printers
+            .iter()
+            .map(|e| (e.ip.to_string(), e.name.clone(), e.in_inventory))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("192.0.2.30".to_string(), Some("floor2".to_string()), true),
+                ("192.0.2.31".to_string(), None, false)
+            ]
+        );
+        assert_eq!(
+            r.unseen,
+            [("192.0.2.99".parse().unwrap(), "gone".to_string())]
+        );
+        assert_eq!(r.printers[0].services, ["raw/tcp/9100"]);
+    }
 }

@@ -114,3 +114,37 @@ impl Rule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_has_its_own_id_and_name_and_ids_follow_the_declaration_order() {
+        let mut rules = vec![
+            Rule::UnexpectedClient,
+            Rule::UnexpectedService,
+            Rule::OpenDespitePolicy,
+            Rule::PortScan,
+            Rule::PortFlood,
+            Rule::BjnpRecon,
+            Rule::BjnpMalformed,
+        ];
+        rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
+        let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
+        for (i, a) in infos.iter().enumerate() {
+            assert!((1..=4).contains(&a.severity), "{a:?}");
+            for b in &infos[..i] {
+                assert!(a.sid != b.sid && a.name != b.name, "{a:?} {b:?}");
+            }
+        }
+        // suppression keys order rules like their ids: the variant order must agree
+        let mut sorted = rules.clone();
+        sorted.sort();
+        assert_eq!(sorted, rules);
+        assert!(infos.windows(2).all(|w| w[0].sid < w[1].sid));
+        assert!(Risk::ALL
+            .iter()
+            .all(|r| (1201..1500).contains(&Rule::Print(*r).info().sid)));
+    }
+}
