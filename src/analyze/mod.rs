@@ -130,15 +130,76 @@ impl Analyzer for AppState {
     }
 }
 
-/// Which side of a new flow is the client: the SYN's sender; else the side talking *to* the
-/// monitored port; when both ports are monitored (BJNP discovery runs 8611 to 8611), a BJNP
+/// Which side of a new flow is the client: the SYN's sender (a SYN-ACK's receiver); else the
+/// side talking *to* the monitored port. When both ports are monitored (BJNP discovery runs 8611
+/// to 8611; a scanner's source port may happen to be 8611), the side that is a known printer
+/// (`is_printer`) is the server; a lone reset comes from the server it was sent to; a BJNP
 /// message says which way it goes in bit 7 of its dev_type.
-pub fn src_is_client(p: &Packet<'_>, monitored_src: bool, monitored_dst: bool) -> bool {
+pub fn src_is_client(
+    p: &Packet<'_>,
+    monitored_src: bool,
+    monitored_dst: bool,
+    is_printer: impl Fn(std::net::IpAddr) -> bool,
+) -> bool {
     if p.l4 == L4::Tcp && p.tcp.has(Tcp::SYN) {
         !p.tcp.has(Tcp::ACK)
     } else if monitored_src && monitored_dst {
-        bjnp::is_request(p.payload).unwrap_or(true)
+        if is_printer(p.dst) != is_printer(p.src) {
+            is_printer(p.dst)
+        } else if p.l4 == L4::Tcp && p.tcp.has(Tcp::RST) {
+            false
+        } else {
+            bjnp::is_request(p.payload).unwrap_or(true)
+        }
     } else {
         monitored_dst || !monitored_src
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Vlans;
+
+    fn tcp(src: &str, sport: u16, dst: &str, dport: u16, flags: u8) -> Packet<'static> {
+        Packet {
+            vlan: Vlans::default(),
+            src: src.parse().unwrap(),
+            dst: dst.parse().unwrap(),
+            l4: L4::Tcp,
+            src_port: sport,
+            dst_port: dport,
+            tcp: Tcp {
+                seq: 1,
+                ack: 0,
+                flags,
+            },
+            payload: &[],
+            wire_payload_len: 0,
+            fragment: None,
+            frame_cut: false,
+        }
+    }
+
+    #[test]
+    fn a_lone_answer_is_never_a_new_client() {
+        let none = |_| false;
+        // a printer's reset from 9100 to a scanner whose source port happens to be 8611
+        let rst = tcp("192.0.2.30", 9100, "203.0.113.9", 8611, Tcp::RST | Tcp::ACK);
+        assert!(!src_is_client(&rst, true, true, none));
+        // a SYN-ACK is the server's, whatever the ports
+        let synack = tcp("192.0.2.30", 9100, "203.0.113.9", 8611, Tcp::SYN | Tcp::ACK);
+        assert!(!src_is_client(&synack, true, true, none));
+        // a known printer is the server, even for a bare ACK
+        let ack = tcp("203.0.113.9", 8611, "192.0.2.30", 9100, Tcp::ACK);
+        let printer = |ip: std::net::IpAddr| ip.to_string() == "192.0.2.30";
+        assert!(src_is_client(&ack, true, true, printer));
+        let back = tcp("192.0.2.30", 9100, "203.0.113.9", 8611, Tcp::ACK);
+        assert!(!src_is_client(&back, true, true, printer));
+        // one monitored port: the other side is the client
+        let r = tcp("192.0.2.30", 9100, "203.0.113.9", 40000, Tcp::RST);
+        assert!(!src_is_client(&r, true, false, none));
+        let s = tcp("203.0.113.9", 40000, "192.0.2.30", 9100, Tcp::ACK);
+        assert!(src_is_client(&s, false, true, none));
     }
 }

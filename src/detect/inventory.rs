@@ -79,6 +79,11 @@ impl Inventory {
         self.map.len()
     }
 
+    /// Whether `ip` answered on a monitored port.
+    pub fn knows(&self, ip: IpAddr) -> bool {
+        self.map.get(&ip).is_some()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }

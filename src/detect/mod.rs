@@ -1,30 +1,44 @@
 //! Detection: judges typed facts (a flow's conn_state, a BJNP message, a print-stream finding)
-//! under the site policy and returns decisions: alert drafts and printer records due. It does no
-//! I/O and builds no records; the engine's record builder turns decisions into records.
+//! under the site policy and returns decisions: alert drafts, campaign and summary reports. It
+//! does no I/O and builds no records; the engine's record builder turns decisions into records.
 //!
-//! Inside: suppression windows (`suppress`), scan and flood aggregation (`scan`), per-connection
-//! rates of print streams (`print_rates`), the printer inventory (`inventory`), the rule table
-//! (`rules`) and the policy (`policy`).
+//! What keeps output bounded under storms, and what may be folded into what:
+//! * a failed attempt (1001 attempted/refused) is folded into the campaign on its port, or into
+//!   the scan of its source or the flood of its printer port (same protocol) that is going on;
+//! * nothing else is ever folded: recon (1101), malformed BJNP (1102), an established
+//!   connection, an unexpected service (1002), a blocked port reached (1003) and whatever a print
+//!   stream carries (12xx-14xx) always alert;
+//! * suppression windows hold back repeats of one rule and key (the protocol is part of every
+//!   key); alerts that spoofed packets can cause at will have a budget per window, and what a
+//!   spent budget holds back is counted and summarised.
+//!
+//! Inside: `suppress`, `budget`, `scan` (1004/1005), `campaign` (1006) and its `sketch`es,
+//! `print_rates`, `inventory`, `rules`, `policy`.
 
+mod budget;
+mod campaign;
 pub mod inventory;
 pub mod policy;
 pub mod print_rates;
 pub mod rules;
 pub mod scan;
+mod sketch;
 mod suppress;
 
 use crate::analyze::Finding;
 use crate::event::{
-    AnomalyEvent, Bjnp, ConnState, DetectStats, Direction, Evidence, InventoryReport, Outcome,
-    Printer,
+    AnomalyEvent, Bjnp, Campaign, ConnState, DetectStats, Direction, Evidence, ExplainedBy,
+    InventoryReport, Outcome, Printer, Summary,
 };
 use crate::flow::{Conn, Dir};
 use crate::net::{Timestamp, L4};
 use crate::proto::bjnp::CommandName;
+use budget::Budgets;
+use campaign::{CampaignConfig, Campaigns};
 use inventory::Inventory;
 use policy::Policy;
 use rules::Rule;
-use scan::{ScanConfig, ScanTracker};
+use scan::{Explained, ScanConfig, ScanTracker};
 use std::net::{IpAddr, Ipv4Addr};
 use suppress::Suppressor;
 
@@ -49,6 +63,16 @@ pub struct AlertDraft {
     pub evidence: Evidence,
 }
 
+/// What detection decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decision {
+    Alert(Box<AlertDraft>),
+    /// A campaign's update or end (its start is a 1006 alert).
+    Campaign(Box<Campaign>),
+    /// What alert budgets held back in a window that closed.
+    Summary(Box<Summary>),
+}
+
 /// Where a message travelled: the packet's own direction.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -63,45 +87,80 @@ pub struct Route {
 const MARK_CONTACT: u8 = 1;
 const MARK_ANSWERED: u8 = 2;
 const MARK_OUTCOME: u8 = 4;
-/// Some alert named this flow (reported in its `flow` record).
+/// An alert record names this flow.
 const MARK_ALERTED: u8 = 8;
 
 /// What detection keeps per flow.
 #[derive(Default)]
 pub struct FlowMarks {
     bits: u8,
+    /// The alert that stands for this flow when none names it.
+    explained_by: Option<ExplainedBy>,
     /// Print-stream rates, allocated on the flow's first finding.
     rates: Option<Box<print_rates::Rates>>,
 }
 
 impl FlowMarks {
-    /// Whether an alert named this flow.
+    /// Whether an alert record names this flow.
     pub fn alerted(&self) -> bool {
         self.bits & MARK_ALERTED != 0
     }
+
+    /// The alert that stands for this flow, when none names it.
+    pub fn explained_by(&self) -> Option<ExplainedBy> {
+        self.explained_by.filter(|_| !self.alerted())
+    }
+
+    fn explain(&mut self, e: ExplainedBy) {
+        self.explained_by.get_or_insert(e);
+    }
+}
+
+/// One alert about to be decided: its rule, key and evidence.
+struct Fire {
+    rule: Rule,
+    severity: u8,
+    about: About,
+    key: (Option<L4>, IpAddr, IpAddr, u16),
+    variant: u32,
+    /// Who caused it, for the budget's summary; `None`: never budgeted.
+    budget_source: Option<IpAddr>,
+    /// Scans, floods and campaigns are episodes: a suppressed repeat extends the window.
+    sliding: bool,
+    evidence: Evidence,
 }
 
 pub struct Detector {
     policy: Policy,
     suppress: Suppressor,
+    budgets: Budgets,
     scans: ScanTracker,
+    campaigns: Campaigns,
     inventory: Inventory,
     stats: DetectStats,
 }
 
 impl Detector {
     pub fn new(policy: Policy) -> Self {
-        let window_ns = u64::try_from(policy.scan_window.as_nanos()).unwrap_or(u64::MAX);
-        let suppress_ns = u64::try_from(policy.suppress_window.as_nanos()).unwrap_or(u64::MAX);
+        let ns = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+        let window_ns = ns(policy.scan_window);
+        let suppress_ns = ns(policy.suppress_window);
         Detector {
             scans: ScanTracker::new(ScanConfig {
                 hosts: policy.scan_hosts,
                 ports: policy.scan_ports,
                 flood_sources: FLOOD_SOURCES,
                 window_ns,
+                slow_window_ns: ns(policy.scan_slow_window),
                 fold_ns: suppress_ns,
             }),
+            campaigns: Campaigns::new(CampaignConfig {
+                sources: policy.campaign_sources,
+                contacts: policy.campaign_attempts,
+                window_ns,
+            }),
             suppress: Suppressor::new(suppress_ns),
+            budgets: Budgets::new(policy.alert_budget, window_ns),
             inventory: Inventory::default(),
             stats: DetectStats::default(),
             policy,
@@ -115,6 +174,7 @@ impl Detector {
     pub fn stats(&self) -> DetectStats {
         DetectStats {
             suppressed: self.suppress.suppressed,
+            over_budget: self.budgets.over_budget,
             suppress_evicted: self.suppress.evicted(),
             scan_sources: self.scans.sources(),
             scan_evicted: self.scans.evicted(),
@@ -129,6 +189,11 @@ impl Detector {
         self.inventory.report(&self.policy)
     }
 
+    /// A printer of the policy, or a host that answered on a monitored port.
+    pub fn is_printer(&self, ip: IpAddr) -> bool {
+        self.policy.printer(ip).is_some() || self.inventory.knows(ip)
+    }
+
     /// Flow-level facts after each packet of a monitored flow.
     pub fn on_packet(
         &mut self,
@@ -136,7 +201,7 @@ impl Detector {
         marks: &mut FlowMarks,
         dir: Dir,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         if marks.bits & MARK_CONTACT == 0 && dir == Dir::ToServer {
             marks.bits |= MARK_CONTACT;
@@ -161,14 +226,15 @@ impl Detector {
         }
     }
 
-    /// A flow ended: an attempt nobody answered is decided now.
+    /// A flow ended: an attempt nobody answered is decided now. Returns whether its `flow`
+    /// record is counted into a campaign instead of written.
     pub fn on_flow_end(
         &mut self,
         conn: &Conn,
         marks: &mut FlowMarks,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
-    ) {
+        out: &mut Vec<Decision>,
+    ) -> bool {
         if service_answered(conn) {
             self.inventory
                 .seen(conn.server.0, conn.client.0, conn.last_ts);
@@ -188,47 +254,62 @@ impl Detector {
             };
             self.outcome(conn, marks, o, now, out);
         }
+        let folded = match marks.explained_by {
+            Some(ExplainedBy {
+                campaign_id: Some(id),
+                ..
+            }) if !self.policy.log_folded_flows && !marks.alerted() => {
+                self.campaigns.fold_flow(conn.l4, conn.server.1, id)
+            }
+            _ => false,
+        };
+        if folded {
+            self.stats.flows_folded += 1;
+        }
+        folded
     }
 
     /// A BJNP message: recon, malformed messages, printer identity.
     pub fn on_message(
         &mut self,
+        conn: &Conn,
         marks: &mut FlowMarks,
         route: Route,
         b: &Bjnp,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         let malformed = b.anomalies.malformed();
-        // A flood or sweep alert already stands for probes from its sources.
-        let explained = self.scans.explains(route.src, route.dst, route.dport, now);
-        let key = (route.src, route.dst, route.dport);
-        if !malformed.is_empty() && explained {
-            self.stats.folded += 1;
-        } else if !malformed.is_empty() {
+        if !malformed.is_empty() {
             let ev = Evidence {
                 bjnp_command: Some(b.command_name),
                 anomalies: malformed,
                 ..Evidence::default()
             };
-            self.fire(Rule::BjnpMalformed, 3, About::Record, key, ev, now, out);
-            marks.bits |= MARK_ALERTED;
+            self.malformed(conn, marks, route, malformed.0, ev, now, out);
         }
         let recon = b.direction == Direction::Request
             && matches!(
                 b.command_name,
                 CommandName::Discover | CommandName::GetIdentity
             );
-        if recon && !self.policy.allows(route.src, route.dst) && explained {
-            self.stats.folded += 1;
-        } else if recon && !self.policy.allows(route.src, route.dst) {
+        if recon && !self.policy.allows(route.src, route.dst) {
             let ev = Evidence {
                 bjnp_command: Some(b.command_name),
                 policy: Some(self.policy.missed_allow(route.dst)),
                 ..Evidence::default()
             };
-            self.fire(Rule::BjnpRecon, 3, About::Record, key, ev, now, out);
-            marks.bits |= MARK_ALERTED;
+            let fire = Fire {
+                rule: Rule::BjnpRecon,
+                severity: 3,
+                about: About::Record,
+                key: (Some(route.l4), route.src, route.dst, route.dport),
+                variant: 0,
+                budget_source: Some(route.src),
+                sliding: false,
+                evidence: ev,
+            };
+            self.fire(fire, conn, marks, now, out);
         }
         if b.direction == Direction::Response {
             // A BJNP answer makes its sender a printer now, so the identity it carries lands
@@ -251,14 +332,16 @@ impl Detector {
 
     /// An anomaly on a monitored port: bytes on a BJNP port that are not BJNP are malformed
     /// BJNP (1102).
+    #[allow(clippy::too_many_arguments)]
     pub fn on_anomaly(
         &mut self,
+        conn: &Conn,
         marks: &mut FlowMarks,
         route: Route,
         event: AnomalyEvent,
         reason: Option<&str>,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         match event {
             AnomalyEvent::NotBjnp => {
@@ -266,15 +349,48 @@ impl Detector {
                     reason: reason.map(str::to_owned),
                     ..Evidence::default()
                 };
-                let key = (route.src, route.dst, route.dport);
-                self.fire(Rule::BjnpMalformed, 3, About::Record, key, ev, now, out);
-                marks.bits |= MARK_ALERTED;
+                // not BJNP at all: a variant of its own beside every anomaly set
+                self.malformed(conn, marks, route, 1 << 31, ev, now, out);
             }
             AnomalyEvent::Ipv4Fragment
             | AnomalyEvent::Ipv6Fragment
             | AnomalyEvent::BjnpTcpGap
             | AnomalyEvent::BjnpTcpIncompleteMessage => {}
         }
+    }
+
+    /// 1102, keyed on the service and what is wrong: a request's on its client too, a
+    /// response's on the printer alone (answers to many clients' ephemeral ports are one
+    /// problem of one printer).
+    #[allow(clippy::too_many_arguments)]
+    fn malformed(
+        &mut self,
+        conn: &Conn,
+        marks: &mut FlowMarks,
+        route: Route,
+        variant: u32,
+        evidence: Evidence,
+        now: Timestamp,
+        out: &mut Vec<Decision>,
+    ) {
+        let (server, port) = conn.server;
+        let to_server = (route.src, route.sport) == conn.client;
+        let client = if to_server {
+            conn.client.0
+        } else {
+            unspecified()
+        };
+        let fire = Fire {
+            rule: Rule::BjnpMalformed,
+            severity: 3,
+            about: About::Record,
+            key: (Some(route.l4), client, server, port),
+            variant,
+            budget_source: Some(route.src),
+            sliding: false,
+            evidence,
+        };
+        self.fire(fire, conn, marks, now, out);
     }
 
     /// A risky construct an analyzer found in a print stream.
@@ -284,7 +400,7 @@ impl Detector {
         marks: &mut FlowMarks,
         f: &Finding,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         if let Some(f) = marks.rates.get_or_insert_with(Box::default).judge(f) {
             self.print_alert(conn, marks, &f, now, out);
@@ -298,7 +414,7 @@ impl Detector {
         marks: &mut FlowMarks,
         total: u64,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         if let Some(f) = marks
             .rates
@@ -315,18 +431,25 @@ impl Detector {
         marks: &mut FlowMarks,
         f: &Finding,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         let rule = Rule::Print(f.risk);
-        let ev = Evidence {
-            command: Some(f.line.clone()),
-            reason: f.reason.clone(),
-            printer: self.printer_name(conn.server.0),
-            ..Evidence::default()
+        let fire = Fire {
+            rule,
+            severity: rule.info().severity,
+            about: About::Flow,
+            key: (Some(conn.l4), conn.client.0, conn.server.0, conn.server.1),
+            variant: 0,
+            budget_source: None,
+            sliding: false,
+            evidence: Evidence {
+                command: Some(f.line.clone()),
+                reason: f.reason.clone(),
+                printer: self.printer_name(conn.server.0),
+                ..Evidence::default()
+            },
         };
-        let key = (conn.client.0, conn.server.0, conn.server.1);
-        self.fire(rule, rule.info().severity, About::Flow, key, ev, now, out);
-        marks.bits |= MARK_ALERTED;
+        self.fire(fire, conn, marks, now, out);
     }
 
     /// The `printer` records due after a packet: printers first seen or changed.
@@ -348,6 +471,26 @@ impl Detector {
             .collect()
     }
 
+    /// Time passes (packet time on replay): windows that closed report.
+    pub fn tick(&mut self, now: Timestamp, out: &mut Vec<Decision>) {
+        if let Some(s) = self.budgets.roll(now) {
+            out.push(Decision::Summary(Box::new(s)));
+        }
+        let mut reports = Vec::new();
+        self.campaigns.tick(now, &mut reports);
+        out.extend(reports.into_iter().map(|c| Decision::Campaign(Box::new(c))));
+    }
+
+    /// The input ended (every flow already has): the last reports.
+    pub fn finish(&mut self, now: Timestamp, out: &mut Vec<Decision>) {
+        let mut reports = Vec::new();
+        self.campaigns.finish(&mut reports);
+        out.extend(reports.into_iter().map(|c| Decision::Campaign(Box::new(c))));
+        if let Some(s) = self.budgets.finish(now) {
+            out.push(Decision::Summary(Box::new(s)));
+        }
+    }
+
     fn printer_name(&self, ip: IpAddr) -> Option<String> {
         self.policy.printer(ip).map(|p| p.name.clone())
     }
@@ -357,7 +500,7 @@ impl Detector {
         conn: &Conn,
         marks: &mut FlowMarks,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         let (src, (dst, port)) = (conn.client.0, conn.server);
         // Print servers and admin hosts reach many printers on many ports by design; a
@@ -365,30 +508,69 @@ impl Detector {
         if self.policy.trusted(src) || is_group(dst) {
             return;
         }
-        let (scan, flood) = self.scans.contact(src, dst, port, now);
+        if !self.policy.allows(src, dst) {
+            if let Some(started) = self.campaigns.contact(conn.l4, port, src, now, conn.id) {
+                self.stats.campaigns += 1;
+                let ev = Evidence {
+                    campaign_id: Some(started.id),
+                    sources_total: Some(started.sources.len() as u64),
+                    sources: started.sources.into_iter().take(scan::LISTED).collect(),
+                    reason: Some(format!(
+                        "{} contacts to {}/{port} from at least {} distinct sources within {}: a campaign; its `campaign` records count what follows",
+                        started.contacts,
+                        conn.l4.name().to_ascii_lowercase(),
+                        self.policy.campaign_sources,
+                        humantime::format_duration(self.policy.scan_window)
+                    )),
+                    ..Evidence::default()
+                };
+                let fire = Fire {
+                    rule: Rule::Campaign,
+                    severity: 2,
+                    about: About::Flow,
+                    key: (Some(conn.l4), unspecified(), unspecified(), port),
+                    variant: 0,
+                    budget_source: Some(src),
+                    sliding: true,
+                    evidence: ev,
+                };
+                self.fire(fire, conn, marks, now, out);
+            }
+        }
+        // While a campaign stands for a port's sources, they are not tracked one by one.
+        let track = self.campaigns.active(conn.l4, port).is_none();
+        let (scan, flood) = self
+            .scans
+            .contact(conn.l4, src, (dst, port), now, conn.id, track);
         if let Some(f) = scan {
+            let window = if f.slow {
+                self.policy.scan_slow_window
+            } else {
+                self.policy.scan_window
+            };
             let ev = Evidence {
                 targets: f.listed.iter().map(|(ip, p)| target(*ip, *p)).collect(),
                 targets_total: Some(f.total),
                 reason: Some(format!(
                     "{src} contacted {} printer targets within {} (threshold: {} hosts or {} ports)",
                     f.total,
-                    humantime::format_duration(self.policy.scan_window),
+                    humantime::format_duration(window),
                     self.policy.scan_hosts,
                     self.policy.scan_ports
                 )),
                 ..Evidence::default()
             };
-            self.fire(
-                Rule::PortScan,
-                2,
-                About::Flow,
-                (src, unspecified(), 0),
-                ev,
-                now,
-                out,
-            );
-            marks.bits |= MARK_ALERTED;
+            let fire = Fire {
+                rule: Rule::PortScan,
+                severity: 2,
+                about: About::Flow,
+                key: (None, src, unspecified(), 0),
+                variant: 0,
+                budget_source: Some(src),
+                sliding: true,
+                evidence: ev,
+            };
+            self.fire(fire, conn, marks, now, out);
         }
         if let Some(scan::Finding { sources, total, .. }) = flood {
             let ev = Evidence {
@@ -401,16 +583,17 @@ impl Detector {
                 )),
                 ..Evidence::default()
             };
-            self.fire(
-                Rule::PortFlood,
-                2,
-                About::Flow,
-                (unspecified(), dst, port),
-                ev,
-                now,
-                out,
-            );
-            marks.bits |= MARK_ALERTED;
+            let fire = Fire {
+                rule: Rule::PortFlood,
+                severity: 2,
+                about: About::Flow,
+                key: (Some(conn.l4), unspecified(), dst, port),
+                variant: 0,
+                budget_source: Some(src),
+                sliding: true,
+                evidence: ev,
+            };
+            self.fire(fire, conn, marks, now, out);
         }
     }
 
@@ -419,7 +602,7 @@ impl Detector {
         conn: &Conn,
         marks: &mut FlowMarks,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         let (server, port) = conn.server;
         self.inventory.service(server, conn.l4, port, now);
@@ -437,9 +620,17 @@ impl Detector {
             };
             // One alert per unexpected service, whoever its clients: spoofed answers to many
             // clients must not become many alerts.
-            let key = (unspecified(), server, port);
-            self.fire(Rule::UnexpectedService, 2, About::Flow, key, ev, now, out);
-            marks.bits |= MARK_ALERTED;
+            let fire = Fire {
+                rule: Rule::UnexpectedService,
+                severity: 2,
+                about: About::Flow,
+                key: (Some(conn.l4), unspecified(), server, port),
+                variant: 0,
+                budget_source: Some(server),
+                sliding: false,
+                evidence: ev,
+            };
+            self.fire(fire, conn, marks, now, out);
         }
     }
 
@@ -449,7 +640,7 @@ impl Detector {
         marks: &mut FlowMarks,
         outcome: Outcome,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
         let (client, (server, port)) = (conn.client.0, conn.server);
         let base = Evidence {
@@ -463,28 +654,67 @@ impl Detector {
             policy: Some(policy),
             ..base.clone()
         };
-        let key = (client, server, port);
-        if outcome == Outcome::Established && self.policy.is_blocked(port) {
+        let key = (Some(conn.l4), client, server, port);
+        let established = outcome == Outcome::Established;
+        if established && self.policy.is_blocked(port) {
             let ev = evidence(format!(
                 "port {port} is in blocked_ports (policy: {})",
                 self.policy.origin
             ));
-            self.fire(Rule::OpenDespitePolicy, 1, About::Flow, key, ev, now, out);
-            marks.bits |= MARK_ALERTED;
+            let fire = Fire {
+                rule: Rule::OpenDespitePolicy,
+                severity: 1,
+                about: About::Flow,
+                key,
+                variant: 0,
+                budget_source: None,
+                sliding: false,
+                evidence: ev,
+            };
+            self.fire(fire, conn, marks, now, out);
         }
         if self.policy.allows(client, server) {
             return;
         }
-        // One scan or flood alert stands for all the attempts it explains.
-        if outcome != Outcome::Established && self.scans.explains(client, server, port, now) {
-            self.stats.folded += 1;
-            return;
-        }
-        let severity = if outcome == Outcome::Established {
-            2
+        // Campaigns count what their port sees; a failed attempt is one of theirs.
+        let campaign = if is_group(server) {
+            None
         } else {
-            3
+            self.campaigns
+                .outcome(conn.l4, port, (client, server), outcome)
         };
+        // One campaign, scan or flood alert stands for all the failed attempts it explains.
+        if !established {
+            let explained = match campaign {
+                Some((id, flow)) => Some(ExplainedBy {
+                    signature_id: Rule::Campaign.info().sid,
+                    flow_id: Some(flow),
+                    campaign_id: Some(id),
+                    over_budget: false,
+                }),
+                None => self
+                    .scans
+                    .explains(conn.l4, client, (server, port), now)
+                    .map(|e| {
+                        let (rule, flow) = match e {
+                            Explained::Scan(f) => (Rule::PortScan, f),
+                            Explained::Flood(f) => (Rule::PortFlood, f),
+                        };
+                        ExplainedBy {
+                            signature_id: rule.info().sid,
+                            flow_id: Some(flow),
+                            campaign_id: None,
+                            over_budget: false,
+                        }
+                    }),
+            };
+            if let Some(e) = explained {
+                self.stats.folded += 1;
+                marks.explain(e);
+                return;
+            }
+        }
+        let severity = if established { 2 } else { 3 };
         let mut ev = evidence(self.policy.missed_allow(server));
         if conn.track.established_one_sided() {
             ev.reason = Some("the client acknowledged a SYN-ACK that is not in the capture".into());
@@ -496,47 +726,66 @@ impl Detector {
             Outcome::Refused => 2,
             Outcome::Established => 3,
         };
-        if self
-            .suppress
-            .admit(Rule::UnexpectedClient, variant, key, now)
-        {
-            self.draft(Rule::UnexpectedClient, severity, About::Flow, ev, out);
-        }
-        marks.bits |= MARK_ALERTED;
+        let fire = Fire {
+            rule: Rule::UnexpectedClient,
+            severity,
+            about: About::Flow,
+            key,
+            variant,
+            // An answered connection takes a real handshake: never budgeted.
+            budget_source: (!established).then_some(client),
+            sliding: false,
+            evidence: ev,
+        };
+        self.fire(fire, conn, marks, now, out);
     }
 
-    /// An alert unless the same rule and key fired within the suppression window.
-    #[allow(clippy::too_many_arguments)]
+    /// An alert unless the same rule and key fired within the suppression window or the rule's
+    /// budget for the window is spent; either way the flow learns what stands for it.
     fn fire(
         &mut self,
-        rule: Rule,
-        severity: u8,
-        about: About,
-        key: (IpAddr, IpAddr, u16),
-        evidence: Evidence,
+        f: Fire,
+        conn: &Conn,
+        marks: &mut FlowMarks,
         now: Timestamp,
-        out: &mut Vec<AlertDraft>,
+        out: &mut Vec<Decision>,
     ) {
-        if self.suppress.admit(rule, 0, key, now) {
-            self.draft(rule, severity, about, evidence, out);
+        let sid = f.rule.info().sid;
+        let (l4, a, b, port) = f.key;
+        if let Err(by) =
+            self.suppress
+                .admit((f.rule, f.variant, l4, a, b, port), now, conn.id, f.sliding)
+        {
+            marks.explain(ExplainedBy {
+                signature_id: sid,
+                flow_id: Some(by),
+                campaign_id: None,
+                over_budget: false,
+            });
+            return;
         }
-    }
-
-    fn draft(
-        &mut self,
-        rule: Rule,
-        severity: u8,
-        about: About,
-        evidence: Evidence,
-        out: &mut Vec<AlertDraft>,
-    ) {
+        if let Some(source) = f.budget_source {
+            if let Some(s) = self.budgets.roll(now) {
+                out.push(Decision::Summary(Box::new(s)));
+            }
+            if !self.budgets.admit(f.rule, source, now) {
+                marks.explain(ExplainedBy {
+                    signature_id: sid,
+                    flow_id: None,
+                    campaign_id: None,
+                    over_budget: true,
+                });
+                return;
+            }
+        }
         self.stats.alerts += 1;
-        out.push(AlertDraft {
-            rule,
-            severity,
-            about,
-            evidence,
-        });
+        marks.bits |= MARK_ALERTED;
+        out.push(Decision::Alert(Box::new(AlertDraft {
+            rule: f.rule,
+            severity: f.severity,
+            about: f.about,
+            evidence: f.evidence,
+        })));
     }
 }
 

@@ -46,6 +46,10 @@ struct File {
     scan: ScanEntry,
     #[serde(default)]
     suppress: SuppressEntry,
+    #[serde(default)]
+    campaign: CampaignEntry,
+    #[serde(default)]
+    alerts: AlertsEntry,
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,6 +98,22 @@ struct ScanEntry {
     ports: Option<usize>,
     #[serde(default, deserialize_with = "duration")]
     window: Option<Duration>,
+    #[serde(default, deserialize_with = "duration")]
+    slow_window: Option<Duration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignEntry {
+    sources: Option<usize>,
+    attempts: Option<u64>,
+    log_folded_flows: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlertsEntry {
+    budget: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -133,8 +153,20 @@ pub struct Policy {
     pub scan_hosts: usize,
     pub scan_ports: usize,
     pub scan_window: Duration,
+    /// The same thresholds over a longer horizon catch slow scans (one probe a minute).
+    pub scan_slow_window: Duration,
     /// One alert per (rule, source, destination, port) per window.
     pub suppress_window: Duration,
+    /// Distinct sources, and contacts, to one port (protocol and port) within `scan_window`
+    /// that make a campaign (alert 1006).
+    pub campaign_sources: usize,
+    pub campaign_attempts: u64,
+    /// Write a `flow` record for every attempt a campaign counts (Zeek-style), instead of
+    /// counting them into the campaign.
+    pub log_folded_flows: bool,
+    /// Alerts of each budgeted rule written per `scan_window`; the rest are counted and
+    /// summarised.
+    pub alert_budget: u32,
     /// Where the policy came from, for alerts ("the policy entry that was missed").
     pub origin: String,
 }
@@ -150,7 +182,12 @@ impl Default for Policy {
             scan_hosts: 8,
             scan_ports: 4,
             scan_window: Duration::from_secs(60),
+            scan_slow_window: Duration::from_secs(3600),
             suppress_window: Duration::from_secs(3600),
+            campaign_sources: 32,
+            campaign_attempts: 128,
+            log_folded_flows: false,
+            alert_budget: 10,
             origin: "none".into(),
         }
     }
@@ -235,7 +272,12 @@ impl Policy {
             scan_hosts: f.scan.hosts.unwrap_or(d.scan_hosts),
             scan_ports: f.scan.ports.unwrap_or(d.scan_ports),
             scan_window: f.scan.window.unwrap_or(d.scan_window),
+            scan_slow_window: f.scan.slow_window.unwrap_or(d.scan_slow_window),
             suppress_window: f.suppress.window.unwrap_or(d.suppress_window),
+            campaign_sources: f.campaign.sources.unwrap_or(d.campaign_sources),
+            campaign_attempts: f.campaign.attempts.unwrap_or(d.campaign_attempts),
+            log_folded_flows: f.campaign.log_folded_flows.unwrap_or(d.log_folded_flows),
+            alert_budget: f.alerts.budget.unwrap_or(d.alert_budget),
             origin: name.into(),
         };
         p.validate(Some(text), name)?;
@@ -305,6 +347,30 @@ impl Policy {
             return Err(invalid(
                 "[scan]",
                 "scan.window must be longer than zero".into(),
+            ));
+        }
+        if self.scan_slow_window < self.scan_window {
+            return Err(invalid(
+                "slow_window",
+                "scan.slow_window must be at least scan.window".into(),
+            ));
+        }
+        if self.campaign_sources < 2 || self.campaign_sources > MAX_SCAN_THRESHOLD {
+            return Err(invalid(
+                "[campaign]",
+                format!("campaign.sources must be from 2 to {MAX_SCAN_THRESHOLD}"),
+            ));
+        }
+        if self.campaign_attempts < self.campaign_sources as u64 {
+            return Err(invalid(
+                "[campaign]",
+                "campaign.attempts must be at least campaign.sources".into(),
+            ));
+        }
+        if self.alert_budget == 0 {
+            return Err(invalid(
+                "[alerts]",
+                "alerts.budget must be at least 1 (it is how many alerts of a rule a window may hold)".into(),
             ));
         }
         if self.suppress_window.is_zero() {

@@ -16,6 +16,9 @@ pub enum Rule {
     PortScan,
     /// 1005: many sources reach one printer port.
     PortFlood,
+    /// 1006: many sources fail to reach one printer port (protocol and port) across the
+    /// network.
+    Campaign,
     /// 1101: BJNP discover or get-identity from a client that is not allowed.
     BjnpRecon,
     /// 1102: bytes on a BJNP port that fail the hard checks, or a malformed message.
@@ -61,6 +64,7 @@ impl Rule {
             Rule::OpenDespitePolicy => info(1003, "printer-port-open-despite-policy", POLICY, 1),
             Rule::PortScan => info(1004, "printer-port-scan", SCAN, 2),
             Rule::PortFlood => info(1005, "printer-port-flood", SCAN, 2),
+            Rule::Campaign => info(1006, "printer-port-campaign", SCAN, 2),
             Rule::BjnpRecon => info(1101, "bjnp-recon", LEAK, 3),
             Rule::BjnpMalformed => info(1102, "bjnp-malformed", BAD, 3),
             // docs/PROTOCOLS.md §6.3-6.6: critical 1, high 2, medium 3, low or informational 4.
@@ -127,6 +131,7 @@ mod tests {
             Rule::OpenDespitePolicy,
             Rule::PortScan,
             Rule::PortFlood,
+            Rule::Campaign,
             Rule::BjnpRecon,
             Rule::BjnpMalformed,
         ];

@@ -1,15 +1,18 @@
 //! Scan and flood tracking. A *scan* is one source reaching many printer hosts or ports (alert
-//! 1004); a *flood* is many sources reaching one printer port (alert 1005), the shape of a
-//! distributed scan or a spoofed SYN storm. Either turns the per-target alerts it explains into
-//! one alert, and both tables are capped: a million sources cannot grow them.
+//! 1004) within the scan window, or within the slow window for one that takes its time (a probe
+//! a minute); a *flood* is many sources reaching one printer port (protocol and port) within the
+//! scan window (alert 1005), the shape of a distributed scan or a spoofed SYN storm. Each is an
+//! episode: it alerts once, and stands for the per-target alerts it explains for as long as the
+//! activity goes on, until it has been quiet for the fold window. Both tables are capped: a
+//! million sources cannot grow them.
 
 use crate::bounded::BoundedMap;
-use crate::event::Timestamp;
+use crate::net::{Timestamp, L4};
 use std::net::IpAddr;
 
 /// How many targets (or sources) an alert lists.
 pub const LISTED: usize = 16;
-/// Sources remembered within a scan window; older ones go first when full.
+/// Sources remembered; the longest idle go first when full.
 const SOURCES_CAP: usize = 16_384;
 const DESTS_CAP: usize = 4_096;
 
@@ -18,26 +21,53 @@ pub struct ScanConfig {
     pub ports: usize,
     pub flood_sources: usize,
     pub window_ns: u64,
-    /// How long a scan or flood alert stands for the per-target alerts it explains (the
-    /// suppression window: attempts are decided up to a timeout after they were made).
+    pub slow_window_ns: u64,
+    /// How long an episode stands for the per-target alerts it explains after its last
+    /// activity (the suppression window: attempts are decided up to a timeout after they were
+    /// made).
     pub fold_ns: u64,
 }
 
 struct BySource {
-    start: Timestamp,
-    /// Distinct (host, port) targets, up to what the thresholds and the listing need.
-    targets: Vec<(IpAddr, u16)>,
+    /// Distinct (host, port) targets with the last time each was contacted, newest last,
+    /// at most `keep`.
+    targets: Vec<(IpAddr, u16, Timestamp)>,
+    /// Distinct new targets since the episode (or the tracking) began.
     total: u64,
-    alerted: bool,
-    last_alert: Option<Timestamp>,
+    episode: Episode,
 }
 
 struct ByDest {
-    start: Timestamp,
-    sources: Vec<IpAddr>,
+    /// Distinct sources with their last contact, newest last, at most the flood threshold.
+    sources: Vec<(IpAddr, Timestamp)>,
     total: u64,
-    alerted: bool,
-    last_alert: Option<Timestamp>,
+    episode: Episode,
+}
+
+/// An alerting episode: when it began (its alert) and when it was last active.
+#[derive(Clone, Copy, Default)]
+struct Episode {
+    started: Option<Timestamp>,
+    active: Timestamp,
+    /// The flow the episode's alert names.
+    flow_id: u64,
+}
+
+impl Episode {
+    fn explains(&self, now: Timestamp, fold_ns: u64) -> bool {
+        self.started.is_some() && now.since(self.active) <= fold_ns
+    }
+
+    /// The threshold is crossed at `now`: a new episode (true) or the current one goes on.
+    fn crossed(&mut self, now: Timestamp, fold_ns: u64, flow_id: u64) -> bool {
+        let new = !self.explains(now, fold_ns);
+        if new {
+            self.started = Some(now);
+            self.flow_id = flow_id;
+        }
+        self.active = now;
+        new
+    }
 }
 
 /// A threshold crossed: what to put in the alert.
@@ -45,12 +75,21 @@ pub struct Finding {
     pub listed: Vec<(IpAddr, u16)>,
     pub sources: Vec<IpAddr>,
     pub total: u64,
+    /// The slow window, not the scan window, saw the threshold crossed.
+    pub slow: bool,
+}
+
+/// What explains a per-target attempt: the episode's rule and the flow its alert names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explained {
+    Scan(u64),
+    Flood(u64),
 }
 
 pub struct ScanTracker {
     cfg: ScanConfig,
     by_source: BoundedMap<IpAddr, BySource>,
-    by_dest: BoundedMap<(IpAddr, u16), ByDest>,
+    by_dest: BoundedMap<(L4, IpAddr, u16), ByDest>,
 }
 
 impl ScanTracker {
@@ -70,19 +109,29 @@ impl ScanTracker {
         self.by_source.evicted() + self.by_dest.evicted()
     }
 
-    /// A new contact from `src` to `dst:port`. Returns (scan finding, flood finding) when this
-    /// contact crosses a threshold for the first time in the window.
+    /// Whether `src` is being tracked as a possible scanner.
+    pub fn knows(&self, src: IpAddr) -> bool {
+        self.by_source.get(&src).is_some()
+    }
+
+    /// A new contact from `src` to `dst:port` over `l4`, in the flow `flow_id`. `track_source`
+    /// is false while a campaign on the port stands for its sources. Returns (scan, flood)
+    /// findings when this contact starts an episode.
     pub fn contact(
         &mut self,
+        l4: L4,
         src: IpAddr,
-        dst: IpAddr,
-        port: u16,
+        (dst, port): (IpAddr, u16),
         now: Timestamp,
+        flow_id: u64,
+        track_source: bool,
     ) -> (Option<Finding>, Option<Finding>) {
-        (
-            self.by_source(src, dst, port, now),
-            self.by_dest(src, dst, port, now),
-        )
+        let scan = if track_source || self.knows(src) {
+            self.by_source(src, dst, port, now, flow_id)
+        } else {
+            None
+        };
+        (scan, self.by_dest(l4, src, dst, port, now, flow_id))
     }
 
     fn by_source(
@@ -91,113 +140,157 @@ impl ScanTracker {
         dst: IpAddr,
         port: u16,
         now: Timestamp,
+        flow_id: u64,
     ) -> Option<Finding> {
-        let (window, hosts, ports) = (self.cfg.window_ns, self.cfg.hosts, self.cfg.ports);
-        let keep = hosts.max(ports).max(LISTED) + 1;
+        let c = &self.cfg;
+        let keep = c.hosts.max(c.ports).max(LISTED) + 1;
         if self.by_source.get(&src).is_none() {
             let fresh = BySource {
-                start: now,
                 targets: Vec::new(),
                 total: 0,
-                alerted: false,
-                last_alert: None,
+                episode: Episode::default(),
             };
             self.by_source.insert(src, fresh, now);
         }
         // A source that keeps contacting printers stays; idle ones are evicted first.
         self.by_source.touch(&src, now);
         let st = self.by_source.get_mut(&src)?;
-        if now.since(st.start) > window {
-            st.start = now;
-            st.targets.clear();
-            st.total = 0;
-            st.alerted = false;
+        st.targets.retain(|t| now.since(t.2) <= c.slow_window_ns);
+        match st.targets.iter().position(|t| (t.0, t.1) == (dst, port)) {
+            Some(i) => {
+                // a repeated target is no new contact; it only stays recent
+                let t = st.targets.remove(i);
+                st.targets.push((t.0, t.1, now));
+                if st.episode.explains(now, c.fold_ns) {
+                    st.episode.active = now;
+                }
+                return None;
+            }
+            None => {
+                if st.targets.len() >= keep {
+                    st.targets.remove(0);
+                }
+                st.targets.push((dst, port, now));
+                st.total += 1;
+            }
         }
-        if st.targets.contains(&(dst, port)) {
+        let within = |w: u64| -> (usize, usize) {
+            let recent = |t: &(IpAddr, u16, Timestamp)| now.since(t.2) <= w;
+            (
+                distinct(&st.targets, recent, |t| t.0),
+                distinct(&st.targets, recent, |t| t.1),
+            )
+        };
+        let (fast_hosts, fast_ports) = within(c.window_ns);
+        let fast = fast_hosts >= c.hosts || fast_ports >= c.ports;
+        let slow = !fast && {
+            let (h, p) = within(c.slow_window_ns);
+            h >= c.hosts || p >= c.ports
+        };
+        if !(fast || slow) {
             return None;
         }
-        st.total += 1;
-        if st.targets.len() < keep {
-            st.targets.push((dst, port));
-        }
-        if st.alerted {
+        if !st.episode.crossed(now, c.fold_ns, flow_id) {
             return None;
         }
-        let n_hosts = distinct(&st.targets, |t| t.0);
-        let n_ports = distinct(&st.targets, |t| t.1);
-        if n_hosts >= hosts || n_ports >= ports {
-            st.alerted = true;
-            st.last_alert = Some(now);
-            return Some(Finding {
-                listed: st.targets.iter().take(LISTED).copied().collect(),
-                sources: vec![],
-                total: st.total,
-            });
-        }
-        None
+        Some(Finding {
+            listed: st
+                .targets
+                .iter()
+                .rev()
+                .take(LISTED)
+                .rev()
+                .map(|t| (t.0, t.1))
+                .collect(),
+            sources: vec![],
+            total: st.total,
+            slow,
+        })
     }
 
-    fn by_dest(&mut self, src: IpAddr, dst: IpAddr, port: u16, now: Timestamp) -> Option<Finding> {
-        let (window, limit) = (self.cfg.window_ns, self.cfg.flood_sources);
-        let key = (dst, port);
+    fn by_dest(
+        &mut self,
+        l4: L4,
+        src: IpAddr,
+        dst: IpAddr,
+        port: u16,
+        now: Timestamp,
+        flow_id: u64,
+    ) -> Option<Finding> {
+        let (window, limit, fold) = (self.cfg.window_ns, self.cfg.flood_sources, self.cfg.fold_ns);
+        let key = (l4, dst, port);
         if self.by_dest.get(&key).is_none() {
             let fresh = ByDest {
-                start: now,
                 sources: Vec::new(),
                 total: 0,
-                alerted: false,
-                last_alert: None,
+                episode: Episode::default(),
             };
             self.by_dest.insert(key, fresh, now);
         }
         self.by_dest.touch(&key, now);
         let st = self.by_dest.get_mut(&key)?;
-        if now.since(st.start) > window {
-            st.start = now;
-            st.sources.clear();
-            st.total = 0;
-            st.alerted = false;
-        }
-        if st.alerted {
+        st.sources.retain(|s| now.since(s.1) <= window);
+        if let Some(i) = st.sources.iter().position(|s| s.0 == src) {
+            st.sources[i].1 = now;
+        } else {
+            if st.sources.len() >= limit {
+                st.sources.remove(0);
+            }
+            st.sources.push((src, now));
             st.total += 1;
+        }
+        if st.sources.len() < limit {
             return None;
         }
-        if st.sources.contains(&src) {
+        if !st.episode.crossed(now, fold, flow_id) {
             return None;
         }
-        st.total += 1;
-        st.sources.push(src);
-        if st.sources.len() >= limit {
-            st.alerted = true;
-            st.last_alert = Some(now);
-            return Some(Finding {
-                listed: vec![],
-                sources: st.sources.iter().take(LISTED).copied().collect(),
-                total: st.total,
-            });
-        }
-        None
+        Some(Finding {
+            listed: vec![],
+            sources: st.sources.iter().take(LISTED).map(|s| s.0).collect(),
+            total: st.total,
+            slow: false,
+        })
     }
 
-    /// Whether a per-target alert for `src -> dst:port` is already explained by a scan or flood
-    /// alert of the current window.
-    pub fn explains(&self, src: IpAddr, dst: IpAddr, port: u16, now: Timestamp) -> bool {
-        let recent = |t: Option<Timestamp>| t.is_some_and(|t| now.since(t) <= self.cfg.fold_ns);
-        self.by_source
-            .get(&src)
-            .is_some_and(|(_, s)| recent(s.last_alert))
-            || self
-                .by_dest
-                .get(&(dst, port))
-                .is_some_and(|(_, d)| recent(d.last_alert))
+    /// Whether a per-target alert for `src -> dst:port` over `l4` is explained by a scan or
+    /// flood episode that is still going on.
+    pub fn explains(
+        &self,
+        l4: L4,
+        src: IpAddr,
+        (dst, port): (IpAddr, u16),
+        now: Timestamp,
+    ) -> Option<Explained> {
+        let fold = self.cfg.fold_ns;
+        if let Some((_, s)) = self.by_source.get(&src) {
+            if s.episode.explains(now, fold) {
+                return Some(Explained::Scan(s.episode.flow_id));
+            }
+        }
+        match self.by_dest.get(&(l4, dst, port)) {
+            Some((_, d)) if d.episode.explains(now, fold) => {
+                Some(Explained::Flood(d.episode.flow_id))
+            }
+            _ => None,
+        }
     }
 }
 
-/// Distinct values of `key` among `items`, without allocating (the lists are short: the
-/// thresholds are capped by the policy).
-fn distinct<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> usize {
+/// Distinct values of `key` among the `items` that pass `keep`, without allocating (the lists
+/// are short: the thresholds are capped by the policy).
+fn distinct<T, K: PartialEq>(
+    items: &[T],
+    keep: impl Fn(&T) -> bool,
+    key: impl Fn(&T) -> K,
+) -> usize {
     (0..items.len())
-        .filter(|&i| !items[..i].iter().any(|x| key(x) == key(&items[i])))
+        .filter(|&i| {
+            keep(&items[i])
+                && !items[..i]
+                    .iter()
+                    .any(|x| keep(x) && key(x) == key(&items[i]))
+        })
         .count()
 }
 
@@ -209,14 +302,22 @@ mod tests {
         s.parse().unwrap()
     }
 
+    const SEC: u64 = 1_000_000_000;
+
     fn tracker() -> ScanTracker {
         ScanTracker::new(ScanConfig {
             hosts: 8,
             ports: 4,
             flood_sources: 64,
-            window_ns: 60_000_000_000,
-            fold_ns: 3_600_000_000_000,
+            window_ns: 60 * SEC,
+            slow_window_ns: 3600 * SEC,
+            fold_ns: 3600 * SEC,
         })
+    }
+
+    fn contact(t: &mut ScanTracker, src: IpAddr, dst: &str, port: u16, ts: u64) -> (bool, bool) {
+        let (s, f) = t.contact(L4::Tcp, src, (ip(dst), port), Timestamp(ts), ts, true);
+        (s.is_some(), f.is_some())
     }
 
     #[test]
@@ -225,24 +326,31 @@ mod tests {
         let src = ip("203.0.113.50");
         let mut fired = 0;
         for i in 0..12 {
-            let (scan, flood) =
-                t.contact(src, ip(&format!("192.0.2.{}", 100 + i)), 9100, Timestamp(i));
+            let (scan, flood) = t.contact(
+                L4::Tcp,
+                src,
+                (ip(&format!("192.0.2.{}", 100 + i)), 9100),
+                Timestamp(i),
+                77,
+                true,
+            );
             assert!(flood.is_none());
             if let Some(f) = scan {
                 fired += 1;
                 assert_eq!(f.listed.len(), 8);
+                assert!(!f.slow);
                 assert_eq!(i, 7, "fires on the 8th host");
             }
         }
         assert_eq!(fired, 1);
-        assert!(t.explains(src, ip("192.0.2.200"), 9100, Timestamp(100)));
+        let any = |t: &ScanTracker, dst: &str, ts: u64| {
+            t.explains(L4::Tcp, src, (ip(dst), 9100), Timestamp(ts))
+        };
+        assert_eq!(any(&t, "192.0.2.200", 100), Some(Explained::Scan(77)));
         // an attempt decided after the scan window (5 s timeouts, late sweeps) is still
-        // explained while the suppression window lasts
-        let later = Timestamp(61_000_000_000);
-        assert!(t.explains(src, ip("192.0.2.100"), 9100, later));
-        assert!(!t.explains(src, ip("192.0.2.100"), 9100, Timestamp(3_700_000_000_000)));
-        // a new window starts afresh: the first contact is no scan
-        assert!(t.contact(src, ip("192.0.2.100"), 9100, later).0.is_none());
+        // explained while the fold window lasts
+        assert!(any(&t, "192.0.2.100", 61 * SEC).is_some());
+        assert!(any(&t, "192.0.2.100", 3700 * SEC).is_none());
     }
 
     #[test]
@@ -251,37 +359,85 @@ mod tests {
         let src = ip("203.0.113.50");
         let hits: Vec<bool> = [8610, 8612, 8613, 8614, 9101]
             .iter()
-            .map(|&p| {
-                t.contact(src, ip("192.0.2.31"), p, Timestamp(1))
-                    .0
-                    .is_some()
-            })
+            .map(|&p| contact(&mut t, src, "192.0.2.31", p, 1).0)
             .collect();
         assert_eq!(hits, [false, false, false, true, false]);
         // repeating a target is not a new contact
         let mut t = tracker();
         for _ in 0..20 {
-            assert!(t
-                .contact(src, ip("192.0.2.31"), 9100, Timestamp(1))
-                .0
-                .is_none());
+            assert!(!contact(&mut t, src, "192.0.2.31", 9100, 1).0);
         }
     }
 
     #[test]
-    fn many_sources_to_one_port_is_a_flood_and_memory_stays_capped() {
+    fn a_slow_scan_is_one_episode_for_a_day() {
+        // one probe a minute to the next host of a /24, for a day
+        let mut t = tracker();
+        let src = ip("198.51.100.77");
+        let mut fired = vec![];
+        for m in 0..1440u64 {
+            let dst = format!("192.0.2.{}", 1 + m % 254);
+            if contact(&mut t, src, &dst, 9100, m * 60 * SEC).0 {
+                fired.push(m);
+            }
+            // every attempt after the first alert is explained
+            if m >= 7 {
+                assert!(t
+                    .explains(
+                        L4::Tcp,
+                        src,
+                        (ip(&dst), 9100),
+                        Timestamp(m * 60 * SEC + 5 * SEC)
+                    )
+                    .is_some());
+            }
+        }
+        assert_eq!(fired, [7], "the 8th probe, within the slow window, once");
+    }
+
+    #[test]
+    fn many_sources_to_one_port_is_a_flood_per_protocol_and_memory_stays_capped() {
         let mut t = tracker();
         let dst = ip("192.0.2.30");
         let mut floods = 0;
         for i in 0..200_000u32 {
             let src = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            let (scan, flood) = t.contact(src, dst, 9100, Timestamp(u64::from(i)));
+            let (scan, flood) =
+                t.contact(L4::Tcp, src, (dst, 9100), Timestamp(u64::from(i)), 5, true);
             assert!(scan.is_none());
             floods += usize::from(flood.is_some());
         }
         assert_eq!(floods, 1);
         assert!(t.sources() <= SOURCES_CAP as u64);
         assert!(t.evicted() > 0);
-        assert!(t.explains(ip("10.9.9.9"), dst, 9100, Timestamp(200_000)));
+        assert_eq!(
+            t.explains(L4::Tcp, ip("10.9.9.9"), (dst, 9100), Timestamp(200_000)),
+            Some(Explained::Flood(5))
+        );
+        // the same port over UDP is another service: not explained
+        assert_eq!(
+            t.explains(L4::Udp, ip("10.9.9.9"), (dst, 9100), Timestamp(200_000)),
+            None
+        );
+    }
+
+    #[test]
+    fn sources_a_campaign_stands_for_are_not_tracked() {
+        let mut t = tracker();
+        for i in 0..100u32 {
+            let src = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            for h in 0..10u8 {
+                let (s, _) = t.contact(
+                    L4::Tcp,
+                    src,
+                    (ip(&format!("192.0.2.{h}")), 9100),
+                    Timestamp(1),
+                    1,
+                    false,
+                );
+                assert!(s.is_none());
+            }
+        }
+        assert_eq!(t.sources(), 0);
     }
 }

@@ -1,18 +1,24 @@
-//! Suppression windows: one alert per rule and key per window, counted when held back.
+//! Suppression windows: one alert per rule and key per window, counted when held back, and
+//! remembering which flow the standing alert names. Episode rules (scans, floods, campaigns)
+//! slide: every suppressed repeat extends the window, so an activity that never pauses for a
+//! whole window alerts once.
 
 use super::rules::Rule;
 use crate::bounded::BoundedMap;
-use crate::net::Timestamp;
+use crate::net::{Timestamp, L4};
 use std::net::IpAddr;
 
 const SUPPRESS_CAP: usize = 65_536;
 
-/// (rule, variant, source, destination, port). The variant separates alerts of one rule that
-/// must not suppress each other (1001's outcomes).
-type Key = (Rule, u8, IpAddr, IpAddr, u16);
+/// (rule, variant, transport, source, destination, port). The variant separates alerts of one
+/// rule that must not suppress each other (1001's outcomes, 1102's anomalies); the transport
+/// separates a TCP service from the UDP one on the same port (`None`: a rule about a source
+/// across every transport).
+pub type Key = (Rule, u32, Option<L4>, IpAddr, IpAddr, u16);
 
 pub struct Suppressor {
-    seen: BoundedMap<Key, ()>,
+    /// The flow the standing alert names.
+    seen: BoundedMap<Key, u64>,
     window_ns: u64,
     /// Alerts held back because the same key fired within the window.
     pub suppressed: u64,
@@ -31,22 +37,49 @@ impl Suppressor {
         self.seen.evicted()
     }
 
-    /// Whether an alert for `key` may be written now; if so the window starts again.
+    /// Whether an alert for `key`, naming `flow_id`, may be written now; if not, the flow the
+    /// standing alert names. `sliding`: a suppressed repeat extends the window.
     pub fn admit(
         &mut self,
-        rule: Rule,
-        variant: u8,
-        key: (IpAddr, IpAddr, u16),
+        key: Key,
         now: Timestamp,
-    ) -> bool {
-        let key = (rule, variant, key.0, key.1, key.2);
-        if let Some((first, _)) = self.seen.get(&key) {
-            if now.since(first) < self.window_ns {
+        flow_id: u64,
+        sliding: bool,
+    ) -> Result<(), u64> {
+        if let Some((since, &by)) = self.seen.get(&key) {
+            if now.since(since) < self.window_ns {
                 self.suppressed += 1;
-                return false;
+                if sliding {
+                    self.seen.touch(&key, now);
+                }
+                return Err(by);
             }
         }
-        self.seen.insert(key, (), now);
-        true
+        self.seen.insert(key, flow_id, now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_fixed_and_sliding() {
+        let sec = 1_000_000_000;
+        let ip: IpAddr = "192.0.2.5".parse().unwrap();
+        let key = |p| (Rule::UnexpectedClient, 1, Some(L4::Tcp), ip, ip, p);
+        let mut s = Suppressor::new(10 * sec);
+        assert_eq!(s.admit(key(1), Timestamp(0), 7, false), Ok(()));
+        assert_eq!(s.admit(key(1), Timestamp(5 * sec), 8, false), Err(7));
+        assert_eq!(s.admit(key(1), Timestamp(11 * sec), 9, false), Ok(()));
+        assert_eq!(s.admit(key(2), Timestamp(11 * sec), 9, false), Ok(()));
+        // sliding: repeats every 6 s keep the one alert standing
+        let mut s = Suppressor::new(10 * sec);
+        assert_eq!(s.admit(key(1), Timestamp(0), 1, true), Ok(()));
+        for t in 1..20 {
+            assert_eq!(s.admit(key(1), Timestamp(t * 6 * sec), 2, true), Err(1));
+        }
+        assert_eq!(s.suppressed, 19);
     }
 }

@@ -9,7 +9,7 @@ pub mod records;
 use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
 use crate::capture::{Frame, Source};
 use crate::decode::{self, prefilter, Decoded, Fragment, Packet, L4};
-use crate::detect::{policy::Policy, About, AlertDraft, Detector, FlowMarks, Route};
+use crate::detect::{policy::Policy, About, Decision, Detector, FlowMarks, Route};
 use crate::event::{
     AppProto, Body, CaptureStats, DecoderStats, EndReason, InventoryReport, Origin, OutputStats,
     Record, Stats,
@@ -67,7 +67,7 @@ pub struct Engine {
     /// Analyzer events of the current packet, reused so no packet allocates a list.
     events: Vec<AppEvent>,
     /// Detection's decisions of the current step, reused likewise.
-    drafts: Vec<AlertDraft>,
+    decisions: Vec<Decision>,
     frags: Fragments,
     capture: CaptureStats,
     decoder: DecoderStats,
@@ -87,7 +87,7 @@ impl Engine {
             ports: cfg.policy.ports.clone(),
             detect: Detector::new(cfg.policy.clone()),
             events: Vec::new(),
-            drafts: Vec::new(),
+            decisions: Vec::new(),
             cfg,
             source: None,
             analyzers: analyze::Shared::default(),
@@ -181,11 +181,12 @@ impl Engine {
         }
 
         let ended = &mut self.ended;
+        let detect = &self.detect;
         let flow = self.flows.upsert(
             p,
             frame.ts,
             || {
-                let client = analyze::src_is_client(p, msrc, mdst);
+                let client = analyze::src_is_client(p, msrc, mdst, |ip| detect.is_printer(ip));
                 let server_port = if client { p.dst_port } else { p.src_port };
                 let ext = PerFlow {
                     app: AppState::for_port(p.l4, server_port),
@@ -211,8 +212,12 @@ impl Engine {
         let mut counted = Counted::new(&mut *out, &mut self.records);
         let out_c = &mut counted;
         let (conn, ext) = (&flow.conn, &mut flow.ext);
-        let drafts = &mut self.drafts;
+        let decisions = &mut self.decisions;
         let detect = &mut self.detect;
+        let at = At {
+            ts,
+            origin: &origin,
+        };
         if !self.events.is_empty() {
             let community_id = records::packet_community_id(p, proto);
             let route = Route {
@@ -225,40 +230,38 @@ impl Engine {
             for ev in self.events.drain(..) {
                 let body = match ev {
                     AppEvent::Finding(f) => {
-                        detect.on_finding(conn, &mut ext.marks, &f, ts, drafts);
-                        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+                        detect.on_finding(conn, &mut ext.marks, &f, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, out_c);
                         continue;
                     }
                     AppEvent::PrinterData { total } => {
-                        detect.on_printer_data(conn, &mut ext.marks, total, ts, drafts);
-                        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+                        detect.on_printer_data(conn, &mut ext.marks, total, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, out_c);
                         continue;
                     }
                     AppEvent::Bjnp(b) => {
-                        detect.on_message(&mut ext.marks, route, &b, ts, drafts);
+                        detect.on_message(conn, &mut ext.marks, route, &b, ts, decisions);
                         Body::Bjnp(b)
                     }
                     AppEvent::Anomaly(a) => {
                         let reason = a.reason.as_deref();
-                        detect.on_anomaly(&mut ext.marks, route, a.event, reason, ts, drafts);
+                        let marks = &mut ext.marks;
+                        detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
                         Body::Anomaly(a)
                     }
                     AppEvent::Print(pr) => Body::Print(pr),
                 };
-                let ends = records::packet_endpoints(
-                    p,
-                    records::body_app_proto(&body),
-                    community_id.clone(),
-                );
+                let app_proto = records::body_app_proto(&body);
+                let ends = records::packet_endpoints(p, app_proto, community_id.clone());
                 let rec = records::content(ts, conn.id, &origin, ends, body);
                 // The record first, then the alerts it caused.
                 let about = rec.endpoints.clone();
                 out_c.emit(rec);
-                emit_alerts(drafts, conn, ext, about, ts, &origin, out_c);
+                emit(decisions, conn, ext, about, &at, out_c);
             }
         }
-        detect.on_packet(conn, &mut ext.marks, dir, ts, drafts);
-        emit_alerts(drafts, conn, ext, None, ts, &origin, out_c);
+        detect.on_packet(conn, &mut ext.marks, dir, ts, decisions);
+        emit(decisions, conn, ext, None, &at, out_c);
         for printer in detect.printer_changes() {
             out_c.emit(records::printer(printer, ts));
         }
@@ -320,6 +323,22 @@ impl Engine {
         self.analyzers.expire(now);
         self.frags.expire(now);
         self.end_flows(now, out);
+        self.detect.tick(now, &mut self.decisions);
+        self.reports(now, out);
+    }
+
+    /// Campaign and summary records detection decided outside any flow.
+    fn reports(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        let origin = self.origin_at(0);
+        let mut out = Counted::new(out, &mut self.records);
+        for d in self.decisions.drain(..) {
+            match d {
+                Decision::Campaign(c) => out.emit(records::campaign(*c, now, &origin)),
+                Decision::Summary(s) => out.emit(records::summary(*s, now, &origin)),
+                // alerts come from flows, and are written with them
+                Decision::Alert(_) => {}
+            }
+        }
     }
 
     /// Advances time without a packet (live capture on a quiet link).
@@ -330,7 +349,7 @@ impl Engine {
     }
 
     /// Flows that ended: what their analyzers still hold, last decisions (an unanswered
-    /// attempt), then the `flow` record.
+    /// attempt), then the `flow` record unless a campaign counts it.
     fn end_flows(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
         if self.ended.is_empty() {
             return;
@@ -339,26 +358,26 @@ impl Engine {
         let mut out = Counted::new(out, &mut self.records);
         for (mut flow, reason) in self.ended.drain(..) {
             let ts = now.max(flow.conn.last_ts);
+            let at = At {
+                ts,
+                origin: &origin,
+            };
             // The last job of a print stream ends with its connection.
             flow.ext.app.on_end(&mut self.analyzers, &mut self.events);
             let (conn, ext) = (&flow.conn, &mut flow.ext);
+            let decisions = &mut self.decisions;
             for ev in self.events.drain(..) {
                 let body = match ev {
                     AppEvent::Finding(f) => {
                         self.detect
-                            .on_finding(conn, &mut ext.marks, &f, ts, &mut self.drafts);
-                        emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
+                            .on_finding(conn, &mut ext.marks, &f, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, &mut out);
                         continue;
                     }
                     AppEvent::PrinterData { total } => {
-                        self.detect.on_printer_data(
-                            conn,
-                            &mut ext.marks,
-                            total,
-                            ts,
-                            &mut self.drafts,
-                        );
-                        emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
+                        self.detect
+                            .on_printer_data(conn, &mut ext.marks, total, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, &mut out);
                         continue;
                     }
                     AppEvent::Bjnp(b) => Body::Bjnp(b),
@@ -368,25 +387,29 @@ impl Engine {
                 let ends = records::flow_endpoints(conn, ext.app_proto(conn));
                 out.emit(records::content(conn.last_ts, conn.id, &origin, ends, body));
             }
-            self.detect
-                .on_flow_end(conn, &mut ext.marks, ts, &mut self.drafts);
-            emit_alerts(&mut self.drafts, conn, ext, None, ts, &origin, &mut out);
-            out.emit(records::flow_end(
-                conn,
-                reason,
-                ext.marks.alerted(),
-                ext.app_proto(conn),
-                &origin,
-            ));
+            let folded = self.detect.on_flow_end(conn, &mut ext.marks, ts, decisions);
+            emit(decisions, conn, ext, None, &at, &mut out);
+            if !folded {
+                out.emit(records::flow_end(
+                    conn,
+                    reason,
+                    &ext.marks,
+                    ext.app_proto(conn),
+                    &origin,
+                ));
+            }
         }
     }
 
-    /// End of input: every flow ends.
+    /// End of input: every flow ends, then what detection still holds (campaigns' totals,
+    /// the last window's summary).
     pub fn finish(&mut self, out: &mut dyn RecordSink) {
         let ended = &mut self.ended;
         self.flows.drain(&mut |f, r| ended.push((f, r)));
         let now = self.last_ts;
         self.end_flows(now, out);
+        self.detect.finish(now, &mut self.decisions);
+        self.reports(now, out);
     }
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
@@ -437,23 +460,34 @@ impl Engine {
     }
 }
 
-/// Writes detection's drafts as alerts: about the flow (client to server), or with the
-/// endpoints of the record that caused them.
-fn emit_alerts(
-    drafts: &mut Vec<AlertDraft>,
+/// When and where the decisions of a step happen.
+struct At<'a> {
+    ts: Timestamp,
+    origin: &'a Origin,
+}
+
+/// Writes detection's decisions: alerts about the flow (client to server), or with the
+/// endpoints of the record that caused them; campaign and summary reports as they come.
+fn emit(
+    decisions: &mut Vec<Decision>,
     conn: &Conn,
     ext: &PerFlow,
     record: Option<crate::event::Endpoints>,
-    ts: Timestamp,
-    origin: &Origin,
+    at: &At<'_>,
     out: &mut Counted<'_>,
 ) {
-    for d in drafts.drain(..) {
-        let ends = match (d.about, &record) {
-            (About::Record, Some(e)) => e.clone(),
-            _ => records::flow_endpoints(conn, ext.app_proto(conn)),
-        };
-        out.emit(records::alert(d, ts, conn.id, origin, ends));
+    for d in decisions.drain(..) {
+        match d {
+            Decision::Alert(d) => {
+                let ends = match (d.about, &record) {
+                    (About::Record, Some(e)) => e.clone(),
+                    _ => records::flow_endpoints(conn, ext.app_proto(conn)),
+                };
+                out.emit(records::alert(*d, at.ts, conn.id, at.origin, ends));
+            }
+            Decision::Campaign(c) => out.emit(records::campaign(*c, at.ts, at.origin)),
+            Decision::Summary(s) => out.emit(records::summary(*s, at.ts, at.origin)),
+        }
     }
 }
 

@@ -3,11 +3,11 @@
 //! the counters or a health warning.
 
 use crate::decode::{Fragment, Packet};
-use crate::detect::AlertDraft;
+use crate::detect::{AlertDraft, FlowMarks};
 use crate::event::{
     community_id_v1, Alert, AlertInfo, Anomaly, AnomalyEvent, AnomalyType, AppProto, Body,
-    CaptureStats, DecoderStats, Endpoints, FlowInfo, FlowRecord, FlowState, Origin, Printer,
-    Record, Stats, Warning,
+    Campaign, CaptureStats, DecoderStats, Endpoints, FlowInfo, FlowRecord, FlowState, Origin,
+    Printer, Record, Stats, Summary, Warning,
 };
 use crate::flow::Conn;
 use crate::net::{Timestamp, L4};
@@ -121,7 +121,7 @@ pub fn printer(p: Printer, ts: Timestamp) -> Record {
 pub fn flow_end(
     conn: &Conn,
     reason: crate::event::EndReason,
-    alerted: bool,
+    marks: &FlowMarks,
     app_proto: Option<AppProto>,
     origin: &Origin,
 ) -> Record {
@@ -148,11 +148,34 @@ pub fn flow_end(
                 age: conn.last_ts.since(conn.first_ts) / 1_000_000_000,
                 state,
                 reason,
-                alerted,
+                alerted: marks.alerted(),
+                explained_by: marks.explained_by(),
             },
             conn_state: conn.conn_state(),
             history: conn.track.history().to_owned(),
         })),
+    }
+}
+
+/// A campaign's update or end.
+pub fn campaign(c: Campaign, ts: Timestamp, origin: &Origin) -> Record {
+    Record {
+        timestamp: ts,
+        flow_id: None,
+        origin: origin.clone(),
+        endpoints: None,
+        body: Body::Campaign(Box::new(c)),
+    }
+}
+
+/// What alert budgets held back in a window.
+pub fn summary(s: Summary, ts: Timestamp, origin: &Origin) -> Record {
+    Record {
+        timestamp: ts,
+        flow_id: None,
+        origin: origin.clone(),
+        endpoints: None,
+        body: Body::Summary(Box::new(s)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! output format. Records own their data so they can cross a thread boundary to the output
 //! stage. Closed sets are typed (`vocab`); only serialisation turns them into names.
 
+mod campaign;
 mod community_id;
 mod inventory;
 mod stats;
@@ -9,6 +10,7 @@ pub mod text;
 mod vocab;
 
 pub use crate::net::Timestamp;
+pub use campaign::*;
 pub use community_id::community_id_v1;
 pub use inventory::*;
 pub use stats::*;
@@ -67,6 +69,8 @@ pub enum Body {
     Print(Box<Print>),
     Stats(Box<Stats>),
     Warning(Box<Warning>),
+    Campaign(Box<Campaign>),
+    Summary(Box<Summary>),
 }
 
 impl Body {
@@ -80,6 +84,8 @@ impl Body {
             Body::Print(_) => "print",
             Body::Stats(_) => "stats",
             Body::Warning(_) => "warning",
+            Body::Campaign(_) => "campaign",
+            Body::Summary(_) => "summary",
         }
     }
 }
@@ -141,6 +147,8 @@ impl Serialize for Record {
             Body::Print(p) => m.serialize_entry("print", p)?,
             Body::Stats(st) => m.serialize_entry("stats", st)?,
             Body::Warning(w) => m.serialize_entry("warning", w)?,
+            Body::Campaign(c) => m.serialize_entry("campaign", c)?,
+            Body::Summary(x) => m.serialize_entry("summary", x)?,
         }
         m.end()
     }
@@ -315,7 +323,10 @@ pub struct Evidence {
     pub targets: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub targets_total: Option<u64>,
-    /// Floods: the first sources (capped) and how many there were.
+    /// Campaigns: the id its `campaign` records carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u64>,
+    /// Floods and campaigns: the first sources (capped) and how many there were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sources: Vec<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -341,7 +352,27 @@ pub struct FlowInfo {
     pub age: u64,
     pub state: FlowState,
     pub reason: EndReason,
+    /// An alert record names this flow.
     pub alerted: bool,
+    /// When no alert names it although a rule looked at it: the alert that stands for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub explained_by: Option<ExplainedBy>,
+}
+
+/// The alert that stands for a flow no alert names: a scan, flood or campaign it was folded
+/// into, the alert that suppressed it, or the rule's spent budget.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct ExplainedBy {
+    pub signature_id: u32,
+    /// The flow the explaining alert names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow_id: Option<u64>,
+    /// The campaign the attempt was counted into.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<u64>,
+    /// The rule's alert budget for the window was spent: the window's `summary` record counts it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub over_budget: bool,
 }
 
 /// One job on a raw-printing stream (written when it ends).

@@ -20,8 +20,15 @@ pub struct DetectStats {
     /// Alerts not written because the same (rule, source, destination, port) fired within the
     /// suppression window.
     pub suppressed: u64,
-    /// Per-target alerts folded into a scan or flood alert.
+    /// Per-target alerts folded into a scan, flood or campaign alert.
     pub folded: u64,
+    /// Alerts not written because their rule's budget for the window was spent (each window's
+    /// `summary` record says which and whose).
+    pub over_budget: u64,
+    /// Campaigns started (alert 1006).
+    pub campaigns: u64,
+    /// `flow` records counted into campaigns instead of written.
+    pub flows_folded: u64,
     pub suppress_evicted: u64,
     pub scan_sources: u64,
     pub scan_evicted: u64,

@@ -24,6 +24,7 @@ fn categorisation(
             _ => ("event", &["host"], &["change"]),
         },
         "stats" => ("metric", &["host"], &["info"]),
+        "campaign" | "summary" => ("event", &["intrusion_detection"], &["info"]),
         _ => ("event", &["host"], &["info"]),
     }
 }
@@ -41,6 +42,11 @@ fn action(eve: &Value) -> String {
         ),
         "anomaly" => s(&eve["anomaly"]["event"]).unwrap_or_else(|| "anomaly".into()),
         "warning" => s(&eve["warning"]["code"]).unwrap_or_else(|| "warning".into()),
+        "campaign" => format!(
+            "campaign-{}",
+            eve["campaign"]["phase"].as_str().unwrap_or("update")
+        ),
+        "summary" => "alerts-over-budget".into(),
         other => other.to_owned(),
     }
 }

@@ -224,6 +224,15 @@ fn summary(eve: &Value) -> String {
         "anomaly" => format!("anomaly {} {}", s(&eve["anomaly"]["event"]), ends()),
         "warning" => s(&eve["warning"]["message"]),
         "stats" => "stats".into(),
+        "campaign" => format!(
+            "campaign {} on {}/{}: {} failed attempts from ~{} sources",
+            s(&eve["campaign"]["phase"]),
+            s(&eve["campaign"]["proto"]).to_ascii_lowercase(),
+            eve["campaign"]["port"],
+            eve["campaign"]["attempts"],
+            eve["campaign"]["sources"]["estimate"]
+        ),
+        "summary" => "alerts held back by their budget".into(),
         other => other.to_owned(),
     }
 }

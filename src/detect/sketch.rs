@@ -1,0 +1,180 @@
+//! Fixed-memory summaries of a storm: how many distinct addresses (HyperLogLog) and which were
+//! the most frequent (Filtered Space-Saving). Both hash with fixed keys, so replaying a capture
+//! twice gives the same numbers.
+
+use crate::event::{Estimate, TopAddress, TopNetwork};
+use cardinality_estimator::CardinalityEstimator;
+use siphasher::sip::SipHasher13;
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv6Addr};
+use topk::FilteredSpaceSaving;
+
+/// HyperLogLog at precision 12: 4 096 six-bit registers.
+const HLL_ERROR: f64 = 1.04 / 64.0;
+/// Counters kept to report a top 16 with small errors.
+const TRACKED: usize = 64;
+
+fn key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(a) => a.to_bits(),
+    }
+}
+
+fn addr(k: u128) -> IpAddr {
+    let v6 = Ipv6Addr::from_bits(k);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+/// Distinct addresses in about 3 KiB.
+pub struct Distinct(CardinalityEstimator<u128>);
+
+impl Default for Distinct {
+    fn default() -> Self {
+        Distinct(CardinalityEstimator::new())
+    }
+}
+
+impl Distinct {
+    pub fn insert(&mut self, ip: IpAddr) {
+        self.0.insert(&key(ip));
+    }
+
+    pub fn estimate(&self) -> Estimate {
+        Estimate {
+            estimate: self.0.estimate() as u64,
+            error: HLL_ERROR,
+        }
+    }
+}
+
+/// The most frequent keys with their counts and error bounds, in fixed memory. SipHash with
+/// fixed (zero) keys: the default hasher of the sketch is seeded per process, which would make
+/// two replays of one capture disagree.
+#[derive(Clone)]
+pub struct TopK<K: Hash + Eq + Clone + Ord>(FilteredSpaceSaving<K, SipHasher13>);
+
+impl<K: Hash + Eq + Clone + Ord> Default for TopK<K> {
+    fn default() -> Self {
+        TopK(FilteredSpaceSaving::with_hasher(TRACKED))
+    }
+}
+
+impl<K: Hash + Eq + Clone + Ord> TopK<K> {
+    pub fn insert(&mut self, k: K, n: u64) {
+        self.0.insert(k, n);
+    }
+
+    /// The `n` most frequent: (key, count, error), largest first, ties by key.
+    pub fn top(&self, n: usize) -> Vec<(K, u64, u64)> {
+        let mut v: Vec<(K, u64, u64)> = self
+            .0
+            .clone()
+            .into_sorted_vec()
+            .into_iter()
+            .map(|(k, c)| (k, c.estimated_count(), c.associated_error()))
+            .collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(n);
+        v
+    }
+}
+
+impl TopK<IpAddr> {
+    pub fn top_addresses(&self, n: usize) -> Vec<TopAddress> {
+        self.top(n)
+            .into_iter()
+            .map(|(ip, count, error)| TopAddress { ip, count, error })
+            .collect()
+    }
+}
+
+/// An address's network at a prefix length: (network address, prefix length).
+pub fn network(ip: IpAddr, bits: u8) -> (u128, u8) {
+    let k = key(ip);
+    let total = if ip.is_ipv4() {
+        96 + u32::from(bits)
+    } else {
+        u32::from(bits)
+    };
+    let mask = if total == 0 {
+        0
+    } else {
+        u128::MAX << (128 - total)
+    };
+    (k & mask, bits)
+}
+
+impl TopK<(u128, u8)> {
+    pub fn top_networks(&self, n: usize) -> Vec<TopNetwork> {
+        self.top(n)
+            .into_iter()
+            .map(|((k, bits), count, error)| TopNetwork {
+                network: format!("{}/{bits}", addr(k)),
+                count,
+                error,
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn distinct_counts_are_close_and_repeatable() {
+        let mut d = Distinct::default();
+        for i in 0..50_000u32 {
+            d.insert(IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i)));
+            d.insert(IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i / 2)));
+        }
+        let e = d.estimate();
+        let rel = (e.estimate as f64 - 50_000.0).abs() / 50_000.0;
+        assert!(rel < 4.0 * e.error, "{e:?}");
+        let mut again = Distinct::default();
+        for i in 0..50_000u32 {
+            again.insert(IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i)));
+            again.insert(IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i / 2)));
+        }
+        assert_eq!(again.estimate(), e);
+    }
+
+    #[test]
+    fn the_heavy_hitters_come_first_with_bounds() {
+        let mut t: TopK<IpAddr> = TopK::default();
+        for i in 0..20_000u32 {
+            // 10.0.0.1 .. 10.0.0.5 are heavy; the rest one each
+            let heavy = i % 4 == 0;
+            let ip = if heavy {
+                IpAddr::from(Ipv4Addr::from(0x0a00_0001 + i % 5))
+            } else {
+                IpAddr::from(Ipv4Addr::from(0x0b00_0000 + i))
+            };
+            t.insert(ip, 1);
+        }
+        let top = t.top_addresses(5);
+        let mut ips: Vec<String> = top.iter().map(|x| x.ip.to_string()).collect();
+        ips.sort();
+        assert_eq!(
+            ips,
+            ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5"]
+        );
+        for x in &top {
+            assert!(x.count >= 1000 && x.count - x.error <= 1000, "{x:?}");
+        }
+    }
+
+    #[test]
+    fn networks_of_both_families() {
+        let mut t: TopK<(u128, u8)> = TopK::default();
+        t.insert(network("192.0.2.77".parse().unwrap(), 24), 3);
+        t.insert(network("2001:db8:1:2:3::9".parse().unwrap(), 48), 2);
+        let names: Vec<String> = t.top_networks(4).into_iter().map(|n| n.network).collect();
+        assert_eq!(names, ["192.0.2.0/24", "2001:db8:1::/48"]);
+    }
+}
