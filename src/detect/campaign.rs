@@ -173,6 +173,10 @@ impl Campaigns {
                 a.outcomes.established += 1;
                 return None;
             }
+            Outcome::HalfOpen => {
+                a.outcomes.half_open += 1;
+                return None;
+            }
             Outcome::Attempted => a.outcomes.attempted += 1,
             Outcome::Refused => a.outcomes.refused += 1,
         }

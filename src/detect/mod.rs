@@ -212,10 +212,18 @@ impl Detector {
             self.answered(conn, marks, now, out);
         }
         if marks.bits & MARK_OUTCOME == 0 {
-            let outcome = if conn.track.established() || conn.track.established_one_sided() {
+            let t = &conn.track;
+            // Mid-stream TCP (no SYN seen) and UDP: both sides talking.
+            let outcome = if t.handshake_completed()
+                || t.established_one_sided()
+                || (!t.orig.syn && t.established())
+            {
                 Some(Outcome::Established)
             } else if conn.conn_state() == ConnState::Rej {
                 Some(Outcome::Refused)
+            } else if t.resp.synack && t.orig.rst {
+                // a SYN scan resets the answered SYN instead of completing it
+                Some(Outcome::HalfOpen)
             } else {
                 None
             };
@@ -246,6 +254,8 @@ impl Detector {
             let r = &conn.track.resp;
             let o = if r.rst {
                 Outcome::Refused
+            } else if r.synack {
+                Outcome::HalfOpen
             } else if r.any {
                 // the responder spoke (no reset) without a captured handshake
                 Outcome::Established
@@ -656,16 +666,19 @@ impl Detector {
         };
         let key = (Some(conn.l4), client, server, port);
         let established = outcome == Outcome::Established;
-        if established && self.policy.is_blocked(port) {
+        let answered = matches!(outcome, Outcome::Established | Outcome::HalfOpen);
+        if answered && self.policy.is_blocked(port) {
             let ev = evidence(format!(
                 "port {port} is in blocked_ports (policy: {})",
                 self.policy.origin
             ));
+            // One alert per blocked service, whoever reached it: a spoofed flood against the
+            // open port is one finding, not one per source.
             let fire = Fire {
                 rule: Rule::OpenDespitePolicy,
                 severity: 1,
                 about: About::Flow,
-                key,
+                key: (Some(conn.l4), unspecified(), server, port),
                 variant: 0,
                 budget_source: None,
                 sliding: false,
@@ -684,7 +697,7 @@ impl Detector {
                 .outcome(conn.l4, port, (client, server), outcome)
         };
         // One campaign, scan or flood alert stands for all the failed attempts it explains.
-        if !established {
+        if matches!(outcome, Outcome::Attempted | Outcome::Refused) {
             let explained = match campaign {
                 Some((id, flow)) => Some(ExplainedBy {
                     signature_id: Rule::Campaign.info().sid,
@@ -714,7 +727,7 @@ impl Detector {
                 return;
             }
         }
-        let severity = if established { 2 } else { 3 };
+        let severity = if answered { 2 } else { 3 };
         let mut ev = evidence(self.policy.missed_allow(server));
         if conn.track.established_one_sided() {
             ev.reason = Some("the client acknowledged a SYN-ACK that is not in the capture".into());
@@ -725,6 +738,7 @@ impl Detector {
             Outcome::Attempted => 1,
             Outcome::Refused => 2,
             Outcome::Established => 3,
+            Outcome::HalfOpen => 4,
         };
         let fire = Fire {
             rule: Rule::UnexpectedClient,
@@ -732,7 +746,8 @@ impl Detector {
             about: About::Flow,
             key,
             variant,
-            // An answered connection takes a real handshake: never budgeted.
+            // A completed handshake takes a real client: never budgeted. Everything short of
+            // it can come from spoofed sources.
             budget_source: (!established).then_some(client),
             sliding: false,
             evidence: ev,

@@ -46,6 +46,9 @@ pub struct Campaign {
 pub struct CampaignOutcomes {
     pub attempted: u64,
     pub refused: u64,
+    /// SYNs the printer answered that were never completed (each with its own alert, within the
+    /// budget, and flow record): the port is reachable.
+    pub half_open: u64,
     /// Connections to the port that were answered during the campaign: never folded, each
     /// with its own alert and flow record; counted here for scale.
     pub established: u64,

@@ -11,7 +11,10 @@ named_enum! {
         Attempted = "attempted",
         /// A TCP reset came back.
         Refused = "refused",
-        /// A handshake, or any answer without a reset.
+        /// The printer answered the SYN but the client never completed the handshake: a SYN
+        /// scan (nmap -sS resets instead) or a spoofed source. The port is reachable.
+        HalfOpen = "half_open",
+        /// A completed handshake, or any answer without a reset.
         Established = "established",
     }
 }

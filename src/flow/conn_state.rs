@@ -83,6 +83,12 @@ impl TcpTrack {
         (self.orig.syn && self.resp.synack) || (!self.orig.syn && self.orig.any && self.resp.any)
     }
 
+    /// The three-way handshake completed: the originator acknowledged (or sent data) after the
+    /// responder's SYN-ACK. A spoofed source never gets this far.
+    pub fn handshake_completed(&self) -> bool {
+        self.orig.syn && self.resp.synack && (self.orig.ack || self.orig.data)
+    }
+
     /// The originator acknowledged after its SYN although no SYN-ACK was captured: the
     /// handshake completed out of sight (an asymmetric route, a one-sided tap).
     pub fn established_one_sided(&self) -> bool {
@@ -275,6 +281,9 @@ mod tests {
         assert!(!t.established() && !t.closed());
         let t = run(&[(true, S, false), (false, S | A, false)]);
         assert!(t.established() && !t.closed());
+        assert!(!t.handshake_completed(), "a SYN-ACK alone: half open");
+        let t = run(&[(true, S, false), (false, S | A, false), (true, A, false)]);
+        assert!(t.handshake_completed());
         assert!(run(&[(true, S, false), (false, R | A, false)]).closed());
     }
 
