@@ -1,9 +1,10 @@
 //! Link, IP and L4 decoding of one frame, and the fixed-offset pre-check beside it: neither may
-//! panic, and the pre-check may only reject what the decoder also finds unmonitored.
+//! panic, the pre-check may only reject what the decoder also finds unmonitored, and the fast
+//! decoder must give exactly what the general one gives.
 #![no_main]
 use bjnp_watch::net::linktype as lt;
 use bjnp_watch::net::PortSet;
-use bjnp_watch::decode::{decode, prefilter, Decoded};
+use bjnp_watch::decode::{decode, decode_general, prefilter, Decoded};
 use libfuzzer_sys::fuzz_target;
 
 const LINKTYPES: [u32; 10] = [
@@ -27,6 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let ports = PortSet::default();
     let verdict = prefilter::check(linktype, frame, &ports);
     let decoded = decode(linktype, frame);
+    assert_eq!(decoded, decode_general(linktype, frame), "fast and general decoders differ");
     if verdict == prefilter::Verdict::IgnoreIp {
         if let Decoded::Packet(p) = decoded {
             let n = p.l4.ip_number();

@@ -77,7 +77,9 @@ pub trait Analyzer {
 pub enum AppState {
     /// A monitored port with no decoder of its own.
     None,
-    Bjnp(Box<bjnp::BjnpFlow>),
+    /// BJNP/MFNP; allocated once the flow carries a datagram or a segment with data, so a
+    /// flood of empty probes or bare SYNs allocates nothing per flow.
+    Bjnp(Option<Box<bjnp::BjnpFlow>>),
     /// Raw printing (AppSocket/JetDirect, TCP 9100-9102); allocated on the first payload, so a
     /// SYN flood allocates nothing per flow.
     Raw(Option<Box<raw::RawFlow>>),
@@ -86,7 +88,7 @@ pub enum AppState {
 impl AppState {
     pub fn for_port(l4: L4, server_port: u16) -> Self {
         if ports::is_bjnp_port(server_port) {
-            AppState::Bjnp(Box::default())
+            AppState::Bjnp(None)
         } else if l4 == L4::Tcp && ports::is_raw_port(server_port) {
             AppState::Raw(None)
         } else {
@@ -110,7 +112,16 @@ impl Analyzer for AppState {
     fn on_packet(&mut self, shared: &mut Shared, cx: &PacketCx<'_, '_>, out: &mut Vec<AppEvent>) {
         match self {
             AppState::None => {}
-            AppState::Bjnp(st) => st.on_packet(shared, cx, out),
+            AppState::Bjnp(Some(st)) => st.on_packet(shared, cx, out),
+            AppState::Bjnp(slot @ None) => {
+                let p = cx.p;
+                if p.l4 == L4::Udp && p.payload.is_empty() && p.wire_payload_len == 0 {
+                    // a port scanner's empty probe: counted, nothing to keep
+                    shared.bjnp.empty_datagram();
+                } else if !p.payload.is_empty() || p.l4 == L4::Udp {
+                    slot.insert(Box::default()).on_packet(shared, cx, out);
+                }
+            }
             AppState::Raw(Some(st)) => st.on_packet(shared, cx, out),
             AppState::Raw(slot @ None) => {
                 if !cx.p.payload.is_empty() {
@@ -123,8 +134,8 @@ impl Analyzer for AppState {
 
     fn on_end(&mut self, shared: &mut Shared, out: &mut Vec<AppEvent>) {
         match self {
-            AppState::None | AppState::Raw(None) => {}
-            AppState::Bjnp(st) => st.on_end(shared, out),
+            AppState::None | AppState::Raw(None) | AppState::Bjnp(None) => {}
+            AppState::Bjnp(Some(st)) => st.on_end(shared, out),
             AppState::Raw(Some(st)) => st.on_end(shared, out),
         }
     }
@@ -178,6 +189,7 @@ mod tests {
             wire_payload_len: 0,
             fragment: None,
             frame_cut: false,
+            link_group: None,
         }
     }
 

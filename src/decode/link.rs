@@ -63,6 +63,18 @@ pub fn split(linktype: u32, data: &[u8]) -> Link<'_> {
     }
 }
 
+/// Whether the link layer addressed the frame to a group: the I/G bit of an Ethernet
+/// destination, or a cooked capture's packet type (1 broadcast, 2 multicast). `None` when the
+/// link layer says nothing.
+pub fn group(linktype: u32, data: &[u8]) -> Option<bool> {
+    match linktype {
+        linktype::ETHERNET => data.first().map(|b| b & 1 == 1),
+        linktype::LINUX_SLL => data.get(..2).map(|t| matches!(t, [0, 1] | [0, 2])),
+        linktype::LINUX_SLL2 => data.get(10).map(|t| matches!(t, 1 | 2)),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +112,25 @@ mod tests {
         assert_eq!(split(linktype::NULL, &[7, 0, 0, 0]), Link::NotIp);
         assert_eq!(split(linktype::NULL, &[2, 0]), Link::Truncated);
         assert_eq!(split(9999, &[1, 2, 3]), Link::Unsupported);
+    }
+
+    #[test]
+    fn group_addresses_from_the_link_layer() {
+        assert_eq!(group(linktype::ETHERNET, &[0xff; 14]), Some(true));
+        assert_eq!(
+            group(linktype::ETHERNET, &[0x01, 0, 0x5e, 0, 0, 1]),
+            Some(true)
+        );
+        assert_eq!(
+            group(linktype::ETHERNET, &[0x02, 0, 0x5e, 0x10, 0, 0x30]),
+            Some(false)
+        );
+        assert_eq!(group(linktype::LINUX_SLL, &[0, 1, 0, 1]), Some(true));
+        assert_eq!(group(linktype::LINUX_SLL, &[0, 0, 0, 1]), Some(false));
+        let mut sll2 = [0u8; 20];
+        sll2[10] = 2;
+        assert_eq!(group(linktype::LINUX_SLL2, &sll2), Some(true));
+        assert_eq!(group(linktype::RAW, &[0x45]), None);
+        assert_eq!(group(linktype::ETHERNET, &[]), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Decode: link layer, IP (v4/v6 with extension headers), TCP/UDP, into a small borrowed
 //! [`Packet`] view. Never fails a packet: whatever cannot be decoded becomes a counted verdict.
 
+mod fast;
 pub mod link;
 
 pub mod prefilter;
@@ -70,7 +71,7 @@ pub struct Fragment {
 }
 
 /// A decoded TCP or UDP packet. Borrowed: nothing is copied out of the frame.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Packet<'a> {
     pub vlan: Vlans,
     pub src: IpAddr,
@@ -91,6 +92,10 @@ pub struct Packet<'a> {
     /// the frame's lengths: a header that merely *claims* more data than the frame holds is
     /// a lie to report, not a capture artefact.
     pub frame_cut: bool,
+    /// The link layer addressed the frame to a group (Ethernet broadcast or multicast MAC, a
+    /// cooked capture's broadcast/multicast packet type); `None` where the link says nothing
+    /// (raw IP, loopback). An IPv4 address cannot say whether it is a subnet's broadcast.
+    pub link_group: Option<bool>,
 }
 
 impl Packet<'_> {
@@ -111,7 +116,7 @@ impl Packet<'_> {
 }
 
 /// What a frame turned out to be.
-#[derive(Debug)]
+#[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     Packet(Packet<'a>),
     /// A non-first IP fragment: no ports, only the fragment identity.
@@ -128,6 +133,29 @@ pub enum Decoded<'a> {
 
 /// Decodes one frame. Allocation-free.
 pub fn decode(linktype: u32, data: &[u8]) -> Decoded<'_> {
+    let decoded = match fast::decode(linktype, data) {
+        Some(p) => Decoded::Packet(p),
+        None => decode_ip(linktype, data),
+    };
+    with_link(linktype, data, decoded)
+}
+
+/// The general decoder alone (tests prove the fast path gives the same packets).
+pub fn decode_general(linktype: u32, data: &[u8]) -> Decoded<'_> {
+    with_link(linktype, data, decode_ip(linktype, data))
+}
+
+fn with_link<'a>(linktype: u32, data: &[u8], decoded: Decoded<'a>) -> Decoded<'a> {
+    match decoded {
+        Decoded::Packet(mut p) => {
+            p.link_group = link::group(linktype, data);
+            Decoded::Packet(p)
+        }
+        other => other,
+    }
+}
+
+fn decode_ip(linktype: u32, data: &[u8]) -> Decoded<'_> {
     let sliced = match link::split(linktype, data) {
         Link::Ethernet(d) => match LaxSlicedPacket::from_ethernet(d) {
             Ok(p) => p,
@@ -232,6 +260,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 wire_payload_len: announced.max(u.payload().len()),
                 fragment: None,
                 frame_cut: false,
+                link_group: None,
             })
         }
         Some(TransportSlice::Tcp(t)) => {
@@ -257,6 +286,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 wire_payload_len: announced.max(t.payload().len()),
                 fragment: None,
                 frame_cut: false,
+                link_group: None,
             })
         }
         // The transport header was cut by snaplen: keep the ports if they are there.
@@ -273,6 +303,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 wire_payload_len: 1,
                 fragment: None,
                 frame_cut: false,
+                link_group: None,
             }),
             None => Decoded::Truncated,
         },
@@ -361,6 +392,7 @@ fn first_fragment<'a>(
         wire_payload_len: announced.max(payload.len()),
         fragment: Some(f),
         frame_cut: false,
+        link_group: None,
     })
 }
 

@@ -24,16 +24,19 @@ const LISTED: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 pub struct CampaignConfig {
+    /// Distinct sources, or distinct targets, within a window that make a campaign ...
     pub sources: usize,
+    /// ... with at least this many contacts.
     pub contacts: u64,
     pub window_ns: u64,
 }
 
-/// A port before a campaign: contacts and distinct sources in the current window.
+/// A port before a campaign: contacts, distinct sources and targets in the current window.
 struct Pending {
     start: Timestamp,
     contacts: u64,
     sources: Vec<IpAddr>,
+    targets: Vec<IpAddr>,
 }
 
 struct Active {
@@ -60,7 +63,9 @@ struct Active {
 pub struct Started {
     pub id: u64,
     pub contacts: u64,
+    /// The distinct sources and targets seen before it started (at most the threshold).
     pub sources: Vec<IpAddr>,
+    pub targets: Vec<IpAddr>,
 }
 
 pub struct Campaigns {
@@ -86,15 +91,16 @@ impl Campaigns {
         self.active.get(&(l4, port)).map(|a| (a.id, a.alert_flow))
     }
 
-    /// A contact from `src` on `l4/port` (from a client the policy does not allow). Returns what
-    /// to say when a campaign starts with it.
+    /// A contact from `src` to `dst` on `l4/port` (from a client the policy does not allow).
+    /// Returns what to say when a campaign starts with it: enough contacts from many sources (a
+    /// distributed scan, a spoofed flood) or to many targets (one source sweeping a network).
     pub fn contact(
         &mut self,
         l4: L4,
         port: u16,
-        src: IpAddr,
+        (src, dst): (IpAddr, IpAddr),
         now: Timestamp,
-        flow_id: u64,
+        flow_id: &dyn Fn() -> u64,
     ) -> Option<Started> {
         let key = (l4, port);
         if let Some(a) = self.active.get_mut(&key) {
@@ -107,6 +113,7 @@ impl Campaigns {
                 start: now,
                 contacts: 0,
                 sources: Vec::new(),
+                targets: Vec::new(),
             };
             self.pending.insert(key, fresh, now);
         }
@@ -116,12 +123,17 @@ impl Campaigns {
             p.start = now;
             p.contacts = 0;
             p.sources.clear();
+            p.targets.clear();
         }
         p.contacts += 1;
         if p.sources.len() < cfg.sources && !p.sources.contains(&src) {
             p.sources.push(src);
         }
-        if p.contacts < cfg.contacts || p.sources.len() < cfg.sources {
+        if p.targets.len() < cfg.sources && !p.targets.contains(&dst) {
+            p.targets.push(dst);
+        }
+        let wide = p.sources.len() >= cfg.sources || p.targets.len() >= cfg.sources;
+        if p.contacts < cfg.contacts || !wide {
             return None;
         }
         if self.active.len() >= ACTIVE_CAP {
@@ -134,7 +146,7 @@ impl Campaigns {
             key,
             Box::new(Active {
                 id,
-                alert_flow: flow_id,
+                alert_flow: flow_id(),
                 first_seen: p.start,
                 last_seen: now,
                 window_start: now,
@@ -155,6 +167,7 @@ impl Campaigns {
             id,
             contacts: p.contacts,
             sources: p.sources,
+            targets: p.targets,
         })
     }
 
@@ -298,23 +311,42 @@ mod tests {
         let dst = |i: u32| IpAddr::from(Ipv4Addr::from(0x0a01_0000 + i));
         let mut started = vec![];
         for i in 0..10_000u32 {
+            let pair = (src(i % 500), dst(7));
             if let Some(s) = c.contact(
                 L4::Tcp,
                 9100,
-                src(i % 500),
+                pair,
                 Timestamp(u64::from(i) * 1_000_000),
-                7,
+                &|| 7,
             ) {
                 started.push((i, s.sources.len()));
             }
         }
         assert_eq!(started, [(127, 32)], "the 128th contact from 32 sources");
-        // one source alone never makes a campaign, however many contacts
+        // one source to one target never makes a campaign, however many contacts ...
         for i in 0..1_000u32 {
             assert!(c
-                .contact(L4::Udp, 8611, src(1), Timestamp(u64::from(i)), 1)
+                .contact(
+                    L4::Udp,
+                    8611,
+                    (src(1), dst(1)),
+                    Timestamp(u64::from(i)),
+                    &|| 1
+                )
                 .is_none());
         }
+        // ... one source sweeping many targets does
+        let sweep = (0..1_000u32).position(|i| {
+            c.contact(
+                L4::Udp,
+                8612,
+                (src(1), dst(i)),
+                Timestamp(u64::from(i)),
+                &|| 1,
+            )
+            .is_some()
+        });
+        assert_eq!(sweep, Some(127));
         for i in 0..10_000u32 {
             let o = if i % 20 == 0 {
                 Outcome::Refused
@@ -337,9 +369,11 @@ mod tests {
         assert!(c.fold_flow(L4::Tcp, 9100, id));
         let mut out = vec![];
         c.tick(Timestamp(61 * SEC), &mut out);
-        assert_eq!(out.len(), 1);
+        out.retain(|r| r.port == 9100);
+        assert_eq!(out.len(), 1, "one update a window");
         assert_eq!(out[0].phase, CampaignPhase::Update);
         c.tick(Timestamp(200 * SEC), &mut out);
+        out.retain(|r| r.port == 9100);
         let end = &out[1];
         assert_eq!(end.phase, CampaignPhase::End);
         assert_eq!(

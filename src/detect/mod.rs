@@ -249,7 +249,7 @@ impl Detector {
         }
         // Nobody answers from a broadcast or multicast address: the answers come from each
         // device's own address, in flows of their own.
-        if marks.bits & MARK_OUTCOME == 0 && conn.track.orig.any && !is_group(conn.server.0) {
+        if marks.bits & MARK_OUTCOME == 0 && conn.track.orig.any && !conn.to_group() {
             marks.bits |= MARK_OUTCOME;
             let r = &conn.track.resp;
             let o = if r.rst {
@@ -515,22 +515,33 @@ impl Detector {
         let (src, (dst, port)) = (conn.client.0, conn.server);
         // Print servers and admin hosts reach many printers on many ports by design; a
         // broadcast is one contact with the whole segment, not a sweep.
-        if self.policy.trusted(src) || is_group(dst) {
+        if self.policy.trusted(src) || conn.to_group() {
             return;
         }
         if !self.policy.allows(src, dst) {
-            if let Some(started) = self.campaigns.contact(conn.l4, port, src, now, conn.id) {
+            let pair = (src, dst);
+            if let Some(started) = self
+                .campaigns
+                .contact(conn.l4, port, pair, now, &|| conn.id())
+            {
                 self.stats.campaigns += 1;
                 let ev = Evidence {
                     campaign_id: Some(started.id),
                     sources_total: Some(started.sources.len() as u64),
                     sources: started.sources.into_iter().take(scan::LISTED).collect(),
+                    targets_total: Some(started.targets.len() as u64),
+                    targets: started
+                        .targets
+                        .iter()
+                        .take(scan::LISTED)
+                        .map(|ip| target(*ip, port))
+                        .collect(),
                     reason: Some(format!(
-                        "{} contacts to {}/{port} from at least {} distinct sources within {}: a campaign; its `campaign` records count what follows",
+                        "{} contacts to {}/{port} within {}, from {} or more distinct sources or to as many targets: a campaign; its `campaign` records count what follows",
                         started.contacts,
                         conn.l4.name().to_ascii_lowercase(),
+                        humantime::format_duration(self.policy.scan_window),
                         self.policy.campaign_sources,
-                        humantime::format_duration(self.policy.scan_window)
                     )),
                     ..Evidence::default()
                 };
@@ -549,9 +560,9 @@ impl Detector {
         }
         // While a campaign stands for a port's sources, they are not tracked one by one.
         let track = self.campaigns.active(conn.l4, port).is_none();
-        let (scan, flood) = self
-            .scans
-            .contact(conn.l4, src, (dst, port), now, conn.id, track);
+        let (scan, flood) =
+            self.scans
+                .contact(conn.l4, src, (dst, port), now, &|| conn.id(), track);
         if let Some(f) = scan {
             let window = if f.slow {
                 self.policy.scan_slow_window
@@ -690,7 +701,7 @@ impl Detector {
             return;
         }
         // Campaigns count what their port sees; a failed attempt is one of theirs.
-        let campaign = if is_group(server) {
+        let campaign = if conn.to_group() {
             None
         } else {
             self.campaigns
@@ -767,10 +778,12 @@ impl Detector {
     ) {
         let sid = f.rule.info().sid;
         let (l4, a, b, port) = f.key;
-        if let Err(by) =
-            self.suppress
-                .admit((f.rule, f.variant, l4, a, b, port), now, conn.id, f.sliding)
-        {
+        if let Err(by) = self.suppress.admit(
+            (f.rule, f.variant, l4, a, b, port),
+            now,
+            conn.id(),
+            f.sliding,
+        ) {
             marks.explain(ExplainedBy {
                 signature_id: sid,
                 flow_id: Some(by),
@@ -812,15 +825,6 @@ fn service_answered(conn: &Conn) -> bool {
         // mid-stream (no SYN seen), anything but a reset from the responder counts
         L4::Tcp => r.synack || r.data || (!o.syn && r.any && !r.rst),
         L4::Udp => r.any,
-    }
-}
-
-/// Broadcast and multicast destinations. An IPv4 address ending in .255 is taken for a
-/// subnet-directed broadcast (the mask is not on the wire; cups sends exactly these).
-fn is_group(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(a) => a.is_broadcast() || a.is_multicast() || a.octets()[3] == 255,
-        IpAddr::V6(a) => a.is_multicast(),
     }
 }
 

@@ -59,11 +59,11 @@ impl Episode {
     }
 
     /// The threshold is crossed at `now`: a new episode (true) or the current one goes on.
-    fn crossed(&mut self, now: Timestamp, fold_ns: u64, flow_id: u64) -> bool {
+    fn crossed(&mut self, now: Timestamp, fold_ns: u64, flow_id: &dyn Fn() -> u64) -> bool {
         let new = !self.explains(now, fold_ns);
         if new {
             self.started = Some(now);
-            self.flow_id = flow_id;
+            self.flow_id = flow_id();
         }
         self.active = now;
         new
@@ -114,24 +114,31 @@ impl ScanTracker {
         self.by_source.get(&src).is_some()
     }
 
-    /// A new contact from `src` to `dst:port` over `l4`, in the flow `flow_id`. `track_source`
-    /// is false while a campaign on the port stands for its sources. Returns (scan, flood)
-    /// findings when this contact starts an episode.
+    /// A new contact from `src` to `dst:port` over `l4`, in the flow `flow_id` (asked for only
+    /// when an episode starts). `track` is
+    /// false while a campaign on the port stands for its sources and targets: only sources
+    /// already known go on being followed. Returns (scan, flood) findings when this contact
+    /// starts an episode.
     pub fn contact(
         &mut self,
         l4: L4,
         src: IpAddr,
         (dst, port): (IpAddr, u16),
         now: Timestamp,
-        flow_id: u64,
-        track_source: bool,
+        flow_id: &dyn Fn() -> u64,
+        track: bool,
     ) -> (Option<Finding>, Option<Finding>) {
-        let scan = if track_source || self.knows(src) {
+        let scan = if track || self.knows(src) {
             self.by_source(src, dst, port, now, flow_id)
         } else {
             None
         };
-        (scan, self.by_dest(l4, src, dst, port, now, flow_id))
+        let flood = if track || self.by_dest.get(&(l4, dst, port)).is_some() {
+            self.by_dest(l4, src, dst, port, now, flow_id)
+        } else {
+            None
+        };
+        (scan, flood)
     }
 
     fn by_source(
@@ -140,7 +147,7 @@ impl ScanTracker {
         dst: IpAddr,
         port: u16,
         now: Timestamp,
-        flow_id: u64,
+        flow_id: &dyn Fn() -> u64,
     ) -> Option<Finding> {
         let c = &self.cfg;
         let keep = c.hosts.max(c.ports).max(LISTED) + 1;
@@ -215,7 +222,7 @@ impl ScanTracker {
         dst: IpAddr,
         port: u16,
         now: Timestamp,
-        flow_id: u64,
+        flow_id: &dyn Fn() -> u64,
     ) -> Option<Finding> {
         let (window, limit, fold) = (self.cfg.window_ns, self.cfg.flood_sources, self.cfg.fold_ns);
         let key = (l4, dst, port);
@@ -316,7 +323,7 @@ mod tests {
     }
 
     fn contact(t: &mut ScanTracker, src: IpAddr, dst: &str, port: u16, ts: u64) -> (bool, bool) {
-        let (s, f) = t.contact(L4::Tcp, src, (ip(dst), port), Timestamp(ts), ts, true);
+        let (s, f) = t.contact(L4::Tcp, src, (ip(dst), port), Timestamp(ts), &|| ts, true);
         (s.is_some(), f.is_some())
     }
 
@@ -331,7 +338,7 @@ mod tests {
                 src,
                 (ip(&format!("192.0.2.{}", 100 + i)), 9100),
                 Timestamp(i),
-                77,
+                &|| 77,
                 true,
             );
             assert!(flood.is_none());
@@ -402,8 +409,14 @@ mod tests {
         let mut floods = 0;
         for i in 0..200_000u32 {
             let src = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            let (scan, flood) =
-                t.contact(L4::Tcp, src, (dst, 9100), Timestamp(u64::from(i)), 5, true);
+            let (scan, flood) = t.contact(
+                L4::Tcp,
+                src,
+                (dst, 9100),
+                Timestamp(u64::from(i)),
+                &|| 5,
+                true,
+            );
             assert!(scan.is_none());
             floods += usize::from(flood.is_some());
         }
@@ -422,7 +435,7 @@ mod tests {
     }
 
     #[test]
-    fn sources_a_campaign_stands_for_are_not_tracked() {
+    fn what_a_campaign_stands_for_is_not_tracked() {
         let mut t = tracker();
         for i in 0..100u32 {
             let src = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
@@ -432,7 +445,7 @@ mod tests {
                     src,
                     (ip(&format!("192.0.2.{h}")), 9100),
                     Timestamp(1),
-                    1,
+                    &|| 1,
                     false,
                 );
                 assert!(s.is_none());

@@ -8,7 +8,7 @@ pub mod records;
 
 use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
 use crate::capture::{Frame, Source};
-use crate::decode::{self, prefilter, Decoded, Fragment, Packet, L4};
+use crate::decode::{self, prefilter, Decoded, Packet, L4};
 use crate::detect::{policy::Policy, About, Decision, Detector, FlowMarks, Route};
 use crate::event::{
     AppProto, Body, CaptureStats, DecoderStats, EndReason, InventoryReport, Origin, OutputStats,
@@ -60,23 +60,28 @@ pub struct Engine {
     cfg: EngineConfig,
     /// Copied out of the policy: the hot path reads it on every frame.
     ports: PortSet,
-    source: Option<Source>,
     flows: FlowTable<PerFlow>,
+    /// Everything a flow's packets and its end go through after the flow table; apart from
+    /// the table so that a flow can be ended where it lies while the table is borrowed.
+    st: Stages,
+    frags: Fragments,
+    capture: CaptureStats,
+    decoder: DecoderStats,
+    first_ts: Option<Timestamp>,
+    last_ts: Timestamp,
+    next_sweep: Timestamp,
+}
+
+/// The stages after the flow table, and what they reuse between packets.
+struct Stages {
+    source: Option<Source>,
     analyzers: analyze::Shared,
     detect: Detector,
     /// Analyzer events of the current packet, reused so no packet allocates a list.
     events: Vec<AppEvent>,
     /// Detection's decisions of the current step, reused likewise.
     decisions: Vec<Decision>,
-    frags: Fragments,
-    capture: CaptureStats,
-    decoder: DecoderStats,
     records: u64,
-    first_ts: Option<Timestamp>,
-    last_ts: Timestamp,
-    next_sweep: Timestamp,
-    /// Reused between packets so ending flows does not allocate in the steady state.
-    ended: Vec<(Flow<PerFlow>, EndReason)>,
 }
 
 impl Engine {
@@ -85,19 +90,20 @@ impl Engine {
             flows: FlowTable::new(cfg.flow.clone()),
             frags: Fragments::new(cfg.max_fragment_trains),
             ports: cfg.policy.ports.clone(),
-            detect: Detector::new(cfg.policy.clone()),
-            events: Vec::new(),
-            decisions: Vec::new(),
+            st: Stages {
+                source: None,
+                analyzers: analyze::Shared::default(),
+                detect: Detector::new(cfg.policy.clone()),
+                events: Vec::new(),
+                decisions: Vec::new(),
+                records: 0,
+            },
             cfg,
-            source: None,
-            analyzers: analyze::Shared::default(),
             capture: CaptureStats::default(),
             decoder: DecoderStats::default(),
-            records: 0,
             first_ts: None,
             last_ts: Timestamp::default(),
             next_sweep: Timestamp::default(),
-            ended: Vec::new(),
         }
     }
 
@@ -106,7 +112,7 @@ impl Engine {
         if matches!(src, Source::File(_)) {
             self.capture.files += 1;
         }
-        self.source = Some(src);
+        self.st.source = Some(src);
     }
 
     /// Counts a frame that a `-f` filter rejected before it reached the engine.
@@ -175,18 +181,28 @@ impl Engine {
             return;
         }
         self.count_monitored(p);
-        let origin = self.origin_at(frame.cnt);
+        let ts = frame.ts;
+        let origin = self.st.origin_at(frame.cnt);
         if let Some(f) = p.fragment {
-            self.first_fragment(frame.ts, p, &f, &origin, out);
+            self.decoder.fragments += 1;
+            if self.frags.open(&f, ts) {
+                out.emit(records::fragment(p, &f, ts, &origin));
+                self.st.records += 1;
+            }
         }
-
-        let ended = &mut self.ended;
-        let detect = &self.detect;
+        let st = &mut self.st;
+        // Known printers orient a new flow whose two ports are both monitored.
+        let printers = if msrc && mdst {
+            (st.detect.is_printer(p.src), st.detect.is_printer(p.dst))
+        } else {
+            (false, false)
+        };
         let flow = self.flows.upsert(
             p,
-            frame.ts,
+            ts,
             || {
-                let client = analyze::src_is_client(p, msrc, mdst, |ip| detect.is_printer(ip));
+                let printer = |ip| if ip == p.src { printers.0 } else { printers.1 };
+                let client = analyze::src_is_client(p, msrc, mdst, printer);
                 let server_port = if client { p.dst_port } else { p.src_port };
                 let ext = PerFlow {
                     app: AppState::for_port(p.l4, server_port),
@@ -194,78 +210,10 @@ impl Engine {
                 };
                 (client, ext)
             },
-            &mut |f, r| ended.push((f, r)),
+            // At the cap, the longest idle make room, ended before this packet goes on.
+            &mut |f, reason| st.end_flow(f, reason, ts, out),
         );
-        let dir = flow.conn.update(p, frame.orig_len);
-        let ts = frame.ts;
-        let cx = PacketCx {
-            ts,
-            cnt: (frame.cnt > 0).then_some(frame.cnt),
-            dir,
-            conn: &flow.conn,
-            p,
-        };
-        flow.ext
-            .app
-            .on_packet(&mut self.analyzers, &cx, &mut self.events);
-
-        let mut counted = Counted::new(&mut *out, &mut self.records);
-        let out_c = &mut counted;
-        let (conn, ext) = (&flow.conn, &mut flow.ext);
-        let decisions = &mut self.decisions;
-        let detect = &mut self.detect;
-        let at = At {
-            ts,
-            origin: &origin,
-        };
-        if !self.events.is_empty() {
-            let community_id = records::packet_community_id(p, proto);
-            let route = Route {
-                src: p.src,
-                sport: p.src_port,
-                dst: p.dst,
-                dport: p.dst_port,
-                l4: p.l4,
-            };
-            for ev in self.events.drain(..) {
-                let body = match ev {
-                    AppEvent::Finding(f) => {
-                        detect.on_finding(conn, &mut ext.marks, &f, ts, decisions);
-                        emit(decisions, conn, ext, None, &at, out_c);
-                        continue;
-                    }
-                    AppEvent::PrinterData { total } => {
-                        detect.on_printer_data(conn, &mut ext.marks, total, ts, decisions);
-                        emit(decisions, conn, ext, None, &at, out_c);
-                        continue;
-                    }
-                    AppEvent::Bjnp(b) => {
-                        detect.on_message(conn, &mut ext.marks, route, &b, ts, decisions);
-                        Body::Bjnp(b)
-                    }
-                    AppEvent::Anomaly(a) => {
-                        let reason = a.reason.as_deref();
-                        let marks = &mut ext.marks;
-                        detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
-                        Body::Anomaly(a)
-                    }
-                    AppEvent::Print(pr) => Body::Print(pr),
-                };
-                let app_proto = records::body_app_proto(&body);
-                let ends = records::packet_endpoints(p, app_proto, community_id.clone());
-                let rec = records::content(ts, conn.id, &origin, ends, body);
-                // The record first, then the alerts it caused.
-                let about = rec.endpoints.clone();
-                out_c.emit(rec);
-                emit(decisions, conn, ext, about, &at, out_c);
-            }
-        }
-        detect.on_packet(conn, &mut ext.marks, dir, ts, decisions);
-        emit(decisions, conn, ext, None, &at, out_c);
-        for printer in detect.printer_changes() {
-            out_c.emit(records::printer(printer, ts));
-        }
-        self.end_flows(ts, out);
+        st.packet(flow, frame, p, &origin, out);
     }
 
     fn count_monitored(&mut self, p: &Packet<'_>) {
@@ -287,58 +235,15 @@ impl Engine {
         }
     }
 
-    /// A first fragment of a datagram to or from a monitored port: counted, reported once per
-    /// datagram, and remembered so its later fragments are counted too. Not reassembled.
-    fn first_fragment(
-        &mut self,
-        ts: Timestamp,
-        p: &Packet<'_>,
-        f: &Fragment,
-        origin: &Origin,
-        out: &mut dyn RecordSink,
-    ) {
-        self.decoder.fragments += 1;
-        if self.frags.open(f, ts) {
-            out.emit(records::fragment(p, f, ts, origin));
-            self.records += 1;
-        }
-    }
-
-    /// The record origin for packet `cnt` of the current source (0: no one packet).
-    fn origin_at(&self, cnt: u64) -> Origin {
-        match &self.source {
-            Some(Source::File(name)) => Origin::File {
-                name: name.clone(),
-                cnt,
-            },
-            Some(Source::Iface(i)) => Origin::Iface(i.clone()),
-            None => Origin::None,
-        }
-    }
-
     fn sweep(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
         self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL_NS));
-        let ended = &mut self.ended;
-        self.flows.expire(now, &mut |f, r| ended.push((f, r)));
-        self.analyzers.expire(now);
+        let st = &mut self.st;
+        self.flows
+            .expire(now, &mut |f, reason| st.end_flow(f, reason, now, out));
+        st.analyzers.expire(now);
         self.frags.expire(now);
-        self.end_flows(now, out);
-        self.detect.tick(now, &mut self.decisions);
-        self.reports(now, out);
-    }
-
-    /// Campaign and summary records detection decided outside any flow.
-    fn reports(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
-        let origin = self.origin_at(0);
-        let mut out = Counted::new(out, &mut self.records);
-        for d in self.decisions.drain(..) {
-            match d {
-                Decision::Campaign(c) => out.emit(records::campaign(*c, now, &origin)),
-                Decision::Summary(s) => out.emit(records::summary(*s, now, &origin)),
-                // alerts come from flows, and are written with them
-                Decision::Alert(_) => {}
-            }
-        }
+        st.detect.tick(now, &mut st.decisions);
+        st.reports(now, out);
     }
 
     /// Advances time without a packet (live capture on a quiet link).
@@ -348,68 +253,15 @@ impl Engine {
         }
     }
 
-    /// Flows that ended: what their analyzers still hold, last decisions (an unanswered
-    /// attempt), then the `flow` record unless a campaign counts it.
-    fn end_flows(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
-        if self.ended.is_empty() {
-            return;
-        }
-        let origin = self.origin_at(0);
-        let mut out = Counted::new(out, &mut self.records);
-        for (mut flow, reason) in self.ended.drain(..) {
-            let ts = now.max(flow.conn.last_ts);
-            let at = At {
-                ts,
-                origin: &origin,
-            };
-            // The last job of a print stream ends with its connection.
-            flow.ext.app.on_end(&mut self.analyzers, &mut self.events);
-            let (conn, ext) = (&flow.conn, &mut flow.ext);
-            let decisions = &mut self.decisions;
-            for ev in self.events.drain(..) {
-                let body = match ev {
-                    AppEvent::Finding(f) => {
-                        self.detect
-                            .on_finding(conn, &mut ext.marks, &f, ts, decisions);
-                        emit(decisions, conn, ext, None, &at, &mut out);
-                        continue;
-                    }
-                    AppEvent::PrinterData { total } => {
-                        self.detect
-                            .on_printer_data(conn, &mut ext.marks, total, ts, decisions);
-                        emit(decisions, conn, ext, None, &at, &mut out);
-                        continue;
-                    }
-                    AppEvent::Bjnp(b) => Body::Bjnp(b),
-                    AppEvent::Anomaly(a) => Body::Anomaly(a),
-                    AppEvent::Print(pr) => Body::Print(pr),
-                };
-                let ends = records::flow_endpoints(conn, ext.app_proto(conn));
-                out.emit(records::content(conn.last_ts, conn.id, &origin, ends, body));
-            }
-            let folded = self.detect.on_flow_end(conn, &mut ext.marks, ts, decisions);
-            emit(decisions, conn, ext, None, &at, &mut out);
-            if !folded {
-                out.emit(records::flow_end(
-                    conn,
-                    reason,
-                    &ext.marks,
-                    ext.app_proto(conn),
-                    &origin,
-                ));
-            }
-        }
-    }
-
     /// End of input: every flow ends, then what detection still holds (campaigns' totals,
     /// the last window's summary).
     pub fn finish(&mut self, out: &mut dyn RecordSink) {
-        let ended = &mut self.ended;
-        self.flows.drain(&mut |f, r| ended.push((f, r)));
         let now = self.last_ts;
-        self.end_flows(now, out);
-        self.detect.finish(now, &mut self.decisions);
-        self.reports(now, out);
+        let st = &mut self.st;
+        self.flows
+            .drain(&mut |f, reason| st.end_flow(f, reason, now, out));
+        st.detect.finish(now, &mut st.decisions);
+        st.reports(now, out);
     }
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
@@ -426,10 +278,10 @@ impl Engine {
                     self.frags.evicted(),
                 ),
                 flow: self.flows.stats(),
-                bjnp: self.analyzers.stats(),
-                detect: self.detect.stats(),
+                bjnp: self.st.analyzers.stats(),
+                detect: self.st.detect.stats(),
                 output: OutputStats {
-                    records: self.records,
+                    records: self.st.records,
                     ..OutputStats::default()
                 },
             },
@@ -447,16 +299,183 @@ impl Engine {
 
     /// The printers seen so far (the `inventory` subcommand reads it at the end).
     pub fn inventory(&self) -> InventoryReport {
-        self.detect.inventory_report()
+        self.st.detect.inventory_report()
     }
 
     pub fn policy(&self) -> &Policy {
-        self.detect.policy()
+        self.st.detect.policy()
     }
 
     /// The newest packet time seen (replay clock).
     pub fn last_ts(&self) -> Timestamp {
         self.last_ts
+    }
+}
+
+impl Stages {
+    /// The record origin for packet `cnt` of the current source (0: no one packet).
+    fn origin_at(&self, cnt: u64) -> Origin {
+        match &self.source {
+            Some(Source::File(name)) => Origin::File {
+                name: name.clone(),
+                cnt,
+            },
+            Some(Source::Iface(i)) => Origin::Iface(i.clone()),
+            None => Origin::None,
+        }
+    }
+
+    /// One packet of a flow: its analyzer's events become records and are judged, then the
+    /// flow itself is judged, then the printer records that became due.
+    fn packet(
+        &mut self,
+        flow: &mut Flow<PerFlow>,
+        frame: &Frame<'_>,
+        p: &Packet<'_>,
+        origin: &Origin,
+        out: &mut dyn RecordSink,
+    ) {
+        let dir = flow.conn.update(p, frame.orig_len);
+        let ts = frame.ts;
+        let cx = PacketCx {
+            ts,
+            cnt: (frame.cnt > 0).then_some(frame.cnt),
+            dir,
+            conn: &flow.conn,
+            p,
+        };
+        flow.ext
+            .app
+            .on_packet(&mut self.analyzers, &cx, &mut self.events);
+
+        let mut counted = Counted::new(out, &mut self.records);
+        let out = &mut counted;
+        let (conn, ext) = (&flow.conn, &mut flow.ext);
+        let decisions = &mut self.decisions;
+        let detect = &mut self.detect;
+        let at = At { ts, origin };
+        if !self.events.is_empty() {
+            let community_id = records::packet_community_id(p, p.l4.ip_number());
+            let route = Route {
+                src: p.src,
+                sport: p.src_port,
+                dst: p.dst,
+                dport: p.dst_port,
+                l4: p.l4,
+            };
+            for ev in self.events.drain(..) {
+                let body = match ev {
+                    AppEvent::Finding(f) => {
+                        detect.on_finding(conn, &mut ext.marks, &f, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, out);
+                        continue;
+                    }
+                    AppEvent::PrinterData { total } => {
+                        detect.on_printer_data(conn, &mut ext.marks, total, ts, decisions);
+                        emit(decisions, conn, ext, None, &at, out);
+                        continue;
+                    }
+                    AppEvent::Bjnp(b) => {
+                        detect.on_message(conn, &mut ext.marks, route, &b, ts, decisions);
+                        Body::Bjnp(b)
+                    }
+                    AppEvent::Anomaly(a) => {
+                        let reason = a.reason.as_deref();
+                        let marks = &mut ext.marks;
+                        detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
+                        Body::Anomaly(a)
+                    }
+                    AppEvent::Print(pr) => Body::Print(pr),
+                };
+                let app_proto = records::body_app_proto(&body);
+                let ends = records::packet_endpoints(p, app_proto, community_id.clone());
+                let rec = records::content(ts, conn.id(), origin, ends, body);
+                // The record first, then the alerts it caused.
+                let about = rec.endpoints.clone();
+                out.emit(rec);
+                emit(decisions, conn, ext, about, &at, out);
+            }
+        }
+        detect.on_packet(conn, &mut ext.marks, dir, ts, decisions);
+        emit(decisions, conn, ext, None, &at, out);
+        for printer in detect.printer_changes() {
+            out.emit(records::printer(printer, ts));
+        }
+    }
+
+    /// A flow ends: what its analyzer still holds, the last decisions (an unanswered
+    /// attempt), then its `flow` record unless a campaign counts it.
+    fn end_flow(
+        &mut self,
+        flow: &mut Flow<PerFlow>,
+        reason: EndReason,
+        now: Timestamp,
+        out: &mut dyn RecordSink,
+    ) {
+        let origin = self.origin_at(0);
+        let ts = now.max(flow.conn.last_ts);
+        let at = At {
+            ts,
+            origin: &origin,
+        };
+        // The last job of a print stream ends with its connection.
+        flow.ext.app.on_end(&mut self.analyzers, &mut self.events);
+        let mut counted = Counted::new(out, &mut self.records);
+        let out = &mut counted;
+        let (conn, ext) = (&flow.conn, &mut flow.ext);
+        let decisions = &mut self.decisions;
+        for ev in self.events.drain(..) {
+            let body = match ev {
+                AppEvent::Finding(f) => {
+                    self.detect
+                        .on_finding(conn, &mut ext.marks, &f, ts, decisions);
+                    emit(decisions, conn, ext, None, &at, out);
+                    continue;
+                }
+                AppEvent::PrinterData { total } => {
+                    self.detect
+                        .on_printer_data(conn, &mut ext.marks, total, ts, decisions);
+                    emit(decisions, conn, ext, None, &at, out);
+                    continue;
+                }
+                AppEvent::Bjnp(b) => Body::Bjnp(b),
+                AppEvent::Anomaly(a) => Body::Anomaly(a),
+                AppEvent::Print(pr) => Body::Print(pr),
+            };
+            let ends = records::flow_endpoints(conn, ext.app_proto(conn));
+            out.emit(records::content(
+                conn.last_ts,
+                conn.id(),
+                &origin,
+                ends,
+                body,
+            ));
+        }
+        let folded = self.detect.on_flow_end(conn, &mut ext.marks, ts, decisions);
+        emit(decisions, conn, ext, None, &at, out);
+        if !folded {
+            out.emit(records::flow_end(
+                conn,
+                reason,
+                &ext.marks,
+                ext.app_proto(conn),
+                &origin,
+            ));
+        }
+    }
+
+    /// Campaign and summary records detection decided outside any flow.
+    fn reports(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        let origin = self.origin_at(0);
+        let mut out = Counted::new(out, &mut self.records);
+        for d in self.decisions.drain(..) {
+            match d {
+                Decision::Campaign(c) => out.emit(records::campaign(*c, now, &origin)),
+                Decision::Summary(s) => out.emit(records::summary(*s, now, &origin)),
+                // alerts come from flows, and are written with them
+                Decision::Alert(_) => {}
+            }
+        }
     }
 }
 
@@ -483,7 +502,7 @@ fn emit(
                     (About::Record, Some(e)) => e.clone(),
                     _ => records::flow_endpoints(conn, ext.app_proto(conn)),
                 };
-                out.emit(records::alert(*d, at.ts, conn.id, at.origin, ends));
+                out.emit(records::alert(*d, at.ts, conn.id(), at.origin, ends));
             }
             Decision::Campaign(c) => out.emit(records::campaign(*c, at.ts, at.origin)),
             Decision::Summary(s) => out.emit(records::summary(*s, at.ts, at.origin)),

@@ -134,7 +134,7 @@ pub fn flow_end(
     };
     Record {
         timestamp: conn.last_ts,
-        flow_id: Some(conn.id),
+        flow_id: Some(conn.id()),
         origin: origin.clone(),
         endpoints: Some(flow_endpoints(conn, app_proto)),
         body: Body::Flow(Box::new(FlowRecord {

@@ -2,7 +2,8 @@ use super::{Dir, FlowKey, TcpTrack};
 use crate::decode::{Packet, Tcp, Vlans};
 use crate::event::{ConnState, EndReason, FlowTableStats};
 use crate::net::{Timestamp, L4};
-use hashbrown::HashMap;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 /// Limits and idle timeouts (seconds of packet time on replay, wall time live). The defaults
@@ -31,7 +32,8 @@ impl Default for FlowConfig {
 
 /// The facts of one connection, whatever its application.
 pub struct Conn {
-    pub id: u64,
+    /// The flow id, worked out when first asked for (a flow a campaign counts never is).
+    id: std::cell::Cell<u64>,
     pub l4: L4,
     pub client: (IpAddr, u16),
     pub server: (IpAddr, u16),
@@ -46,12 +48,14 @@ pub struct Conn {
     /// The sequence number of the first SYN from each side (indexed by `Dir`): where stream
     /// reassembly starts once a flow carries data.
     pub isn: [Option<u32>; 2],
+    /// What the link layer said of the first packet to the server: addressed to a group
+    /// (broadcast or multicast) or not; `None` when it says nothing.
+    pub to_group: Option<bool>,
 }
 
 impl Conn {
     /// A connection first seen at `ts`, nothing counted yet.
     pub fn new(
-        id: u64,
         l4: L4,
         client: (IpAddr, u16),
         server: (IpAddr, u16),
@@ -59,7 +63,7 @@ impl Conn {
         ts: Timestamp,
     ) -> Self {
         Conn {
-            id,
+            id: std::cell::Cell::new(0),
             l4,
             client,
             server,
@@ -70,7 +74,25 @@ impl Conn {
             bytes: [0; 2],
             track: TcpTrack::default(),
             isn: [None; 2],
+            to_group: None,
         }
+    }
+
+    /// A stable 53-bit id for records: a fixed hash of the key and the first packet's time,
+    /// so replaying a capture gives the same ids.
+    pub fn id(&self) -> u64 {
+        if self.id.get() == 0 {
+            let key = FlowKey::new(
+                self.l4,
+                self.client.0,
+                self.client.1,
+                self.server.0,
+                self.server.1,
+                self.vlan,
+            );
+            self.id.set(key.flow_id(self.first_ts.0));
+        }
+        self.id.get()
     }
 
     /// Community ID v1 of the flow (computed when a record needs it: a per-flow string would
@@ -84,6 +106,21 @@ impl Conn {
             self.server.1,
             self.l4.ip_number(),
         )
+    }
+
+    /// The server is a broadcast or multicast address: what the link layer said, else the IP
+    /// address alone (an IPv4 address ending in .255 is taken for a subnet-directed broadcast:
+    /// the mask is not on the wire, and clients broadcast discovery exactly so).
+    pub fn to_group(&self) -> bool {
+        let ip_group = match self.server.0 {
+            IpAddr::V4(a) => a.is_broadcast() || a.is_multicast(),
+            IpAddr::V6(a) => a.is_multicast(),
+        };
+        ip_group
+            || self.to_group.unwrap_or(match self.server.0 {
+                IpAddr::V4(a) => a.octets()[3] == 255,
+                IpAddr::V6(_) => false,
+            })
     }
 
     /// Zeek's conn_state for this flow now.
@@ -130,6 +167,9 @@ impl Conn {
             // A retransmitted SYN changes nothing: the first one stands.
             self.isn[di].get_or_insert(p.tcp.seq);
         }
+        if dir == Dir::ToServer && self.to_group.is_none() {
+            self.to_group = p.link_group;
+        }
         dir
     }
 }
@@ -140,22 +180,60 @@ pub struct Flow<T> {
     pub ext: T,
 }
 
+/// The flows, in a slab behind a compact index. The index holds only 4-byte slab positions (a
+/// 65 536-flow table's index is half a megabyte and stays in cache), so a lookup costs one
+/// probe of the index and one visit to the flow itself; the slab never moves or grows past
+/// the cap, and rebuilding the index after churn copies 4 bytes a flow, not the flows.
 pub struct FlowTable<T> {
     cfg: FlowConfig,
-    // hashbrown's default hasher is foldhash with a per-process random seed: keys come off the
-    // wire, so a fixed hash would let an attacker aim every flow at one bucket.
-    map: HashMap<FlowKey, Flow<T>>,
+    // Keys come off the wire: the hasher is seeded per process (foldhash), so an attacker
+    // cannot aim every flow at one bucket.
+    hasher: hashbrown::DefaultHashBuilder,
+    index: HashTable<u32>,
+    slab: Vec<Option<Slot<T>>>,
+    /// Per slab position, what sweeps and evictions read: scanning these 24 bytes a flow
+    /// instead of the flows themselves keeps a sweep of a full table in cache.
+    times: Vec<Times>,
+    /// Free slab positions.
+    free: Vec<u32>,
+    /// The position the last upsert returned: its packet may have changed its deadline, which
+    /// is read again before the next look at the table's times.
+    last: Option<u32>,
     stats: FlowTableStats,
 }
 
+struct Slot<T> {
+    key: FlowKey,
+    flow: Flow<T>,
+}
+
+/// When a flow was last seen and when it goes idle. A free position has `last` at the end of
+/// time. Ties are broken by slab position, which depends only on the order of the input, never
+/// on the hasher's seed.
+#[derive(Clone, Copy)]
+struct Times {
+    last: Timestamp,
+    idle_at: Timestamp,
+}
+
+const FREE: Times = Times {
+    last: Timestamp(u64::MAX),
+    idle_at: Timestamp(u64::MAX),
+};
+
 impl<T> FlowTable<T> {
     pub fn new(cfg: FlowConfig) -> Self {
+        let cap = cfg.max_flows.clamp(1, 1 << 24);
         FlowTable {
-            // Sized once for the cap: growing by doubling would briefly hold both the old and
-            // the new table, the peak of a flood. Pages are touched only as flows arrive.
-            map: HashMap::with_capacity(cfg.max_flows.clamp(1, 1 << 22)),
+            hasher: hashbrown::DefaultHashBuilder::default(),
+            index: HashTable::with_capacity(cap),
+            // Reserved once for the cap; pages are touched only as flows arrive.
+            slab: Vec::with_capacity(cap),
+            times: Vec::with_capacity(cap),
+            free: Vec::new(),
+            last: None,
             cfg: FlowConfig {
-                max_flows: cfg.max_flows.max(1),
+                max_flows: cap,
                 ..cfg
             },
             stats: FlowTableStats::default(),
@@ -164,111 +242,189 @@ impl<T> FlowTable<T> {
 
     pub fn stats(&self) -> FlowTableStats {
         FlowTableStats {
-            active: self.map.len() as u64,
+            active: self.index.len() as u64,
             ..self.stats
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
+    }
+
+    fn hash(&self, key: &FlowKey) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&i| {
+                slab[i as usize].as_ref().is_some_and(|s| s.key == *key)
+            })
+            .copied()
     }
 
     /// Finds or creates the flow of `p`. A new flow asks `new` whether the packet's source is
     /// the client and what to keep with the flow. At the cap, the longest-idle flows are
-    /// evicted first and handed to `on_end`.
+    /// evicted first: each is shown to `on_end` where it lies, then dropped.
     pub fn upsert(
         &mut self,
         p: &Packet<'_>,
         ts: Timestamp,
         new: impl FnOnce() -> (bool, T),
-        on_end: &mut dyn FnMut(Flow<T>, EndReason),
+        on_end: &mut dyn FnMut(&mut Flow<T>, EndReason),
     ) -> &mut Flow<T> {
+        self.refresh();
         let key = FlowKey::new(p.l4, p.src, p.src_port, p.dst, p.dst_port, p.vlan);
-        if !self.map.contains_key(&key) && self.map.len() >= self.cfg.max_flows {
-            self.evict_oldest(on_end);
-        }
-        let stats = &mut self.stats;
-        let flow = self.map.entry(key).or_insert_with(|| {
-            stats.created += 1;
-            let (src_is_client, ext) = new();
-            Flow {
-                conn: new_conn(&key, p, ts, src_is_client),
-                ext,
+        let hash = self.hash(&key);
+        let at = match self.find(hash, &key) {
+            Some(i) => i,
+            None => {
+                if self.index.len() >= self.cfg.max_flows {
+                    self.evict_oldest(on_end);
+                }
+                self.stats.created += 1;
+                let (src_is_client, ext) = new();
+                let slot = Slot {
+                    key,
+                    flow: Flow {
+                        conn: new_conn(p, ts, src_is_client),
+                        ext,
+                    },
+                };
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.slab[i as usize] = Some(slot);
+                        i
+                    }
+                    None => {
+                        self.slab.push(Some(slot));
+                        self.times.push(FREE);
+                        (self.slab.len() - 1) as u32
+                    }
+                };
+                let (slab, hasher) = (&self.slab, &self.hasher);
+                // On a resize the index rehashes each live flow's key.
+                self.index
+                    .insert_unique(hash, i, |&j| match &slab[j as usize] {
+                        Some(s) => hasher.hash_one(s.key),
+                        None => 0,
+                    });
+                i
             }
-        });
+        };
+        let flow = &mut self.slab[at as usize]
+            .as_mut()
+            .expect("the index points at live slots")
+            .flow;
         if ts > flow.conn.last_ts {
             flow.conn.last_ts = ts;
         }
+        self.last = Some(at);
         flow
     }
 
-    /// Removes flows idle past their timeout, in (last seen, id) order so output is stable
-    /// whatever the hasher's seed.
-    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
-        let cfg = &self.cfg;
-        let idle = |f: &Flow<T>| {
-            now.since(f.conn.last_ts) > f.conn.idle_limit(cfg).0.saturating_mul(1_000_000_000)
-        };
-        if !self.map.values().any(idle) {
+    /// The flow the last [`upsert`](Self::upsert) returned has since been updated by its
+    /// packet: its idle deadline follows its state (an answered, a closed connection).
+    fn refresh(&mut self) {
+        let Some(i) = self.last.take() else {
             return;
-        }
-        let mut gone: Vec<Flow<T>> = self
-            .map
-            .extract_if(|_, f| idle(f))
-            .map(|(_, f)| f)
-            .collect();
-        gone.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
-        self.stats.timed_out += gone.len() as u64;
-        for f in gone {
-            let reason = f.conn.idle_limit(&self.cfg).1;
-            on_end(f, reason);
+        };
+        let i = i as usize;
+        if let Some(s) = self.slab.get(i).and_then(Option::as_ref) {
+            let c = &s.flow.conn;
+            let limit = c.idle_limit(&self.cfg).0.saturating_mul(1_000_000_000);
+            self.times[i] = Times {
+                last: c.last_ts,
+                idle_at: Timestamp(c.last_ts.0.saturating_add(limit)),
+            };
         }
     }
 
-    /// Ends every flow (shutdown, end of replay).
-    pub fn drain(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
-        let mut all: Vec<Flow<T>> = self.map.drain().map(|(_, f)| f).collect();
-        all.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
-        for f in all {
-            on_end(f, EndReason::Shutdown);
+    /// Shows the flow at slab position `i` to `on_end` where it lies (ending a flow moves
+    /// nothing), then frees its place.
+    fn end(&mut self, i: u32, reason: EndReason, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
+        let Some(slot) = self.slab.get_mut(i as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        on_end(&mut slot.flow, reason);
+        let hash = self.hasher.hash_one(slot.key);
+        if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
+            e.remove();
+        }
+        self.slab[i as usize] = None;
+        self.times[i as usize] = FREE;
+        self.free.push(i);
+    }
+
+    /// Positions whose times match `pick`, oldest first.
+    fn select(&self, pick: impl Fn(u32, &Times) -> bool) -> Vec<(Timestamp, u32)> {
+        let mut v: Vec<(Timestamp, u32)> = self
+            .times
+            .iter()
+            .enumerate()
+            .filter(|(i, t)| t.last != FREE.last && pick(*i as u32, t))
+            .map(|(i, t)| (t.last, i as u32))
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Ends flows idle past their timeout, oldest first.
+    pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
+        self.refresh();
+        let gone = self.select(|_, t| now > t.idle_at);
+        self.stats.timed_out += gone.len() as u64;
+        for (_, i) in gone {
+            let reason = match &self.slab[i as usize] {
+                Some(s) => s.flow.conn.idle_limit(&self.cfg).1,
+                None => continue,
+            };
+            self.end(i, reason, on_end);
+        }
+    }
+
+    /// Ends every flow (end of replay, stop signal), oldest first.
+    pub fn drain(&mut self, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
+        self.refresh();
+        for (_, i) in self.select(|_, _| true) {
+            self.end(i, EndReason::Shutdown, on_end);
         }
     }
 
     /// Evicts the longest-idle sixteenth of the table in one pass, so a flood of new flows
     /// costs O(1) amortised per insertion instead of a scan each time.
-    fn evict_oldest(&mut self, on_end: &mut dyn FnMut(Flow<T>, EndReason)) {
-        let n = (self.map.len() / 16).max(1);
-        let mut ages: Vec<(Timestamp, u64)> = self
-            .map
-            .values()
-            .map(|f| (f.conn.last_ts, f.conn.id))
+    fn evict_oldest(&mut self, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
+        let n = (self.index.len() / 16).max(1);
+        let mut ages: Vec<(Timestamp, u32)> = self
+            .times
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.last != FREE.last)
+            .map(|(i, t)| (t.last, i as u32))
             .collect();
         ages.select_nth_unstable(n - 1);
         let cutoff = ages[n - 1];
-        let mut gone: Vec<Flow<T>> = self
-            .map
-            .extract_if(|_, f| (f.conn.last_ts, f.conn.id) <= cutoff)
-            .map(|(_, f)| f)
-            .collect();
-        gone.sort_by_key(|f| (f.conn.last_ts, f.conn.id));
+        drop(ages);
+        let gone = self.select(|i, t| (t.last, i) <= cutoff);
         self.stats.evicted += gone.len() as u64;
-        for f in gone {
-            on_end(f, EndReason::Evicted);
+        for (_, i) in gone {
+            self.end(i, EndReason::Evicted, on_end);
         }
     }
 }
 
-fn new_conn(key: &FlowKey, p: &Packet<'_>, ts: Timestamp, src_is_client: bool) -> Conn {
+fn new_conn(p: &Packet<'_>, ts: Timestamp, src_is_client: bool) -> Conn {
     let (client, server) = if src_is_client {
         ((p.src, p.src_port), (p.dst, p.dst_port))
     } else {
         ((p.dst, p.dst_port), (p.src, p.src_port))
     };
-    Conn::new(key.flow_id(ts.0), p.l4, client, server, p.vlan, ts)
+    Conn::new(p.l4, client, server, p.vlan, ts)
 }
 
 #[cfg(test)]
@@ -289,6 +445,7 @@ mod tests {
             wire_payload_len: 0,
             fragment: None,
             frame_cut: false,
+            link_group: None,
         }
     }
 

@@ -46,6 +46,11 @@ impl BjnpShared {
     pub fn expire(&mut self, now: crate::net::Timestamp) {
         self.pairing.expire(now);
     }
+
+    /// An empty datagram (a port scanner's probe): a contact, not garbage.
+    pub fn empty_datagram(&mut self) {
+        self.stats.empty_datagrams += 1;
+    }
 }
 
 /// Per-flow BJNP state. Small for UDP flows: the TCP stream state is allocated only when the
@@ -127,7 +132,7 @@ impl BjnpFlow {
         let p = cx.p;
         // Port scanners (nmap -sU) probe with empty datagrams: a contact, not garbage.
         if p.payload.is_empty() && p.wire_payload_len == 0 {
-            sh.stats.empty_datagrams += 1;
+            sh.empty_datagram();
             return;
         }
         let (first, mut rest) = match bjnp::datagram(p.payload) {
@@ -317,6 +322,7 @@ mod tests {
             wire_payload_len: payload.len(),
             fragment: None,
             frame_cut: false,
+            link_group: None,
         }
     }
 
@@ -347,7 +353,6 @@ mod tests {
                 shared: Shared::default(),
                 st: BjnpFlow::default(),
                 conn: crate::flow::Conn::new(
-                    1,
                     L4::Tcp,
                     client,
                     server,
