@@ -6,7 +6,8 @@
 #   tools/install-deps.sh test    + tshark (differential test), iproute2, procps, util-linux
 #                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump,
 #                                 rsyslog (syslog sink tests), logrotate and systemd
-#                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML
+#                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML, time
+#                                 (GNU time: the storms' peak memory)
 set -euo pipefail
 
 want=(libpcap-dev pkg-config)
@@ -14,7 +15,7 @@ if [ "${1:-build}" = "bench" ]; then
     want+=(tcpdump tcpreplay iproute2 procps time)
 fi
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin)
+    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time)
     # filebeat.yml is checked with PyYAML, in whichever python3 is first on PATH.
     if ! python3 -c 'import yaml' 2>/dev/null; then
         python3 -m pip install --quiet pyyaml 2>/dev/null || want+=(python3-yaml)

@@ -109,16 +109,10 @@ impl ScanTracker {
         self.by_source.evicted() + self.by_dest.evicted()
     }
 
-    /// Whether `src` is being tracked as a possible scanner.
-    pub fn knows(&self, src: IpAddr) -> bool {
-        self.by_source.get(&src).is_some()
-    }
-
     /// A new contact from `src` to `dst:port` over `l4`, in the flow `flow_id` (asked for only
-    /// when an episode starts). `track` is
-    /// false while a campaign on the port stands for its sources and targets: only sources
-    /// already known go on being followed. Returns (scan, flood) findings when this contact
-    /// starts an episode.
+    /// when an episode starts). `track` is false while a campaign on the port stands for its
+    /// sources and targets: the contact is the campaign's, not counted here. Returns (scan,
+    /// flood) findings when this contact starts an episode.
     pub fn contact(
         &mut self,
         l4: L4,
@@ -128,17 +122,13 @@ impl ScanTracker {
         flow_id: &dyn Fn() -> u64,
         track: bool,
     ) -> (Option<Finding>, Option<Finding>) {
-        let scan = if track || self.knows(src) {
-            self.by_source(src, dst, port, now, flow_id)
-        } else {
-            None
-        };
-        let flood = if track || self.by_dest.get(&(l4, dst, port)).is_some() {
-            self.by_dest(l4, src, dst, port, now, flow_id)
-        } else {
-            None
-        };
-        (scan, flood)
+        if !track {
+            return (None, None);
+        }
+        (
+            self.by_source(src, dst, port, now, flow_id),
+            self.by_dest(l4, src, dst, port, now, flow_id),
+        )
     }
 
     fn by_source(
