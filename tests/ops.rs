@@ -83,8 +83,8 @@ fn progress_bar_on_a_terminal() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("storm.pcap");
     let ok = Command::new("python3")
-        .arg(root().join("tools/gen_storm.py"))
-        .args(["--count", "60000", "--out"])
+        .arg(root().join("tools/gen_storms.py"))
+        .args(["spoofed", "--no-needles", "--count", "60000", "--out"])
         .arg(&big)
         .stdout(Stdio::null())
         .status()

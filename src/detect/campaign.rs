@@ -6,7 +6,7 @@
 //! heaviest sources and target networks (Space-Saving), the outcomes. One `campaign` record a
 //! window, one when it ends (a whole window without a contact, or the end of input).
 
-use super::sketch::{network, Distinct, TopK};
+use super::sketch::{network, Batched, Distinct};
 use crate::bounded::BoundedMap;
 use crate::event::{Campaign, CampaignOutcomes, CampaignPhase, Outcome, TopNetworks};
 use crate::net::{Timestamp, L4};
@@ -52,11 +52,11 @@ struct Active {
     flows_folded: u64,
     sources: Distinct,
     targets: Distinct,
-    top_sources: TopK<IpAddr>,
-    v4_24: TopK<(u128, u8)>,
-    v4_16: TopK<(u128, u8)>,
-    v6_64: TopK<(u128, u8)>,
-    v6_48: TopK<(u128, u8)>,
+    top_sources: Batched<IpAddr>,
+    v4_24: Batched<(u128, u8)>,
+    v4_16: Batched<(u128, u8)>,
+    v6_64: Batched<(u128, u8)>,
+    v6_48: Batched<(u128, u8)>,
 }
 
 /// A campaign that starts now: what its alert says.
@@ -156,11 +156,11 @@ impl Campaigns {
                 flows_folded: 0,
                 sources: Distinct::default(),
                 targets: Distinct::default(),
-                top_sources: TopK::default(),
-                v4_24: TopK::default(),
-                v4_16: TopK::default(),
-                v6_64: TopK::default(),
-                v6_48: TopK::default(),
+                top_sources: Batched::default(),
+                v4_24: Batched::default(),
+                v4_16: Batched::default(),
+                v6_64: Batched::default(),
+                v6_48: Batched::default(),
             }),
         );
         Some(Started {
@@ -267,12 +267,12 @@ fn record((l4, port): (L4, u16), a: &Active, phase: CampaignPhase) -> Campaign {
         flows_folded: a.flows_folded,
         sources: a.sources.estimate(),
         targets: a.targets.estimate(),
-        top_sources: a.top_sources.top_addresses(LISTED),
+        top_sources: a.top_sources.sketch().top_addresses(LISTED),
         top_targets: TopNetworks {
-            v4_24: a.v4_24.top_networks(LISTED),
-            v4_16: a.v4_16.top_networks(LISTED),
-            v6_64: a.v6_64.top_networks(LISTED),
-            v6_48: a.v6_48.top_networks(LISTED),
+            v4_24: a.v4_24.sketch().top_networks(LISTED),
+            v4_16: a.v4_16.sketch().top_networks(LISTED),
+            v6_64: a.v6_64.sketch().top_networks(LISTED),
+            v6_48: a.v6_48.sketch().top_networks(LISTED),
         },
     }
 }

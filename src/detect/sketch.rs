@@ -83,6 +83,68 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     }
 }
 
+/// A key that picks its own place in a small direct-mapped table.
+pub trait Slot {
+    fn slot(&self) -> usize;
+}
+
+impl Slot for IpAddr {
+    fn slot(&self) -> usize {
+        let k = key(*self);
+        ((k ^ (k >> 17) ^ (k >> 41)) as usize).wrapping_mul(0x9e37_79b9) >> 8
+    }
+}
+
+impl Slot for (u128, u8) {
+    fn slot(&self) -> usize {
+        let k = self.0 ^ u128::from(self.1);
+        ((k ^ (k >> 29) ^ (k >> 67) ^ (k >> 97)) as usize).wrapping_mul(0x9e37_79b9) >> 8
+    }
+}
+
+/// Places in front of each sketch.
+const CACHED: usize = 64;
+
+/// A heavy-hitter sketch with a small direct-mapped table in front: repeats of a key add up
+/// there and reach the sketch as one insert with their count (under a sweep, a /16 is one key
+/// for the whole campaign, and a /24 one for 256 attempts in a row).
+pub struct Batched<K: Hash + Eq + Clone + Ord + Slot> {
+    cache: Vec<Option<(K, u64)>>,
+    top: TopK<K>,
+}
+
+impl<K: Hash + Eq + Clone + Ord + Slot> Default for Batched<K> {
+    fn default() -> Self {
+        Batched {
+            cache: vec![None; CACHED],
+            top: TopK::default(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone + Ord + Slot> Batched<K> {
+    pub fn insert(&mut self, k: K, n: u64) {
+        let at = k.slot() % CACHED;
+        match &mut self.cache[at] {
+            Some((held, count)) if *held == k => *count += n,
+            slot => {
+                if let Some((old, count)) = slot.replace((k, n)) {
+                    self.top.insert(old, count);
+                }
+            }
+        }
+    }
+
+    /// Everything so far, the cached counts included.
+    pub fn sketch(&self) -> TopK<K> {
+        let mut t = self.top.clone();
+        for (k, n) in self.cache.iter().flatten() {
+            t.insert(k.clone(), *n);
+        }
+        t
+    }
+}
+
 impl TopK<IpAddr> {
     pub fn top_addresses(&self, n: usize) -> Vec<TopAddress> {
         self.top(n)
@@ -176,5 +238,19 @@ mod tests {
         t.insert(network("2001:db8:1:2:3::9".parse().unwrap(), 48), 2);
         let names: Vec<String> = t.top_networks(4).into_iter().map(|n| n.network).collect();
         assert_eq!(names, ["192.0.2.0/24", "2001:db8:1::/48"]);
+    }
+
+    #[test]
+    fn batching_in_front_adds_up_the_same() {
+        let mut b: Batched<IpAddr> = Batched::default();
+        let mut t: TopK<IpAddr> = TopK::default();
+        for i in 0..5_000u32 {
+            let ip = IpAddr::from(Ipv4Addr::from(0x0a00_0000 + i % 40));
+            b.insert(ip, 1);
+            t.insert(ip, 1);
+        }
+        // 40 keys fit the sketch: both are exact
+        assert_eq!(b.sketch().top_addresses(40), t.top_addresses(40));
+        assert_eq!(b.sketch().top_addresses(1)[0].count, 125);
     }
 }

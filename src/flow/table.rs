@@ -204,6 +204,8 @@ pub struct FlowTable<T> {
 
 struct Slot<T> {
     key: FlowKey,
+    /// The key's hash, kept so ending a flow and resizing the index never hash again.
+    hash: u64,
     flow: Flow<T>,
 }
 
@@ -291,6 +293,7 @@ impl<T> FlowTable<T> {
                 let (src_is_client, ext) = new();
                 let slot = Slot {
                     key,
+                    hash,
                     flow: Flow {
                         conn: new_conn(p, ts, src_is_client),
                         ext,
@@ -307,13 +310,11 @@ impl<T> FlowTable<T> {
                         (self.slab.len() - 1) as u32
                     }
                 };
-                let (slab, hasher) = (&self.slab, &self.hasher);
-                // On a resize the index rehashes each live flow's key.
-                self.index
-                    .insert_unique(hash, i, |&j| match &slab[j as usize] {
-                        Some(s) => hasher.hash_one(s.key),
-                        None => 0,
-                    });
+                let slab = &self.slab;
+                // On a resize the index takes each live flow's kept hash.
+                self.index.insert_unique(hash, i, |&j| {
+                    slab[j as usize].as_ref().map_or(0, |s| s.hash)
+                });
                 i
             }
         };
@@ -352,7 +353,7 @@ impl<T> FlowTable<T> {
             return;
         };
         on_end(&mut slot.flow, reason);
-        let hash = self.hasher.hash_one(slot.key);
+        let hash = slot.hash;
         if let Ok(e) = self.index.find_entry(hash, |&j| j == i) {
             e.remove();
         }
