@@ -56,6 +56,8 @@ fn examples() -> Vec<(&'static str, &'static str, Record)> {
         pick("cups-socket-jobs.pcap", "print", 0),
         pick("cups-bjnp-print.pcap", "printer", 0),
         pick("gen-garbage.pcap", "anomaly", 0),
+        pick("gen-storm-recon.pcap", "campaign", 0),
+        pick("gen-storm-recon.pcap", "summary", 0),
         pick("cups-bjnp-print.pcap", "stats", 0),
         ("warning", "a live capture on a dead mirror port", warning),
     ]

@@ -26,9 +26,11 @@ fn storm(shape: &str) -> PathBuf {
     let path = storm_dir().path().join(format!("{shape}.pcap"));
     if !path.exists() {
         let tmp = path.with_extension("tmp");
+        // the recon flood: 70 000 get-identity requests in a minute
+        let count = if shape == "recon" { "70000" } else { "1000000" };
         let st = Command::new("python3")
             .arg(root().join("tools/gen_storms.py"))
-            .args([shape, "--out"])
+            .args([shape, "--count", count, "--out"])
             .arg(&tmp)
             .status()
             .expect("python3 runs the generator");
@@ -243,4 +245,42 @@ fn distributed_scan_of_a_network() {
 fn spoofed_flood_then_a_new_client() {
     check("spoofed", false);
     check("spoofed", true);
+}
+
+#[test]
+fn recon_flood_is_budgeted_and_counted() {
+    // 70 000 get-identity requests from distinct sources in a minute: recon (1101) is never
+    // folded, so its budget writes ten and the window's summary counts the rest; the requests'
+    // own records and flows are the campaign's
+    let o = watch("recon", false);
+    let r = &o.records;
+    let recon_lines = of_type(r, "alert")
+        .iter()
+        .filter(|a| a["alert"]["signature_id"] == 1101)
+        .count() as u64;
+    assert!(recon_lines <= 10, "{recon_lines}");
+    let over: u64 = of_type(r, "summary")
+        .iter()
+        .flat_map(|s| s["summary"]["over_budget"].as_array().unwrap().iter())
+        .filter(|o| o["signature_id"] == 1101)
+        .map(|o| {
+            // every source asks once: no heavy hitter to name, and none is guessed
+            assert_eq!(o["top_sources"].as_array().unwrap().len(), 0);
+            o["alerts"].as_u64().unwrap()
+        })
+        .sum();
+    // the flood's requests and the needles' two probes
+    assert_eq!(recon_lines + over, 70_002);
+    let stats = &of_type(r, "stats")[0]["stats"];
+    let bjnp_lines = of_type(r, "bjnp").len() as u64;
+    assert!(bjnp_lines < 1_000, "{bjnp_lines} bjnp lines");
+    assert_eq!(
+        bjnp_lines
+            + stats["detect"]["messages_folded"].as_u64().unwrap()
+            + stats["bjnp"]["data_messages_unlogged"].as_u64().unwrap(),
+        stats["bjnp"]["messages"].as_u64().unwrap(),
+        "every message is a line or counted"
+    );
+    assert!(of_type(r, "flow").len() < 1_000);
+    assert!(o.peak_kib <= 100 * 1024);
 }

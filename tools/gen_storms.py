@@ -13,6 +13,8 @@ Shapes (the printer network is 10.20.0.0/16; printers 10.20.1.30 .. .33):
   spoofed      --count SYNs (default 1,000,000) from distinct random sources to printer
                10.20.1.30, TCP 8611, in about a second; nothing answers
   slow         one source, one SYN a minute for a day to the hosts of 10.20.5.0/24 on 9100
+  recon        --count BJNP get-identity requests (UDP 8611) from as many distinct sources to
+               10.20.1.30 in about a minute; nothing answers
 
 Needles, in the middle of every storm (the test finds each on an alert line of its own):
 
@@ -186,6 +188,18 @@ def spoofed(count: int) -> Tuple[Iterator[Record], int]:
     return gen(), count * step
 
 
+def recon(count: int) -> Tuple[Iterator[Record], int]:
+    step = max(1, 60_000_000 // count)  # a minute
+    printer = lan(P0)
+    req = gs.build_bjnp(gs.MAGIC_BJNP, gs.PRINTER_CMD, gs.CODE_GET_ID, 1, 0, b"")
+
+    def gen() -> Iterator[Record]:
+        for i in range(count):
+            src = gs.remote(".".join(str(b) for b in (0x5A000001 + i * 7).to_bytes(4, "big")))
+            yield i * step, gs.udp_frame(src, printer, 40000 + i % 20000, gs.PORT_PRINT, req)
+    return gen(), count * step
+
+
 def slow() -> Tuple[Iterator[Record], int]:
     minute = 60_000_000
 
@@ -275,7 +289,7 @@ def write(path: str, storm: Iterator[Record], extra: List[Record]) -> int:
     return n
 
 
-SHAPES = ("vertical", "horizontal", "distributed", "spoofed", "slow")
+SHAPES = ("vertical", "horizontal", "distributed", "spoofed", "slow", "recon")
 
 
 def build(shape: str, count: int) -> Tuple[Iterator[Record], int]:
@@ -287,6 +301,8 @@ def build(shape: str, count: int) -> Tuple[Iterator[Record], int]:
         return distributed(count)
     if shape == "spoofed":
         return spoofed(count)
+    if shape == "recon":
+        return recon(count)
     return slow()
 
 
@@ -295,7 +311,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("shape", choices=SHAPES)
     parser.add_argument("--out", required=True, help="pcap file to write")
     parser.add_argument("--count", type=int, default=1_000_000,
-                        help="SYNs of the distributed and spoofed storms (default %(default)s)")
+                        help="packets of the distributed, spoofed and recon storms "
+                             "(default %(default)s)")
     parser.add_argument("--no-needles", action="store_true", help="the storm alone")
     args = parser.parse_args(argv)
     if not 1 <= args.count <= 50_000_000:

@@ -96,6 +96,9 @@ pub struct FlowMarks {
     bits: u8,
     /// The alert that stands for this flow when none names it.
     explained_by: Option<ExplainedBy>,
+    /// The campaign that counted this flow's failed attempt: its `flow` record is counted
+    /// there too.
+    campaign: Option<u64>,
     /// Print-stream rates, allocated on the flow's first finding.
     rates: Option<Box<print_rates::Rates>>,
 }
@@ -264,11 +267,9 @@ impl Detector {
             };
             self.outcome(conn, marks, o, now, out);
         }
-        let folded = match marks.explained_by {
-            Some(ExplainedBy {
-                campaign_id: Some(id),
-                ..
-            }) if !self.policy.log_folded_flows && !marks.alerted() => {
+        // A flow an alert names keeps its line, so the alert's flow_id leads somewhere.
+        let folded = match marks.campaign {
+            Some(id) if !self.policy.log_folded_flows && !marks.alerted() => {
                 self.campaigns.fold_flow(conn.l4, conn.server.1, id)
             }
             _ => false,
@@ -338,6 +339,25 @@ impl Detector {
                 self.inventory.mac(route.src, mac);
             }
         }
+    }
+
+    /// Whether a BJNP message's record is counted into the campaign on its port instead of
+    /// written: a well-formed recon request or its answer (a recon flood's get-identity,
+    /// discover) while the campaign runs. Malformed messages and everything in a printing or
+    /// scanning session are always written.
+    pub fn fold_message(&mut self, conn: &Conn, b: &Bjnp) -> bool {
+        if self.policy.log_folded_flows
+            || !b.anomalies.malformed().is_empty()
+            || !matches!(
+                b.command_name,
+                CommandName::Discover | CommandName::GetIdentity
+            )
+        {
+            return false;
+        }
+        let folded = self.campaigns.fold_message(conn.l4, conn.server.1);
+        self.stats.messages_folded += u64::from(folded);
+        folded
     }
 
     /// An anomaly on a monitored port: bytes on a BJNP port that are not BJNP are malformed
@@ -707,6 +727,9 @@ impl Detector {
             self.campaigns
                 .outcome(conn.l4, port, (client, server), outcome)
         };
+        if let Some((id, _)) = campaign {
+            marks.campaign = Some(id);
+        }
         // One campaign, scan or flood alert stands for all the failed attempts it explains.
         if matches!(outcome, Outcome::Attempted | Outcome::Refused) {
             let explained = match campaign {
@@ -757,9 +780,10 @@ impl Detector {
             about: About::Flow,
             key,
             variant,
-            // A completed handshake takes a real client: never budgeted. Everything short of
-            // it can come from spoofed sources.
-            budget_source: (!established).then_some(client),
+            // A completed TCP handshake takes a real client: never budgeted. Everything short
+            // of it, a UDP answer included (a spoofed request gets one), can come from spoofed
+            // sources.
+            budget_source: (!(established && conn.l4 == L4::Tcp)).then_some(client),
             sliding: false,
             evidence: ev,
         };

@@ -68,7 +68,9 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
         self.0.insert(k, n);
     }
 
-    /// The `n` most frequent: (key, count, error), largest first, ties by key.
+    /// The `n` most frequent: (key, count, error), largest first, ties by key. Only keys seen
+    /// at least twice for certain (count minus error): under one-shot spoofed sources every
+    /// counter is a guess, and a list of guesses would send an analyst after random addresses.
     pub fn top(&self, n: usize) -> Vec<(K, u64, u64)> {
         let mut v: Vec<(K, u64, u64)> = self
             .0
@@ -76,6 +78,7 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             .into_sorted_vec()
             .into_iter()
             .map(|(k, c)| (k, c.estimated_count(), c.associated_error()))
+            .filter(|(_, count, error)| count.saturating_sub(*error) >= CERTAIN)
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(n);
@@ -101,6 +104,9 @@ impl Slot for (u128, u8) {
         ((k ^ (k >> 29) ^ (k >> 67) ^ (k >> 97)) as usize).wrapping_mul(0x9e37_79b9) >> 8
     }
 }
+
+/// Contacts a heavy hitter must have for certain to be listed.
+const CERTAIN: u64 = 2;
 
 /// Places in front of each sketch.
 const CACHED: usize = 64;
@@ -229,6 +235,22 @@ mod tests {
         for x in &top {
             assert!(x.count >= 1000 && x.count - x.error <= 1000, "{x:?}");
         }
+    }
+
+    #[test]
+    fn one_shot_sources_list_nobody() {
+        let mut t: TopK<IpAddr> = TopK::default();
+        for i in 0..20_000u32 {
+            t.insert(IpAddr::from(Ipv4Addr::from(0x0b00_0000 + i)), 1);
+        }
+        assert_eq!(t.top_addresses(16), []);
+        // one real repeat among them is listed
+        for _ in 0..400 {
+            t.insert(IpAddr::from(Ipv4Addr::new(10, 0, 0, 9)), 1);
+        }
+        let top = t.top_addresses(16);
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!(top[0].ip.to_string(), "10.0.0.9");
     }
 
     #[test]

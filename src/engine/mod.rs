@@ -377,6 +377,13 @@ impl Stages {
                     }
                     AppEvent::Bjnp(b) => {
                         detect.on_message(conn, &mut ext.marks, route, &b, ts, decisions);
+                        if detect.fold_message(conn, &b) {
+                            // a campaign counts the message; what it caused is still written
+                            let proto = records::body_app_proto(&Body::Bjnp(b));
+                            let ends = records::packet_endpoints(p, proto, community_id.clone());
+                            emit(decisions, conn, ext, Some(ends), &at, out);
+                            continue;
+                        }
                         Body::Bjnp(b)
                     }
                     AppEvent::Anomaly(a) => {

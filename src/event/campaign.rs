@@ -34,6 +34,8 @@ pub struct Campaign {
     pub outcomes: CampaignOutcomes,
     /// `flow` records not written one by one: counted here instead.
     pub flows_folded: u64,
+    /// `bjnp` records of recon requests (get-identity, discover) not written one by one.
+    pub messages_folded: u64,
     pub sources: Estimate,
     pub targets: Estimate,
     /// The sources with the most attempts (at most 16).

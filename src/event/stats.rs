@@ -29,6 +29,8 @@ pub struct DetectStats {
     pub campaigns: u64,
     /// `flow` records counted into campaigns instead of written.
     pub flows_folded: u64,
+    /// `bjnp` records of recon requests counted into campaigns instead of written.
+    pub messages_folded: u64,
     pub suppress_evicted: u64,
     pub scan_sources: u64,
     pub scan_evicted: u64,
