@@ -1,5 +1,6 @@
 //! Storms become campaigns: each shape of tools/gen_storms.py (vertical, horizontal and slow
-//! scans, a distributed scan of a /16 and a spoofed flood, a million SYNs each for the last two),
+//! scans, a distributed scan of a /16 and spoofed floods against a dead and a live port, a
+//! million SYNs each for the last three; a recon flood),
 //! with and without a policy. Each must stay at ten alert lines or fewer besides its needles,
 //! alert every needle on a line of its own, stay under 100 MiB, and conserve its counts: every
 //! flow is a `flow` line or counted in a campaign, and every alert the engine considered is
@@ -245,6 +246,23 @@ fn distributed_scan_of_a_network() {
 fn spoofed_flood_then_a_new_client() {
     check("spoofed", false);
     check("spoofed", true);
+}
+
+#[test]
+fn spoofed_flood_against_a_live_port() {
+    // the printer answers every spoofed SYN; no handshake completes, so each is a failed
+    // attempt (half_open) the campaign counts, not a connection
+    check("spoofed-live", false);
+    let o = watch("spoofed-live", true);
+    let ends: Vec<&Value> = of_type(&o.records, "campaign")
+        .into_iter()
+        .filter(|c| c["campaign"]["phase"] == "end")
+        .collect();
+    assert_eq!(ends.len(), 1);
+    let c = &ends[0]["campaign"];
+    let half_open = c["outcomes"]["half_open"].as_u64().unwrap();
+    assert!(half_open >= 999_000, "{c}");
+    assert_eq!(c["attempts"].as_u64().unwrap(), half_open, "{c}");
 }
 
 #[test]

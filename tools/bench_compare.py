@@ -6,12 +6,13 @@ cache):
 
     lan          gen_bench.py lan: 2 M packets of ordinary LAN traffic, 1 % printer traffic
     printer      gen_bench.py printer: 100 k printer flows in small packets
-    vertical, horizontal, distributed, spoofed, slow
-                 gen_storms.py: scans and floods with their needles (see that script)
+    vertical, horizontal, distributed, spoofed, spoofed-live, slow, recon
+                 gen_storms.py: scans and floods with their needles (see that script), read
+                 with the storms' site policy (tests/policy/storms.toml)
 
 Each round runs, in turn:
 
-    bjnp-watch -q -r FILE -o /dev/null
+    bjnp-watch -q -r FILE -o /dev/null [--policy tests/policy/storms.toml]
     tcpdump -r FILE -w /dev/null '<bjnp-watch --print-filter>'   (the same BPF)
     cat FILE > /dev/null
 
@@ -34,7 +35,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-STORMS = ("vertical", "horizontal", "distributed", "spoofed", "slow")
+STORMS = ("vertical", "horizontal", "distributed", "spoofed", "spoofed-live", "slow", "recon")
+STORM_POLICY = os.path.join(ROOT, "tests/policy/storms.toml")
 WORKLOADS = ("lan", "printer") + STORMS
 TARGETS = {
     "lan": "≤ 1.2 × cat",
@@ -93,8 +95,9 @@ def main(argv=None):
         with open(path, "rb") as f:       # warm the page cache
             while f.read(1 << 24):
                 pass
+        policy = ["--policy", STORM_POLICY] if kind in STORMS else []
         commands = {
-            "bjnp-watch": [a.bin, "-q", "-r", path, "-o", "/dev/null"],
+            "bjnp-watch": [a.bin, "-q", "-r", path, "-o", "/dev/null"] + policy,
             "tcpdump": ["tcpdump", "-q", "-r", path, "-w", "/dev/null", bpf],
             "cat": ["cat", path],
         }
@@ -106,7 +109,7 @@ def main(argv=None):
                 runs[tool].append(dt)
                 rss[tool] = max(rss[tool], kb)
         # one more run for what bjnp-watch writes (not timed)
-        out = subprocess.run([a.bin, "-q", "-r", path], capture_output=True,
+        out = subprocess.run([a.bin, "-q", "-r", path] + policy, capture_output=True,
                              check=True).stdout.splitlines()
         alerts = sum(1 for l in out if b'"event_type":"alert"' in l)
         stats = [l for l in out if b'"event_type":"stats"' in l][-1]
@@ -122,7 +125,7 @@ def main(argv=None):
           f"{platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
     print("| workload | packets | size | bjnp-watch | tcpdump | cat | bjnp-watch / tcpdump "
           "| bjnp-watch / cat | bjnp-watch Mpps | peak RSS bjnp-watch / tcpdump "
-          "| alert lines | records | target |")
+          "| alert lines (needles included) | records | target |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, packets, size, med, ratio, rss, alerts, records in rows:
         bw, td, ct = med["bjnp-watch"], med["tcpdump"], med["cat"]

@@ -12,6 +12,8 @@ Shapes (the printer network is 10.20.0.0/16; printers 10.20.1.30 .. .33):
                /16 on TCP 9100; 5 % answered by a reset, nothing else answers
   spoofed      --count SYNs (default 1,000,000) from distinct random sources to printer
                10.20.1.30, TCP 8611, in about a second; nothing answers
+  spoofed-live the same against a live port: the printer answers every SYN with a SYN-ACK
+               (to the spoofed address, so no handshake completes)
   slow         one source, one SYN a minute for a day to the hosts of 10.20.5.0/24 on 9100
   recon        --count BJNP get-identity requests (UDP 8611) from as many distinct sources to
                10.20.1.30 in about a minute; nothing answers
@@ -172,20 +174,39 @@ def distributed(count: int) -> Tuple[Iterator[Record], int]:
     return gen(), count * step + 300
 
 
-def spoofed(count: int) -> Tuple[Iterator[Record], int]:
+def spoofed_sources() -> Iterator[int]:
+    """Distinct pseudo-random unicast sources, 1.0.0.0 to 222.255.255.255 outside the printer
+    network: an odd multiplier coprime to the range's size walks it as a permutation, so no
+    memory of earlier sources is needed."""
+    size = 0xDF000000 - 0x01000000  # 2^25 * 111
+    mult = 2654435761               # odd, and neither 3 nor 37 divides it
+    j = 0
+    while True:
+        src = 0x01000000 + (j * mult + 0x5900F) % size
+        j += 1
+        if (src >> 16) != (NET >> 16):
+            yield src
+
+
+def spoofed(count: int, live: bool = False) -> Tuple[Iterator[Record], int]:
     step = 1  # a million SYNs in a second
 
     def gen() -> Iterator[Record]:
         rng = random.Random(0x5900F)
-        seen = set()
-        for i in range(count):
-            while True:
-                src = rng.randrange(0x01000000, 0xDF000000)
-                if src not in seen and (src >> 16) != (NET >> 16):
-                    seen.add(src)
-                    break
-            yield i * step, tcp_frame(src, P0, rng.randrange(1024, 65536), 8611, SYN, isn(i))
-    return gen(), count * step
+        pending: List[Record] = []  # the live printer's SYN-ACKs, 50 us after their SYN
+        for i, src in zip(range(count), spoofed_sources()):
+            t = i * step
+            while pending and pending[0][0] <= t:
+                yield heapq.heappop(pending)
+            sport = rng.randrange(1024, 65536)
+            yield t, tcp_frame(src, P0, sport, 8611, SYN, isn(i))
+            if live:
+                heapq.heappush(pending, (t + 50, tcp_frame(P0, src, 8611, sport, SYN | ACK,
+                                                           isn(i) ^ 0x5A5A, isn(i) + 1,
+                                                           inbound=False)))
+        while pending:
+            yield heapq.heappop(pending)
+    return gen(), count * step + 50
 
 
 def recon(count: int) -> Tuple[Iterator[Record], int]:
@@ -289,7 +310,7 @@ def write(path: str, storm: Iterator[Record], extra: List[Record]) -> int:
     return n
 
 
-SHAPES = ("vertical", "horizontal", "distributed", "spoofed", "slow", "recon")
+SHAPES = ("vertical", "horizontal", "distributed", "spoofed", "spoofed-live", "slow", "recon")
 
 
 def build(shape: str, count: int) -> Tuple[Iterator[Record], int]:
@@ -301,6 +322,8 @@ def build(shape: str, count: int) -> Tuple[Iterator[Record], int]:
         return distributed(count)
     if shape == "spoofed":
         return spoofed(count)
+    if shape == "spoofed-live":
+        return spoofed(count, live=True)
     if shape == "recon":
         return recon(count)
     return slow()
@@ -311,7 +334,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("shape", choices=SHAPES)
     parser.add_argument("--out", required=True, help="pcap file to write")
     parser.add_argument("--count", type=int, default=1_000_000,
-                        help="packets of the distributed, spoofed and recon storms "
+                        help="SYNs or requests of the distributed, spoofed and recon storms "
                              "(default %(default)s)")
     parser.add_argument("--no-needles", action="store_true", help="the storm alone")
     args = parser.parse_args(argv)

@@ -87,6 +87,12 @@ impl Campaigns {
         }
     }
 
+    /// Ports dropped from the table of ports before a campaign, and campaigns that could not
+    /// start because `ACTIVE_CAP` were running.
+    pub fn evicted(&self) -> u64 {
+        self.pending.evicted() + self.refused
+    }
+
     /// The campaign on a port: (id, the flow its alert names).
     pub fn active(&self, l4: L4, port: u16) -> Option<(u64, u64)> {
         self.active.get(&(l4, port)).map(|a| (a.id, a.alert_flow))
@@ -188,10 +194,9 @@ impl Campaigns {
                 a.outcomes.established += 1;
                 return None;
             }
-            Outcome::HalfOpen => {
-                a.outcomes.half_open += 1;
-                return None;
-            }
+            // the printer answered a SYN whose sender never completed the handshake: what a
+            // spoofed flood against a live port looks like, and no connection
+            Outcome::HalfOpen => a.outcomes.half_open += 1,
             Outcome::Attempted => a.outcomes.attempted += 1,
             Outcome::Refused => a.outcomes.refused += 1,
         }
@@ -318,6 +323,23 @@ mod tests {
 
     fn src(i: u32) -> IpAddr {
         IpAddr::from(Ipv4Addr::from(0xc633_6400 + i))
+    }
+
+    #[test]
+    fn campaigns_beyond_the_cap_are_counted_not_started() {
+        let mut c = campaigns();
+        let mut started = 0;
+        for port in 1..=(ACTIVE_CAP as u16 + 3) {
+            for i in 0..128u32 {
+                let pair = (src(i), src(1000));
+                started += usize::from(
+                    c.contact(L4::Tcp, port, pair, Timestamp(u64::from(i)), &|| 1)
+                        .is_some(),
+                );
+            }
+        }
+        assert_eq!(started, ACTIVE_CAP);
+        assert_eq!(c.evicted(), 3);
     }
 
     #[test]

@@ -178,6 +178,7 @@ impl Detector {
         DetectStats {
             suppressed: self.suppress.suppressed,
             over_budget: self.budgets.over_budget,
+            campaigns_evicted: self.campaigns.evicted(),
             suppress_evicted: self.suppress.evicted(),
             scan_sources: self.scans.sources(),
             scan_evicted: self.scans.evicted(),
@@ -730,8 +731,9 @@ impl Detector {
         if let Some((id, _)) = campaign {
             marks.campaign = Some(id);
         }
-        // One campaign, scan or flood alert stands for all the failed attempts it explains.
-        if matches!(outcome, Outcome::Attempted | Outcome::Refused) {
+        // One campaign, scan or flood alert stands for all the failed attempts it explains: no
+        // answer, a reset, or a SYN-ACK whose handshake was never completed.
+        if outcome != Outcome::Established {
             let explained = match campaign {
                 Some((id, flow)) => Some(ExplainedBy {
                     signature_id: Rule::Campaign.info().sid,

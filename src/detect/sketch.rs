@@ -69,8 +69,11 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
     }
 
     /// The `n` most frequent: (key, count, error), largest first, ties by key. Only keys seen
-    /// at least twice for certain (count minus error): under one-shot spoofed sources every
-    /// counter is a guess, and a list of guesses would send an analyst after random addresses.
+    /// at least twice for certain (count minus error) and whose certain part is at least half
+    /// the count: under one-shot spoofed sources, or traffic spread evenly over many networks,
+    /// every counter is mostly a guess, and a list of guesses would send an analyst after
+    /// random addresses. A key with at least 1/32 of the total is always listed (Space-Saving
+    /// over 64 counters errs by at most total/64).
     pub fn top(&self, n: usize) -> Vec<(K, u64, u64)> {
         let mut v: Vec<(K, u64, u64)> = self
             .0
@@ -78,7 +81,10 @@ impl<K: Hash + Eq + Clone + Ord> TopK<K> {
             .into_sorted_vec()
             .into_iter()
             .map(|(k, c)| (k, c.estimated_count(), c.associated_error()))
-            .filter(|(_, count, error)| count.saturating_sub(*error) >= CERTAIN)
+            .filter(|(_, count, error)| {
+                let certain = count.saturating_sub(*error);
+                certain >= CERTAIN && certain >= *error
+            })
             .collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         v.truncate(n);
@@ -251,6 +257,17 @@ mod tests {
         let top = t.top_addresses(16);
         assert_eq!(top.len(), 1, "{top:?}");
         assert_eq!(top[0].ip.to_string(), "10.0.0.9");
+        // a key with 1/32 of the total, interleaved with one-shot noise, is always listed
+        let mut t: TopK<IpAddr> = TopK::default();
+        for i in 0..31_000u32 {
+            t.insert(IpAddr::from(Ipv4Addr::from(0x0c00_0000 + i)), 1);
+            if i % 31 == 0 {
+                t.insert(IpAddr::from(Ipv4Addr::new(10, 0, 0, 7)), 1);
+            }
+        }
+        let top = t.top_addresses(16);
+        assert_eq!(top.len(), 1, "{top:?}");
+        assert_eq!(top[0].ip.to_string(), "10.0.0.7");
     }
 
     #[test]

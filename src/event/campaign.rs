@@ -27,7 +27,8 @@ pub struct Campaign {
     pub port: u16,
     pub first_seen: Timestamp,
     pub last_seen: Timestamp,
-    /// Failed attempts (no answer, or refused) counted into the campaign.
+    /// Failed attempts (no answer, refused, or a SYN-ACK never completed) counted into the
+    /// campaign.
     pub attempts: u64,
     /// Of those, in the window this record closes.
     pub window_attempts: u64,
@@ -48,8 +49,9 @@ pub struct Campaign {
 pub struct CampaignOutcomes {
     pub attempted: u64,
     pub refused: u64,
-    /// SYNs the printer answered that were never completed (each with its own alert, within the
-    /// budget, and flow record): the port is reachable.
+    /// SYNs the printer answered that were never completed (a spoofed flood against a live
+    /// port, a SYN scan): folded like the other failed attempts, but they say the port is
+    /// reachable from the sources' side.
     pub half_open: u64,
     /// Connections to the port that were answered during the campaign: never folded, each
     /// with its own alert and flow record; counted here for scale.

@@ -31,6 +31,9 @@ pub struct DetectStats {
     pub flows_folded: u64,
     /// `bjnp` records of recon requests counted into campaigns instead of written.
     pub messages_folded: u64,
+    /// Ports dropped from the table of ports watched for a campaign at its cap, and campaigns
+    /// that could not start because 64 were running.
+    pub campaigns_evicted: u64,
     pub suppress_evicted: u64,
     pub scan_sources: u64,
     pub scan_evicted: u64,
