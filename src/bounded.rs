@@ -1,26 +1,36 @@
 //! A hash map with a hard cap and an age on every entry: the shape of every table that holds
 //! attacker-driven state (pending requests, fragment trains, suppression keys, scan tracking).
 //!
-//! When full, the entry least recently inserted or touched goes. A queue of (stamp, key) in
+//! When full, the entry least recently inserted or touched goes. A queue of (slot, stamp) in
 //! that order makes eviction O(1): an entry touched again gets a new stamp at the back, and the
 //! old queue slot is recognised as stale when it reaches the front. The queue is compacted once
 //! it holds a quarter more slots than the cap, so it costs O(1) a touch, amortised. Order is
 //! processing order, so the outcome never depends on the hasher's seed.
+//!
+//! Entries live in a slab behind an index of 4-byte slot numbers. A hash table that churns at
+//! its cap fills with tombstones and settles at about four buckets an entry; with the entries
+//! themselves in the buckets that was 4 × 64 bytes an entry for pending requests, with slot
+//! numbers it is 4 × 5 bytes plus the entry once.
 
 use crate::event::Timestamp;
-use hashbrown::HashMap;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::VecDeque;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
-struct Entry<V> {
+struct Entry<K, V> {
+    key: K,
     at: Timestamp,
     stamp: u64,
     value: V,
 }
 
 pub struct BoundedMap<K, V> {
-    map: HashMap<K, Entry<V>>,
-    order: VecDeque<(u64, K)>,
+    hasher: DefaultHashBuilder,
+    index: HashTable<u32>,
+    slab: Vec<Option<Entry<K, V>>>,
+    free: Vec<u32>,
+    /// (slot, stamp) in the order of insertion or touch.
+    order: VecDeque<(u32, u64)>,
     next: u64,
     cap: usize,
     evicted: u64,
@@ -29,20 +39,23 @@ pub struct BoundedMap<K, V> {
 impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     pub fn new(cap: usize) -> Self {
         BoundedMap {
-            map: HashMap::new(),
+            hasher: DefaultHashBuilder::default(),
+            index: HashTable::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
             order: VecDeque::new(),
             next: 0,
-            cap: cap.max(1),
+            cap: cap.clamp(1, u32::MAX as usize),
             evicted: 0,
         }
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.index.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.index.is_empty()
     }
 
     /// Entries dropped because the map was full.
@@ -50,23 +63,44 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
         self.evicted
     }
 
-    fn stamp(&mut self, k: K) -> u64 {
+    fn slot_of(&self, k: &K) -> Option<u32> {
+        let slab = &self.slab;
+        self.index
+            .find(self.hasher.hash_one(k), |&i| {
+                slab[i as usize].as_ref().is_some_and(|e| e.key == *k)
+            })
+            .copied()
+    }
+
+    /// A new stamp for `slot`, queued at the back.
+    fn stamp(&mut self, slot: u32) -> u64 {
         let s = self.next;
         self.next += 1;
-        self.order.push_back((s, k));
+        self.order.push_back((slot, s));
         if self.order.len() > self.cap + self.cap / 4 + 16 {
-            let map = &self.map;
+            let slab = &self.slab;
             self.order
-                .retain(|(s, k)| map.get(k).is_some_and(|e| e.stamp == *s));
+                .retain(|&(i, s)| slab[i as usize].as_ref().is_some_and(|e| e.stamp == s));
         }
         s
     }
 
+    /// Takes the entry out of `slot`.
+    fn take(&mut self, slot: u32) -> Option<Entry<K, V>> {
+        let e = self.slab[slot as usize].take()?;
+        let h = self.hasher.hash_one(e.key);
+        if let Ok(found) = self.index.find_entry(h, |&i| i == slot) {
+            found.remove();
+        }
+        self.free.push(slot);
+        Some(e)
+    }
+
     /// Drops the entry least recently inserted or touched.
     fn evict_one(&mut self) {
-        while let Some((s, k)) = self.order.pop_front() {
-            if self.map.get(&k).is_some_and(|e| e.stamp == s) {
-                self.map.remove(&k);
+        while let Some((i, s)) = self.order.pop_front() {
+            if self.slab[i as usize].as_ref().is_some_and(|e| e.stamp == s) {
+                self.take(i);
                 self.evicted += 1;
                 return;
             }
@@ -76,35 +110,58 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     /// Inserts or replaces `k`, now. When full, the entry least recently inserted or touched
     /// goes first.
     pub fn insert(&mut self, k: K, v: V, now: Timestamp) {
-        if !self.map.contains_key(&k) && self.map.len() >= self.cap {
-            self.evict_one();
-        }
-        let stamp = self.stamp(k);
-        self.map.insert(
-            k,
-            Entry {
+        if let Some(i) = self.slot_of(&k) {
+            let stamp = self.stamp(i);
+            self.slab[i as usize] = Some(Entry {
+                key: k,
                 at: now,
                 stamp,
                 value: v,
-            },
-        );
+            });
+            return;
+        }
+        if self.len() >= self.cap {
+            self.evict_one();
+        }
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slab.push(None);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let stamp = self.stamp(i);
+        self.slab[i as usize] = Some(Entry {
+            key: k,
+            at: now,
+            stamp,
+            value: v,
+        });
+        let (hasher, slab) = (&self.hasher, &self.slab);
+        self.index.insert_unique(hasher.hash_one(k), i, |&j| {
+            slab[j as usize]
+                .as_ref()
+                .map_or(0, |e| hasher.hash_one(e.key))
+        });
     }
 
     pub fn get(&self, k: &K) -> Option<(Timestamp, &V)> {
-        self.map.get(k).map(|e| (e.at, &e.value))
+        let i = self.slot_of(k)?;
+        self.slab[i as usize].as_ref().map(|e| (e.at, &e.value))
     }
 
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        self.map.get_mut(k).map(|e| &mut e.value)
+        let i = self.slot_of(k)?;
+        self.slab[i as usize].as_mut().map(|e| &mut e.value)
     }
 
     /// Marks `k` as used now, so eviction takes other entries first.
     pub fn touch(&mut self, k: &K, now: Timestamp) {
-        if !self.map.contains_key(k) {
+        let Some(i) = self.slot_of(k) else {
             return;
-        }
-        let stamp = self.stamp(*k);
-        if let Some(e) = self.map.get_mut(k) {
+        };
+        let stamp = self.stamp(i);
+        if let Some(e) = self.slab[i as usize].as_mut() {
             e.at = e.at.max(now);
             e.stamp = stamp;
         }
@@ -112,19 +169,32 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
 
     /// Entries in key order (stable output whatever the hasher's seed).
     pub fn sorted(&self) -> Vec<(&K, &V)> {
-        let mut v: Vec<(&K, &V)> = self.map.iter().map(|(k, e)| (k, &e.value)).collect();
+        let mut v: Vec<(&K, &V)> = self
+            .slab
+            .iter()
+            .flatten()
+            .map(|e| (&e.key, &e.value))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(b.0));
         v
     }
 
     pub fn remove(&mut self, k: &K) -> Option<(Timestamp, V)> {
         // the queue slot goes stale and is skipped or compacted away
-        self.map.remove(k).map(|e| (e.at, e.value))
+        let i = self.slot_of(k)?;
+        self.take(i).map(|e| (e.at, e.value))
     }
 
     /// Drops entries older than `ttl_ns` before `now`.
     pub fn expire(&mut self, now: Timestamp, ttl_ns: u64) {
-        self.map.retain(|_, e| now.since(e.at) <= ttl_ns);
+        for i in 0..self.slab.len() as u32 {
+            if self.slab[i as usize]
+                .as_ref()
+                .is_some_and(|e| now.since(e.at) > ttl_ns)
+            {
+                self.take(i);
+            }
+        }
     }
 }
 
@@ -139,6 +209,7 @@ mod tests {
             m.insert(i, (), Timestamp(u64::from(i)));
             assert!(m.len() <= 100);
             assert!(m.order.len() <= 100 + 25 + 16 + 1);
+            assert!(m.slab.len() <= 100, "slots are reused");
         }
         assert_eq!(m.evicted(), 9_900);
         // the newest survive
