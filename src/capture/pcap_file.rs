@@ -52,7 +52,7 @@ fn u32_at(b: &[u8], at: usize, be: bool) -> Option<u32> {
 }
 
 /// Bytes read at a time by the classic-pcap reader.
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 128 << 10;
 
 pub(super) fn replay(
     path: &Path,

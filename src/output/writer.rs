@@ -1,5 +1,11 @@
-//! The output stage: a thread of its own behind a bounded queue, so formatting and a slow or
-//! dead sink never hold up the capture thread.
+//! The output stage: a thread of its own behind a bounded queue, so a slow or dead sink never
+//! holds up the capture thread.
+//!
+//! Records are rendered where they are made, into a batch buffer that is handed over whole:
+//! the record is dropped on the thread that built it (no allocation crosses threads, so the
+//! allocator takes no lock), and with several capture workers each renders its own. Only a
+//! `stats` record travels as a record, because its output counters must be read by the output
+//! thread at the moment it is written.
 //!
 //! Live capture hands records over with `try_send`: when the queue is full the record is
 //! dropped and counted (losing a record beats losing packets, and the count says so). Replay
@@ -56,10 +62,37 @@ pub enum Mode {
 /// thread) per batch instead of per record.
 const BATCH: usize = 256;
 
+/// One record of a batch: rendered, or a `stats` record the output thread renders itself.
+enum Item {
+    Line { end: usize, meta: Meta },
+    Stats(Box<Record>),
+}
+
+/// Rendered records, back to back in one buffer.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    items: Vec<Item>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
 pub struct Output {
-    tx: Option<SyncSender<Vec<Record>>>,
+    tx: Option<SyncSender<Batch>>,
     /// Records not yet handed over; see [`RecordSink::commit`].
-    pending: Vec<Record>,
+    pending: Batch,
+    /// Emptied batches the output thread sends back, so their buffers are reused.
+    spent: Receiver<Batch>,
+    formatter: Formatter,
+    line: Vec<u8>,
     handle: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     mode: Mode,
@@ -85,13 +118,27 @@ impl Output {
         });
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
+        let (give_back, spent) = std::sync::mpsc::channel();
+        let thread_formatter = formatter.clone();
         let handle = std::thread::Builder::new()
             .name("output".into())
-            .spawn(move || run(rx, formatter, sink, &thread_shared, reopen))
+            .spawn(move || {
+                run(
+                    rx,
+                    give_back,
+                    thread_formatter,
+                    sink,
+                    &thread_shared,
+                    reopen,
+                )
+            })
             .expect("spawn the output thread");
         Output {
             tx: Some(tx),
-            pending: Vec::with_capacity(BATCH),
+            pending: Batch::default(),
+            spent,
+            formatter,
+            line: Vec::with_capacity(8192),
             handle: Some(handle),
             shared,
             mode,
@@ -136,7 +183,19 @@ impl RecordSink for Output {
     }
 
     fn emit(&mut self, r: Record) {
-        self.pending.push(r);
+        if let Body::Stats(_) = r.body {
+            self.pending.items.push(Item::Stats(Box::new(r)));
+        } else {
+            self.formatter.render(&r, &mut self.line);
+            self.pending.bytes.extend_from_slice(&self.line);
+            self.pending.items.push(Item::Line {
+                end: self.pending.bytes.len(),
+                meta: Meta {
+                    msgid: r.event_type(),
+                    severity: syslog_severity(&r),
+                },
+            });
+        }
         if self.pending.len() >= BATCH {
             self.hand_over();
         }
@@ -153,7 +212,8 @@ impl Output {
             return;
         }
         let Some(tx) = &self.tx else { return };
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(BATCH));
+        let fresh = self.spent.try_recv().unwrap_or_default();
+        let batch = std::mem::replace(&mut self.pending, fresh);
         let n = batch.len();
         let queued = &self.shared.queued;
         match self.mode {
@@ -193,7 +253,8 @@ impl Drop for Output {
 }
 
 fn run(
-    rx: Receiver<Vec<Record>>,
+    rx: Receiver<Batch>,
+    give_back: std::sync::mpsc::Sender<Batch>,
     formatter: Formatter,
     mut sink: Box<dyn Transport>,
     shared: &Shared,
@@ -240,24 +301,39 @@ fn run(
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
+        let mut batch = batch;
         let n = batch.len();
-        for r in batch {
+        let mut start = 0;
+        for item in batch.items.drain(..) {
             if shared.failed.load(Ordering::Relaxed) {
                 // Keep draining so a waiting producer is released; the error is reported at
                 // exit.
                 break;
             }
-            write_one(
-                r,
-                &formatter,
-                sink.as_mut(),
-                c,
-                &mut line,
-                &mut dirty,
-                &fail,
-            );
+            let sent = match item {
+                Item::Line { end, meta } => {
+                    let sent = sink.send(&batch.bytes[start..end], meta);
+                    start = end;
+                    sent
+                }
+                Item::Stats(r) => write_stats(*r, &formatter, sink.as_mut(), c, &mut line),
+            };
+            match sent {
+                Ok(Sent::Written) => {
+                    c.written.fetch_add(1, Ordering::Relaxed);
+                    dirty = true;
+                }
+                Ok(Sent::Dropped) => {
+                    c.dropped_sink_down.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => fail(e),
+            }
         }
         shared.queued.fetch_sub(n, Ordering::Relaxed);
+        batch.bytes.clear();
+        batch.items.clear();
+        // the producer may be gone (shutdown): then the buffers simply go
+        let _ = give_back.send(batch);
         if dirty && last_flush.elapsed() >= FLUSH_EVERY {
             if let Err(e) = sink.flush() {
                 fail(e);
@@ -273,19 +349,18 @@ fn run(
     }
 }
 
-fn write_one(
+/// A `stats` record, with the output counters as they are at this point of the stream:
+/// everything before it is accounted.
+fn write_stats(
     mut r: Record,
     formatter: &Formatter,
     sink: &mut dyn Transport,
     c: &Counters,
     line: &mut Vec<u8>,
-    dirty: &mut bool,
-    fail: &dyn Fn(io::Error),
-) {
+) -> io::Result<Sent> {
     if let Body::Stats(st) = &mut r.body {
         // Only a stats record reads it: ask the sink then, not for every record.
         c.reconnects.store(sink.reconnects(), Ordering::Relaxed);
-        // Exact at this point of the stream: everything before this record is accounted.
         st.output.written = c.written.load(Ordering::Relaxed);
         st.output.dropped_queue_full = c.dropped_queue_full.load(Ordering::Relaxed);
         st.output.dropped_sink_down = c.dropped_sink_down.load(Ordering::Relaxed);
@@ -297,16 +372,7 @@ fn write_one(
         msgid: r.event_type(),
         severity: syslog_severity(&r),
     };
-    match sink.send(line, meta) {
-        Ok(Sent::Written) => {
-            c.written.fetch_add(1, Ordering::Relaxed);
-            *dirty = true;
-        }
-        Ok(Sent::Dropped) => {
-            c.dropped_sink_down.fetch_add(1, Ordering::Relaxed);
-        }
-        Err(e) => fail(e),
-    }
+    sink.send(line, meta)
 }
 
 #[cfg(test)]

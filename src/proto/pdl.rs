@@ -96,7 +96,7 @@ impl UelFinder {
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+    memchr::memmem::find(h, n)
 }
 
 /// Skips what may precede a job's real start: NULs, whitespace, ^D (PostScript end-of-job)

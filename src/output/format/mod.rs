@@ -80,6 +80,7 @@ pub fn printable_ascii(s: &str, max: usize) -> String {
     }
 }
 
+#[derive(Clone)]
 pub struct Formatter {
     format: Format,
     observer: Observer,
