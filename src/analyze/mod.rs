@@ -24,8 +24,9 @@ pub struct Finding {
 /// What an analyzer reports, in stream order.
 #[derive(Debug)]
 pub enum AppEvent {
-    /// One BJNP/MFNP message (a `bjnp` record).
-    Bjnp(Box<event::Bjnp>),
+    /// One BJNP/MFNP message (a `bjnp` record, unless it is bulk data only counted), to be
+    /// paired with its request by the judge.
+    Bjnp(Box<bjnp::BjnpMessage>),
     /// Something on the port that is not what the port promises (an `anomaly` record).
     Anomaly(event::Anomaly),
     /// A print job ended (a `print` record).
@@ -47,8 +48,9 @@ pub struct PacketCx<'a, 'p> {
     pub p: &'a Packet<'p>,
 }
 
-/// State every flow's analyzer shares: BJNP requests waiting for their answers (answers to a
-/// broadcast come from each device's own address, in flows of their own) and the counters.
+/// What the analyzers of one worker's flows share: counters. (What crosses flows for good,
+/// pairing a BJNP answer with its request, is the judge's: answers to a broadcast come from each
+/// device's own address, in flows of their own.)
 #[derive(Default)]
 pub struct Shared {
     pub bjnp: bjnp::BjnpShared,
@@ -57,11 +59,6 @@ pub struct Shared {
 impl Shared {
     pub fn stats(&self) -> BjnpStats {
         self.bjnp.stats()
-    }
-
-    /// Forgets what waited too long (requests nobody answered).
-    pub fn expire(&mut self, now: Timestamp) {
-        self.bjnp.expire(now);
     }
 }
 

@@ -90,6 +90,60 @@ const MARK_OUTCOME: u8 = 4;
 /// An alert record names this flow.
 const MARK_ALERTED: u8 = 8;
 
+/// Flow-level facts that became true with one packet: the client's first packet, the
+/// service's first answer, the connection's outcome. Worked out by the flow stage, which keeps
+/// [`Seen`] with the flow, so that only packets that change something reach the judge.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transitions {
+    pub contact: bool,
+    pub answered: bool,
+    pub outcome: Option<Outcome>,
+}
+
+impl Transitions {
+    pub fn any(&self) -> bool {
+        self.contact || self.answered || self.outcome.is_some()
+    }
+}
+
+/// Which of a flow's transitions have been reported.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Seen(u8);
+
+/// The transitions a packet of `conn` in direction `dir` brings, each reported once.
+pub fn transitions(conn: &Conn, seen: &mut Seen, dir: Dir) -> Transitions {
+    let mut t = Transitions::default();
+    if seen.0 & MARK_CONTACT == 0 && dir == Dir::ToServer {
+        seen.0 |= MARK_CONTACT;
+        t.contact = true;
+    }
+    if seen.0 & MARK_ANSWERED == 0 && service_answered(conn) {
+        seen.0 |= MARK_ANSWERED;
+        t.answered = true;
+    }
+    if seen.0 & MARK_OUTCOME == 0 {
+        let tr = &conn.track;
+        // Mid-stream TCP (no SYN seen) and UDP: both sides talking.
+        t.outcome = if tr.handshake_completed()
+            || tr.established_one_sided()
+            || (!tr.orig.syn && tr.established())
+        {
+            Some(Outcome::Established)
+        } else if conn.conn_state() == ConnState::Rej {
+            Some(Outcome::Refused)
+        } else if tr.resp.synack && tr.orig.rst {
+            // a SYN scan resets the answered SYN instead of completing it
+            Some(Outcome::HalfOpen)
+        } else {
+            None
+        };
+        if t.outcome.is_some() {
+            seen.0 |= MARK_OUTCOME;
+        }
+    }
+    t
+}
+
 /// What detection keeps per flow.
 #[derive(Default)]
 pub struct FlowMarks {
@@ -198,43 +252,26 @@ impl Detector {
         self.policy.printer(ip).is_some() || self.inventory.knows(ip)
     }
 
-    /// Flow-level facts after each packet of a monitored flow.
+    /// Flow-level facts that became true with a packet of a monitored flow.
     pub fn on_packet(
         &mut self,
         conn: &Conn,
         marks: &mut FlowMarks,
-        dir: Dir,
+        t: Transitions,
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) {
-        if marks.bits & MARK_CONTACT == 0 && dir == Dir::ToServer {
+        if t.contact {
             marks.bits |= MARK_CONTACT;
             self.contact(conn, marks, now, out);
         }
-        if marks.bits & MARK_ANSWERED == 0 && service_answered(conn) {
+        if t.answered {
             marks.bits |= MARK_ANSWERED;
             self.answered(conn, marks, now, out);
         }
-        if marks.bits & MARK_OUTCOME == 0 {
-            let t = &conn.track;
-            // Mid-stream TCP (no SYN seen) and UDP: both sides talking.
-            let outcome = if t.handshake_completed()
-                || t.established_one_sided()
-                || (!t.orig.syn && t.established())
-            {
-                Some(Outcome::Established)
-            } else if conn.conn_state() == ConnState::Rej {
-                Some(Outcome::Refused)
-            } else if t.resp.synack && t.orig.rst {
-                // a SYN scan resets the answered SYN instead of completing it
-                Some(Outcome::HalfOpen)
-            } else {
-                None
-            };
-            if let Some(o) = outcome {
-                marks.bits |= MARK_OUTCOME;
-                self.outcome(conn, marks, o, now, out);
-            }
+        if let Some(o) = t.outcome {
+            marks.bits |= MARK_OUTCOME;
+            self.outcome(conn, marks, o, now, out);
         }
     }
 

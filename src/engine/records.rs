@@ -2,6 +2,7 @@
 //! built here, from a packet or a flow, an analyzer's event, an alert draft, a printer change,
 //! the counters or a health warning.
 
+use super::fact::PacketInfo;
 use crate::decode::{Fragment, Packet};
 use crate::detect::{AlertDraft, FlowMarks};
 use crate::event::{
@@ -12,18 +13,19 @@ use crate::event::{
 use crate::flow::Conn;
 use crate::net::{Timestamp, L4};
 use crate::proto::bjnp::Magic;
+use std::net::IpAddr;
 
 /// The endpoints of a record about one packet, in the packet's own direction.
 pub fn packet_endpoints(
-    p: &Packet<'_>,
+    p: &PacketInfo,
     app_proto: Option<AppProto>,
     community_id: String,
 ) -> Endpoints {
     Endpoints {
         src_ip: p.src,
-        src_port: p.src_port,
+        src_port: p.sport,
         dest_ip: p.dst,
-        dest_port: p.dst_port,
+        dest_port: p.dport,
         proto: p.l4,
         app_proto,
         vlan: p.vlan.as_slice().to_vec(),
@@ -31,9 +33,9 @@ pub fn packet_endpoints(
     }
 }
 
-/// The Community ID of a packet's flow.
-pub fn packet_community_id(p: &Packet<'_>, ip_proto: u8) -> String {
-    community_id_v1(0, p.src, p.dst, p.src_port, p.dst_port, ip_proto)
+/// The Community ID of a packet's flow (either direction gives the same).
+pub fn community_id(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, l4: L4) -> String {
+    community_id_v1(0, src, dst, sport, dport, l4.ip_number())
 }
 
 /// Client to server, as flow-level alerts and `flow` records report it.
@@ -181,12 +183,12 @@ pub fn summary(s: Summary, ts: Timestamp, origin: &Origin) -> Record {
 
 /// A fragmented datagram to or from a monitored port.
 pub fn fragment(p: &Packet<'_>, f: &Fragment, ts: Timestamp, origin: &Origin) -> Record {
-    let cid = packet_community_id(p, f.proto);
+    let cid = community_id_v1(0, p.src, p.dst, p.src_port, p.dst_port, f.proto);
     Record {
         timestamp: ts,
         flow_id: None,
         origin: origin.clone(),
-        endpoints: Some(packet_endpoints(p, None, cid)),
+        endpoints: Some(packet_endpoints(&PacketInfo::of(p), None, cid)),
         body: Body::Anomaly(Anomaly {
             kind: AnomalyType::Decode,
             event: if p.src.is_ipv4() {

@@ -31,6 +31,7 @@ impl Default for FlowConfig {
 }
 
 /// The facts of one connection, whatever its application.
+#[derive(Clone)]
 pub struct Conn {
     /// The flow id, worked out when first asked for (a flow a campaign counts never is).
     id: std::cell::Cell<u64>,
@@ -178,6 +179,8 @@ impl Conn {
 pub struct Flow<T> {
     pub conn: Conn,
     pub ext: T,
+    /// Where the flow lies in the table: unique among live flows, reused after it ends.
+    pub slot: u32,
 }
 
 /// The flows, in a slab behind a compact index. The index holds only 4-byte slab positions (a
@@ -291,25 +294,23 @@ impl<T> FlowTable<T> {
                 }
                 self.stats.created += 1;
                 let (src_is_client, ext) = new();
-                let slot = Slot {
+                let i = match self.free.pop() {
+                    Some(i) => i,
+                    None => {
+                        self.slab.push(None);
+                        self.times.push(FREE);
+                        (self.slab.len() - 1) as u32
+                    }
+                };
+                self.slab[i as usize] = Some(Slot {
                     key,
                     hash,
                     flow: Flow {
                         conn: new_conn(p, ts, src_is_client),
                         ext,
+                        slot: i,
                     },
-                };
-                let i = match self.free.pop() {
-                    Some(i) => {
-                        self.slab[i as usize] = Some(slot);
-                        i
-                    }
-                    None => {
-                        self.slab.push(Some(slot));
-                        self.times.push(FREE);
-                        (self.slab.len() - 1) as u32
-                    }
-                };
+                });
                 let slab = &self.slab;
                 // On a resize the index takes each live flow's kept hash.
                 self.index.insert_unique(hash, i, |&j| {
@@ -375,12 +376,30 @@ impl<T> FlowTable<T> {
         v
     }
 
+    /// Positions whose times match `pick`, oldest first, ties by flow id: an order that does
+    /// not depend on where flows lie, so flows spread over several tables end in the same
+    /// order as in one.
+    fn select_in_order(&self, pick: impl Fn(&Times) -> bool) -> Vec<(Timestamp, u64, u32)> {
+        let mut v: Vec<(Timestamp, u64, u32)> = self
+            .times
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.last != FREE.last && pick(t))
+            .filter_map(|(i, t)| {
+                let s = self.slab[i].as_ref()?;
+                Some((t.last, s.flow.conn.id(), i as u32))
+            })
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Ends flows idle past their timeout, oldest first.
     pub fn expire(&mut self, now: Timestamp, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
         self.refresh();
-        let gone = self.select(|_, t| now > t.idle_at);
+        let gone = self.select_in_order(|t| now > t.idle_at);
         self.stats.timed_out += gone.len() as u64;
-        for (_, i) in gone {
+        for (_, _, i) in gone {
             let reason = match &self.slab[i as usize] {
                 Some(s) => s.flow.conn.idle_limit(&self.cfg).1,
                 None => continue,
@@ -392,7 +411,7 @@ impl<T> FlowTable<T> {
     /// Ends every flow (end of replay, stop signal), oldest first.
     pub fn drain(&mut self, on_end: &mut dyn FnMut(&mut Flow<T>, EndReason)) {
         self.refresh();
-        for (_, i) in self.select(|_, _| true) {
+        for (_, _, i) in self.select_in_order(|_| true) {
             self.end(i, EndReason::Shutdown, on_end);
         }
     }

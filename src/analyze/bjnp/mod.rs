@@ -6,14 +6,13 @@ mod pairing;
 mod record;
 mod tcp;
 
-pub use pairing::Pairing;
+pub use pairing::{PairKey, Pairing};
 
 use super::{Analyzer, AppEvent, Finding, PacketCx, Shared};
 use crate::decode::Packet;
 use crate::event::{self, text, Anomaly, AnomalyEvent, AnomalyType, AppProto, BjnpStats};
 use crate::proto::bjnp::{self, Anomalies, Command, Context, HeaderError, Message, Transport};
 use crate::proto::pdl::Language;
-use pairing::Paired;
 use tcp::Stream;
 
 /// Bulk TCP data messages (print data, scan data and their acks) logged per flow direction
@@ -28,29 +27,29 @@ pub fn is_request(payload: &[u8]) -> Option<bool> {
     Some(!h.dev_type().is_response())
 }
 
-/// What all BJNP flows share: requests waiting for answers, and the counters.
+/// The counters all BJNP flows of one worker share (pairing's are the judge's).
 #[derive(Default)]
 pub struct BjnpShared {
-    pairing: Pairing,
     stats: BjnpStats,
 }
 
 impl BjnpShared {
     pub fn stats(&self) -> BjnpStats {
-        BjnpStats {
-            pending_evicted: self.pairing.evicted(),
-            ..self.stats
-        }
-    }
-
-    pub fn expire(&mut self, now: crate::net::Timestamp) {
-        self.pairing.expire(now);
+        self.stats
     }
 
     /// An empty datagram (a port scanner's probe): a contact, not garbage.
     pub fn empty_datagram(&mut self) {
         self.stats.empty_datagrams += 1;
     }
+}
+
+/// One BJNP message for the judge: its record (none for bulk data past the first few, which
+/// are only counted) and what pairing needs to know of it.
+#[derive(Debug)]
+pub struct BjnpMessage {
+    pub record: Option<event::Bjnp>,
+    pub pair: PairKey,
 }
 
 /// Per-flow BJNP state. Small for UDP flows: the TCP stream state is allocated only when the
@@ -244,22 +243,7 @@ impl BjnpFlow {
             },
         );
         anomalies.0 |= extra.0;
-        let response = h.dev_type().is_response();
-        let route = (p.src, p.src_port, p.dst_port);
-        let response_to = match sh.pairing.pair(cx.ts, cx.cnt, route, p.dst, m, transport) {
-            Paired::Request => None,
-            Paired::Matched(r) => {
-                sh.stats.responses_matched += 1;
-                Some(r)
-            }
-            Paired::Unmatched => {
-                sh.stats.responses_unmatched += 1;
-                None
-            }
-        };
-        if response && response_to.is_none() {
-            anomalies.set(Anomalies::UNSOLICITED_RESPONSE);
-        }
+        let pair = PairKey::of(cx.ts, cx.cnt, p, m, transport);
         sh.stats.messages += 1;
         if anomalies.is_malformed() {
             sh.stats.malformed += 1;
@@ -272,16 +256,16 @@ impl BjnpFlow {
             let logged = &mut self.data_logged[cx.dir.index()];
             if *logged >= DATA_RECORDS_PER_DIR {
                 sh.stats.data_messages_unlogged += 1;
+                out.push(AppEvent::Bjnp(Box::new(BjnpMessage { record: None, pair })));
                 return;
             }
             *logged += 1;
         }
-        out.push(AppEvent::Bjnp(Box::new(record::message(
-            m,
-            transport,
-            anomalies,
-            response_to,
-        ))));
+        let record = record::message(m, transport, anomalies, None);
+        out.push(AppEvent::Bjnp(Box::new(BjnpMessage {
+            record: Some(record),
+            pair,
+        })));
     }
 }
 
@@ -336,9 +320,11 @@ mod tests {
         p
     }
 
-    /// Runs packets through one flow's state; collects what it reports.
+    /// Runs packets through one flow's state; collects what it reports, paired as the judge
+    /// pairs it.
     struct Harness {
         shared: Shared,
+        pairing: Pairing,
         st: BjnpFlow,
         conn: crate::flow::Conn,
         out: Vec<AppEvent>,
@@ -351,6 +337,7 @@ mod tests {
             let server = ("192.0.2.30".parse().unwrap(), 8611);
             Harness {
                 shared: Shared::default(),
+                pairing: Pairing::default(),
                 st: BjnpFlow::default(),
                 conn: crate::flow::Conn::new(
                     L4::Tcp,
@@ -380,7 +367,16 @@ mod tests {
                 conn: &self.conn,
                 p,
             };
+            let from = self.out.len();
             self.st.on_packet(&mut self.shared, &cx, &mut self.out);
+            self.pair(from);
+        }
+        fn pair(&mut self, from: usize) {
+            for ev in &mut self.out[from..] {
+                if let AppEvent::Bjnp(m) = ev {
+                    self.pairing.apply(&m.pair, m.record.as_mut());
+                }
+            }
         }
         fn udp(&mut self, p: &Packet<'_>, toserver: bool) {
             self.run(p, toserver)
@@ -389,17 +385,24 @@ mod tests {
             self.run(p, toserver)
         }
         fn end(&mut self) {
+            let from = self.out.len();
             self.st.on_end(&mut self.shared, &mut self.out);
+            self.pair(from);
         }
         fn stats(&self) -> BjnpStats {
-            self.shared.stats()
+            let (matched, unmatched) = self.pairing.counts();
+            BjnpStats {
+                responses_matched: matched,
+                responses_unmatched: unmatched,
+                ..self.shared.stats()
+            }
         }
         fn bjnp(&self) -> Vec<&event::Bjnp> {
             self.out
                 .iter()
                 .filter_map(|b| {
                     if let AppEvent::Bjnp(x) = b {
-                        Some(&**x)
+                        x.record.as_ref()
                     } else {
                         None
                     }

@@ -2,9 +2,10 @@
 //! answers to a broadcast come from each device's own address, in flows of their own.
 
 use crate::bounded::BoundedMap;
-use crate::event::ResponseTo;
+use crate::decode::Packet;
+use crate::event::{Bjnp, ResponseTo};
 use crate::net::Timestamp;
-use crate::proto::bjnp::{Message, Transport};
+use crate::proto::bjnp::{Anomalies, Message, Transport};
 use std::net::IpAddr;
 
 /// Requests wait this long for their answer. Clients give up within a few seconds (three tries),
@@ -21,23 +22,67 @@ struct Pending {
     cnt: Option<u64>,
 }
 
+/// What pairing needs to know of a message: when and where it travelled, and what it echoes.
+/// Analyzers make it; the judge pairs, in the order the messages happened, so the answer to a
+/// broadcast finds its request whatever flow (or worker) each came through.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PairKey {
+    pub ts: Timestamp,
+    pub cnt: Option<u64>,
+    pub src: IpAddr,
+    pub sport: u16,
+    pub dst: IpAddr,
+    pub dport: u16,
+    pub stack: u8,
+    pub command: u8,
+    pub seq: u32,
+    pub response: bool,
+    pub transport: Transport,
+}
+
+impl PairKey {
+    pub fn of(
+        ts: Timestamp,
+        cnt: Option<u64>,
+        p: &Packet<'_>,
+        m: &Message<'_>,
+        transport: Transport,
+    ) -> Self {
+        let h = &m.header;
+        PairKey {
+            ts,
+            cnt,
+            src: p.src,
+            sport: p.src_port,
+            dst: p.dst,
+            dport: p.dst_port,
+            stack: h.dev_type().stack(),
+            command: h.command().0,
+            seq: h.seq(),
+            response: h.dev_type().is_response(),
+            transport,
+        }
+    }
+}
+
 pub struct Pairing {
     pending: BoundedMap<PendingKey, Pending>,
+    matched: u64,
+    unmatched: u64,
 }
 
 impl Default for Pairing {
     fn default() -> Self {
         Pairing {
             pending: BoundedMap::new(PENDING_CAP),
+            matched: 0,
+            unmatched: 0,
         }
     }
 }
 
-/// Where a message travelled: (source address, source port, destination port).
-pub type Route = (IpAddr, u16, u16);
-
 /// What pairing made of a response.
-pub enum Paired {
+enum Paired {
     /// A request: remembered.
     Request,
     Matched(ResponseTo),
@@ -51,31 +96,44 @@ impl Pairing {
         self.pending.evicted()
     }
 
+    /// Answers matched to their request, and answers to a request never seen.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.matched, self.unmatched)
+    }
+
     /// Drops requests nobody answered in time.
     pub fn expire(&mut self, now: Timestamp) {
         self.pending.expire(now, PENDING_TTL_NS);
     }
 
-    /// Remembers a request, or finds the request a response answers. `route` is the message's
-    /// own (source, source port, destination port); `dst` its destination address.
-    pub fn pair(
-        &mut self,
-        ts: Timestamp,
-        cnt: Option<u64>,
-        (src, sport, dport): Route,
-        dst: IpAddr,
-        m: &Message<'_>,
-        t: Transport,
-    ) -> Paired {
-        let h = &m.header;
-        let stack = h.dev_type().stack();
-        if !h.dev_type().is_response() {
-            let key = (src, sport, dport, stack, h.command().0, h.seq());
-            self.pending.insert(key, Pending { cnt }, ts);
+    /// Remembers a request, or finds the request a response answers and says so in the
+    /// response's record (when it has one): `response_to`, or `unsolicited_response`.
+    pub fn apply(&mut self, k: &PairKey, record: Option<&mut Bjnp>) {
+        match self.pair(k) {
+            Paired::Request => {}
+            Paired::Matched(r) => {
+                self.matched += 1;
+                if let Some(b) = record {
+                    b.response_to = Some(r);
+                }
+            }
+            Paired::Unmatched => {
+                self.unmatched += 1;
+                if let Some(b) = record {
+                    b.anomalies.set(Anomalies::UNSOLICITED_RESPONSE);
+                }
+            }
+        }
+    }
+
+    fn pair(&mut self, k: &PairKey) -> Paired {
+        if !k.response {
+            let key = (k.src, k.sport, k.dport, k.stack, k.command, k.seq);
+            self.pending.insert(key, Pending { cnt: k.cnt }, k.ts);
             return Paired::Request;
         }
-        let key = (dst, dport, sport, stack, h.command().0, h.seq());
-        let found = match t {
+        let key = (k.dst, k.dport, k.sport, k.stack, k.command, k.seq);
+        let found = match k.transport {
             // TCP answers are one to one; a UDP request (a broadcast) may have many answers.
             Transport::Tcp => self.pending.remove(&key),
             Transport::Udp => self.pending.get(&key).map(|(ts, r)| (ts, *r)),
@@ -83,13 +141,13 @@ impl Pairing {
         let Some((at, req)) = found else {
             return Paired::Unmatched;
         };
-        if ts.since(at) > PENDING_TTL_NS {
+        if k.ts.since(at) > PENDING_TTL_NS {
             return Paired::Unmatched;
         }
         Paired::Matched(ResponseTo {
             timestamp: at,
             pcap_cnt: req.cnt,
-            rtt_usec: ts.since(at) / 1000,
+            rtt_usec: k.ts.since(at) / 1000,
         })
     }
 }

@@ -1,0 +1,374 @@
+//! The judge: facts in, records out. It owns what crosses flows (detection's scans, floods,
+//! campaigns, suppression, budgets and inventory; BJNP request/response pairing) and what
+//! detection keeps per flow, and it is the one place that turns facts and decisions into
+//! records. It takes facts one at a time, in the order they happened.
+
+use super::fact::{EndView, Fact, FactSink, PacketView, Pos};
+use super::records;
+use crate::analyze::bjnp::{BjnpMessage, Pairing};
+use crate::analyze::AppEvent;
+use crate::detect::{About, Decision, Detector, FlowMarks, Route};
+use crate::event::{BjnpStats, Body, Endpoints, InventoryReport, Origin, Record};
+use crate::flow::Conn;
+use crate::net::Timestamp;
+use crate::output::RecordSink;
+use std::net::IpAddr;
+
+pub struct Judge {
+    detect: Detector,
+    pairing: Pairing,
+    /// What detection keeps per live flow, by worker and place in its table.
+    marks: Marks,
+    /// Detection's decisions of the current step, reused.
+    decisions: Vec<Decision>,
+    /// Records made (`stats.output.records`).
+    records: u64,
+}
+
+impl Judge {
+    pub fn new(detect: Detector) -> Self {
+        Judge {
+            detect,
+            pairing: Pairing::default(),
+            marks: Marks::default(),
+            decisions: Vec::new(),
+            records: 0,
+        }
+    }
+
+    pub fn detect(&self) -> &Detector {
+        &self.detect
+    }
+
+    /// A printer of the policy or one that answered: known printers orient new flows.
+    pub fn is_printer(&self, ip: IpAddr) -> bool {
+        self.detect.is_printer(ip)
+    }
+
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    pub fn inventory(&self) -> InventoryReport {
+        self.detect.inventory_report()
+    }
+
+    /// Pairing's share of the BJNP counters.
+    pub fn bjnp_stats(&self) -> BjnpStats {
+        let (matched, unmatched) = self.pairing.counts();
+        BjnpStats {
+            responses_matched: matched,
+            responses_unmatched: unmatched,
+            pending_evicted: self.pairing.evicted(),
+            ..BjnpStats::default()
+        }
+    }
+
+    /// An owned fact (from another thread).
+    pub fn handle(&mut self, fact: Fact, out: &mut dyn RecordSink) {
+        match fact {
+            Fact::Packet(mut p) => self.packet(p.view(), out),
+            Fact::End(mut e) => self.end(e.view(), out),
+            Fact::Record(r) => self.record(*r, out),
+            Fact::Tick(now, origin) => self.tick(now, &origin, out),
+            Fact::Finish(now, origin) => self.finish(now, &origin, out),
+        }
+    }
+
+    pub fn packet(&mut self, f: PacketView<'_>, out: &mut dyn RecordSink) {
+        let mut out = Counted {
+            inner: out,
+            n: &mut self.records,
+        };
+        let marks = self.marks.get(f.flow);
+        packet(
+            &mut self.detect,
+            &mut self.pairing,
+            marks,
+            &mut self.decisions,
+            f,
+            &mut out,
+        );
+    }
+
+    pub fn end(&mut self, f: EndView<'_>, out: &mut dyn RecordSink) {
+        let mut out = Counted {
+            inner: out,
+            n: &mut self.records,
+        };
+        let marks = std::mem::take(self.marks.get(f.flow));
+        end(
+            &mut self.detect,
+            &mut self.pairing,
+            marks,
+            &mut self.decisions,
+            f,
+            &mut out,
+        );
+    }
+
+    pub fn record(&mut self, r: Record, out: &mut dyn RecordSink) {
+        self.records += 1;
+        out.emit(r);
+    }
+
+    /// Time moved on: requests nobody answered expire, windows close.
+    pub fn tick(&mut self, now: Timestamp, origin: &Origin, out: &mut dyn RecordSink) {
+        let mut out = Counted {
+            inner: out,
+            n: &mut self.records,
+        };
+        self.pairing.expire(now);
+        self.detect.tick(now, &mut self.decisions);
+        reports(&mut self.decisions, now, origin, &mut out);
+    }
+
+    /// The end: what detection still holds is reported.
+    pub fn finish(&mut self, now: Timestamp, origin: &Origin, out: &mut dyn RecordSink) {
+        let mut out = Counted {
+            inner: out,
+            n: &mut self.records,
+        };
+        self.detect.finish(now, &mut self.decisions);
+        reports(&mut self.decisions, now, origin, &mut out);
+    }
+}
+
+/// The judge and where its records go, as the one worker's fact sink.
+pub struct Inline<'a> {
+    pub judge: &'a mut Judge,
+    pub out: &'a mut dyn RecordSink,
+}
+
+impl FactSink for Inline<'_> {
+    fn packet(&mut self, _pos: Pos, f: PacketView<'_>) {
+        self.judge.packet(f, self.out);
+    }
+    fn end(&mut self, _pos: Pos, f: EndView<'_>) {
+        self.judge.end(f, self.out);
+    }
+    fn record(&mut self, _pos: Pos, r: Record) {
+        self.judge.record(r, self.out);
+    }
+    fn is_printer(&self, ip: IpAddr) -> bool {
+        self.judge.is_printer(ip)
+    }
+}
+
+/// One packet of a flow: its analyzer's events become records and are judged, then the
+/// flow's transitions, then the printer records that became due.
+fn packet(
+    detect: &mut Detector,
+    pairing: &mut Pairing,
+    marks: &mut FlowMarks,
+    decisions: &mut Vec<Decision>,
+    f: PacketView<'_>,
+    out: &mut Counted<'_>,
+) {
+    let conn = f.conn;
+    let ts = f.ts;
+    let p = &f.packet;
+    let at = At {
+        ts,
+        origin: &f.origin,
+        conn,
+        app_proto: f.app_proto,
+    };
+    if !f.events.is_empty() {
+        let community_id = records::community_id(p.src, p.dst, p.sport, p.dport, p.l4);
+        let route = Route {
+            src: p.src,
+            sport: p.sport,
+            dst: p.dst,
+            dport: p.dport,
+            l4: p.l4,
+        };
+        for ev in f.events.drain(..) {
+            let body = match ev {
+                AppEvent::Finding(finding) => {
+                    detect.on_finding(conn, marks, &finding, ts, decisions);
+                    emit(decisions, None, &at, out);
+                    continue;
+                }
+                AppEvent::PrinterData { total } => {
+                    detect.on_printer_data(conn, marks, total, ts, decisions);
+                    emit(decisions, None, &at, out);
+                    continue;
+                }
+                AppEvent::Bjnp(m) => {
+                    let BjnpMessage { record, pair } = *m;
+                    let mut record = record;
+                    pairing.apply(&pair, record.as_mut());
+                    let Some(b) = record else {
+                        continue;
+                    };
+                    detect.on_message(conn, marks, route, &b, ts, decisions);
+                    if detect.fold_message(conn, &b) {
+                        // a campaign counts the message; what it caused is still written
+                        let proto = records::body_app_proto(&Body::Bjnp(Box::new(b)));
+                        let ends = records::packet_endpoints(p, proto, community_id.clone());
+                        emit(decisions, Some(ends), &at, out);
+                        continue;
+                    }
+                    Body::Bjnp(Box::new(b))
+                }
+                AppEvent::Anomaly(a) => {
+                    let reason = a.reason.as_deref();
+                    detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
+                    Body::Anomaly(a)
+                }
+                AppEvent::Print(pr) => Body::Print(pr),
+            };
+            let app_proto = records::body_app_proto(&body);
+            let ends = records::packet_endpoints(p, app_proto, community_id.clone());
+            let rec = records::content(ts, conn.id(), &f.origin, ends, body);
+            // The record first, then the alerts it caused.
+            let about = rec.endpoints.clone();
+            out.emit(rec);
+            emit(decisions, about, &at, out);
+        }
+    }
+    detect.on_packet(conn, marks, f.transitions, ts, decisions);
+    emit(decisions, None, &at, out);
+    for printer in detect.printer_changes() {
+        out.emit(records::printer(printer, ts));
+    }
+}
+
+/// A flow ends: what its analyzer still held, the last decisions (an unanswered attempt),
+/// then its `flow` record unless a campaign counts it.
+fn end(
+    detect: &mut Detector,
+    pairing: &mut Pairing,
+    mut marks: FlowMarks,
+    decisions: &mut Vec<Decision>,
+    e: EndView<'_>,
+    out: &mut Counted<'_>,
+) {
+    let conn = e.conn;
+    let at = At {
+        ts: e.ts,
+        origin: &e.origin,
+        conn,
+        app_proto: e.app_proto,
+    };
+    for ev in e.events.drain(..) {
+        let body = match ev {
+            AppEvent::Finding(f) => {
+                detect.on_finding(conn, &mut marks, &f, e.ts, decisions);
+                emit(decisions, None, &at, out);
+                continue;
+            }
+            AppEvent::PrinterData { total } => {
+                detect.on_printer_data(conn, &mut marks, total, e.ts, decisions);
+                emit(decisions, None, &at, out);
+                continue;
+            }
+            AppEvent::Bjnp(m) => {
+                let BjnpMessage { record, pair } = *m;
+                let mut record = record;
+                pairing.apply(&pair, record.as_mut());
+                let Some(b) = record else {
+                    continue;
+                };
+                Body::Bjnp(Box::new(b))
+            }
+            AppEvent::Anomaly(a) => Body::Anomaly(a),
+            AppEvent::Print(pr) => Body::Print(pr),
+        };
+        let ends = records::flow_endpoints(conn, e.app_proto);
+        out.emit(records::content(
+            conn.last_ts,
+            conn.id(),
+            &e.origin,
+            ends,
+            body,
+        ));
+    }
+    let folded = detect.on_flow_end(conn, &mut marks, e.ts, decisions);
+    emit(decisions, None, &at, out);
+    if !folded {
+        out.emit(records::flow_end(
+            conn,
+            e.reason,
+            &marks,
+            e.app_proto,
+            &e.origin,
+        ));
+    }
+}
+
+/// Campaign and summary records detection decided outside any flow.
+fn reports(decisions: &mut Vec<Decision>, now: Timestamp, origin: &Origin, out: &mut Counted<'_>) {
+    for d in decisions.drain(..) {
+        match d {
+            Decision::Campaign(c) => out.emit(records::campaign(*c, now, origin)),
+            Decision::Summary(s) => out.emit(records::summary(*s, now, origin)),
+            // alerts come from flows, and are written with them
+            Decision::Alert(_) => {}
+        }
+    }
+}
+
+/// When, where and about which flow the decisions of a step happen.
+struct At<'a> {
+    ts: Timestamp,
+    origin: &'a Origin,
+    conn: &'a Conn,
+    app_proto: Option<crate::event::AppProto>,
+}
+
+/// Writes detection's decisions: alerts about the flow (client to server), or with the
+/// endpoints of the record that caused them; campaign and summary reports as they come.
+fn emit(
+    decisions: &mut Vec<Decision>,
+    record: Option<Endpoints>,
+    at: &At<'_>,
+    out: &mut Counted<'_>,
+) {
+    for d in decisions.drain(..) {
+        match d {
+            Decision::Alert(d) => {
+                let ends = match (d.about, &record) {
+                    (About::Record, Some(e)) => e.clone(),
+                    _ => records::flow_endpoints(at.conn, at.app_proto),
+                };
+                out.emit(records::alert(*d, at.ts, at.conn.id(), at.origin, ends));
+            }
+            Decision::Campaign(c) => out.emit(records::campaign(*c, at.ts, at.origin)),
+            Decision::Summary(s) => out.emit(records::summary(*s, at.ts, at.origin)),
+        }
+    }
+}
+
+/// Detection's marks of every live flow, where the flow lies: by worker, then by its place in
+/// the worker's table (no hashing, and a table's worth of memory at most).
+#[derive(Default)]
+struct Marks(Vec<Vec<FlowMarks>>);
+
+impl Marks {
+    fn get(&mut self, handle: u64) -> &mut FlowMarks {
+        let (w, slot) = ((handle >> 32) as usize, (handle & 0xffff_ffff) as usize);
+        if self.0.len() <= w {
+            self.0.resize_with(w + 1, Vec::new);
+        }
+        let v = &mut self.0[w];
+        if v.len() <= slot {
+            v.resize_with(slot + 1, FlowMarks::default);
+        }
+        &mut v[slot]
+    }
+}
+
+/// Counts what passes through, for `stats.output.records`.
+struct Counted<'a> {
+    inner: &'a mut dyn RecordSink,
+    n: &'a mut u64,
+}
+
+impl RecordSink for Counted<'_> {
+    fn emit(&mut self, r: Record) {
+        *self.n += 1;
+        self.inner.emit(r);
+    }
+}
