@@ -139,6 +139,14 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(16..=100_000_000))]
     pub max_flows: u64,
 
+    /// Worker threads that decode, follow flows and analyze them, each with its share of the
+    /// flows (a hash of the two addresses) and of --max-flows; detection and output stay one.
+    /// Live, each worker has its own capture socket in a kernel fanout group. Replay gives the
+    /// same records whatever N (see the README, "Workers").
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub workers: u16,
+
     /// Internal: decode every packet fully (proves the pre-check changes nothing).
     #[arg(long, hide = true)]
     pub no_prefilter: bool,

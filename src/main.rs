@@ -5,7 +5,8 @@ use bjnp_watch::capture::filter::{default_expression, OfflineFilter};
 use bjnp_watch::capture::live::{list_interfaces, Live};
 use bjnp_watch::capture::replay::expand_inputs;
 use bjnp_watch::cli::{Cli, Command, InventoryArgs};
-use bjnp_watch::engine::{Engine, EngineConfig};
+use bjnp_watch::engine::pool::Pool;
+use bjnp_watch::engine::{Engine, EngineConfig, FrameEngine};
 use bjnp_watch::net::{linktype, Timestamp};
 use bjnp_watch::output::format::Formatter;
 use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS, QUEUE_RECORDS_REPLAY};
@@ -56,10 +57,14 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     }
     let (stop, reopen) = run::signals()?;
     let sink = cli.open_sink()?;
-    let mut engine = Engine::new(cli.engine_config(policy));
+    let cfg = cli.engine_config(policy);
     let live = match &cli.interface {
-        Some(iface) => Some(Live::open(&cli.live_options(iface, engine.ports()))?),
+        Some(iface) => Some(Live::open(&cli.live_options(iface, &cfg.policy.ports))?),
         None => None,
+    };
+    let mut engine: Box<dyn FrameEngine> = match (&live, cli.workers) {
+        (None, n) if n > 1 => Box::new(Pool::new(cfg, usize::from(n))),
+        _ => Box::new(Engine::new(cfg)),
     };
     // Capture handle and output are open: root is no longer needed.
     if let Some(user) = &cli.user {
@@ -82,12 +87,20 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
             );
             let clock = live::WallClock;
             let interval = cli.stats_interval;
-            live::capture(&mut capture, &clock, interval, &stop, &mut engine, &mut out)
+            live::capture(
+                &mut capture,
+                &clock,
+                interval,
+                &stop,
+                engine.as_mut(),
+                &mut out,
+            )
         }
         None => {
             let progress = Progress::new(replay::total_size(&inputs), cli.quiet);
             let filter = filter.as_mut();
-            let r = replay::replay_all(&inputs, filter, &stop, &mut engine, &mut out, &progress);
+            let r =
+                replay::replay_all(&inputs, filter, &stop, engine.as_mut(), &mut out, &progress);
             progress.finish();
             r.map(|()| None)
         }
@@ -103,7 +116,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
         _ if is_live => (Timestamp::now(), None),
         _ => (engine.last_ts(), None),
     };
-    let line = run::finish(&mut engine, out, now, counters, started)?;
+    let line = run::finish(engine.as_mut(), out, now, counters, started)?;
     result?;
     if !cli.quiet {
         eprintln!("{line}");

@@ -79,6 +79,16 @@ impl Inventory {
         self.map.len()
     }
 
+    /// Changes whenever a printer is added or forgotten.
+    pub fn generation(&self) -> u64 {
+        self.map.len() as u64 + self.map.evicted()
+    }
+
+    /// Every printer known now.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.map.sorted().into_iter().map(|(ip, _)| *ip).collect()
+    }
+
     /// Whether `ip` answered on a monitored port.
     pub fn knows(&self, ip: IpAddr) -> bool {
         self.map.get(&ip).is_some()

@@ -247,6 +247,18 @@ impl Detector {
         self.inventory.report(&self.policy)
     }
 
+    /// Changes whenever [`is_printer`](Self::is_printer) may answer differently.
+    pub fn printers_generation(&self) -> u64 {
+        self.inventory.generation()
+    }
+
+    /// Every address [`is_printer`](Self::is_printer) says yes to now.
+    pub fn printer_addresses(&self) -> Vec<IpAddr> {
+        let mut v: Vec<IpAddr> = self.policy.printers.iter().map(|p| p.address).collect();
+        v.extend(self.inventory.addresses());
+        v
+    }
+
     /// A printer of the policy, or a host that answered on a monitored port.
     pub fn is_printer(&self, ip: IpAddr) -> bool {
         self.policy.printer(ip).is_some() || self.inventory.knows(ip)

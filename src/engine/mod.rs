@@ -6,6 +6,7 @@
 pub mod fact;
 mod fragments;
 pub mod judge;
+pub mod pool;
 pub mod records;
 pub mod worker;
 
@@ -54,6 +55,62 @@ impl EngineConfig {
 
     pub fn judge(&self) -> Judge {
         Judge::new(Detector::new(self.policy.clone()))
+    }
+}
+
+/// What the run loops drive: one worker and the judge on one thread ([`Engine`]), or several
+/// workers on threads of their own ([`pool::Pool`]).
+pub trait FrameEngine {
+    /// A new file or interface starts; flow state carries across files.
+    fn set_source(&mut self, src: Source);
+    /// Counts a frame that a `-f` filter rejected before it reached the engine.
+    fn count_filtered(&mut self, frame: &Frame<'_>);
+    fn process(&mut self, frame: &Frame<'_>, out: &mut dyn RecordSink);
+    /// Advances time without a packet (live capture on a quiet link).
+    fn tick(&mut self, now: Timestamp, out: &mut dyn RecordSink);
+    /// End of input: every flow ends, then what detection still holds.
+    fn finish(&mut self, out: &mut dyn RecordSink);
+    /// Counters as a `stats` record (see [`Engine::stats_record`]).
+    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record;
+    /// Frames seen so far (including those a `-f` filter rejected).
+    fn packets(&self) -> u64;
+    /// The newest packet time seen (replay clock).
+    fn last_ts(&self) -> Timestamp;
+    /// The printers seen so far.
+    fn inventory(&self) -> InventoryReport;
+    fn ports(&self) -> &PortSet;
+}
+
+impl FrameEngine for Engine {
+    fn set_source(&mut self, src: Source) {
+        Engine::set_source(self, src)
+    }
+    fn count_filtered(&mut self, frame: &Frame<'_>) {
+        Engine::count_filtered(self, frame)
+    }
+    fn process(&mut self, frame: &Frame<'_>, out: &mut dyn RecordSink) {
+        Engine::process(self, frame, out)
+    }
+    fn tick(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        Engine::tick(self, now, out)
+    }
+    fn finish(&mut self, out: &mut dyn RecordSink) {
+        Engine::finish(self, out)
+    }
+    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+        Engine::stats_record(self, now, live)
+    }
+    fn packets(&self) -> u64 {
+        Engine::packets(self)
+    }
+    fn last_ts(&self) -> Timestamp {
+        Engine::last_ts(self)
+    }
+    fn inventory(&self) -> InventoryReport {
+        Engine::inventory(self)
+    }
+    fn ports(&self) -> &PortSet {
+        Engine::ports(self)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use crate::capture::live::Live;
 use crate::capture::{CaptureError, Frame, Source};
-use crate::engine::{records, Engine};
+use crate::engine::{records, FrameEngine};
 use crate::event::Origin;
 use crate::health::{iface_rx_packets, SilenceWatch};
 use crate::net::Timestamp;
@@ -89,7 +89,7 @@ pub fn capture(
     clock: &dyn Clock,
     stats_interval_secs: u64,
     stop: &Arc<AtomicBool>,
-    engine: &mut Engine,
+    engine: &mut dyn FrameEngine,
     sink: &mut dyn RecordSink,
 ) -> Result<Option<(u64, u64, u64)>, CaptureError> {
     let iface: Arc<str> = source.name().into();
@@ -124,7 +124,7 @@ pub fn capture(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineConfig;
+    use crate::engine::{Engine, EngineConfig};
     use crate::event::{Body, Record};
     use std::cell::Cell;
 

@@ -7,7 +7,7 @@ pub mod replay;
 
 use crate::capture::CaptureError;
 use crate::detect::policy::PolicyError;
-use crate::engine::Engine;
+use crate::engine::FrameEngine;
 use crate::event::Body;
 use crate::net::Timestamp;
 use crate::output::writer::Output;
@@ -98,7 +98,7 @@ pub fn signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), RunError> {
 /// The end of a run whose input was read: every flow ends, the final `stats` record (at `now`,
 /// with the live `counters`) is written, the output drains. Returns the summary line.
 pub fn finish(
-    engine: &mut Engine,
+    engine: &mut dyn FrameEngine,
     mut out: Output,
     now: Timestamp,
     counters: Option<(u64, u64, u64)>,

@@ -4,7 +4,7 @@
 use crate::capture::filter::OfflineFilter;
 use crate::capture::replay::replay_reporting;
 use crate::capture::{CaptureError, Source};
-use crate::engine::Engine;
+use crate::engine::FrameEngine;
 use crate::output::RecordSink;
 use crate::report::Progress;
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ pub fn replay_all(
     inputs: &[PathBuf],
     mut filter: Option<&mut OfflineFilter>,
     stop: &AtomicBool,
-    engine: &mut Engine,
+    engine: &mut dyn FrameEngine,
     sink: &mut dyn RecordSink,
     progress: &Progress,
 ) -> Result<(), CaptureError> {
