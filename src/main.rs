@@ -12,6 +12,7 @@ use bjnp_watch::output::format::Formatter;
 use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS, QUEUE_RECORDS_REPLAY};
 use bjnp_watch::output::{inventory, Discard};
 use bjnp_watch::report::Progress;
+use bjnp_watch::run::live_workers::LiveWorkers;
 use bjnp_watch::run::{self, live, replay, RunError};
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -58,15 +59,15 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     let (stop, reopen) = run::signals()?;
     let sink = cli.open_sink()?;
     let cfg = cli.engine_config(policy);
+    let workers = usize::from(cli.workers);
     let live = match &cli.interface {
-        Some(iface) => Some(Live::open(&cli.live_options(iface, &cfg.policy.ports))?),
+        Some(iface) => Some(Live::open_group(
+            &cli.live_options(iface, &cfg.policy.ports),
+            workers,
+        )?),
         None => None,
     };
-    let mut engine: Box<dyn FrameEngine> = match (&live, cli.workers) {
-        (None, n) if n > 1 => Box::new(Pool::new(cfg, usize::from(n))),
-        _ => Box::new(Engine::new(cfg)),
-    };
-    // Capture handle and output are open: root is no longer needed.
+    // Capture handles and output are open: root is no longer needed.
     if let Some(user) = &cli.user {
         bjnp_watch::privileges::drop_to(user).map_err(RunError::Privileges)?;
     }
@@ -78,31 +79,43 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
     let started = Instant::now();
     let is_live = live.is_some();
-    let result = match live {
-        Some(mut capture) => {
+    let clock = live::WallClock;
+    let interval = cli.stats_interval;
+    let (mut engine, result): (Box<dyn FrameEngine>, _) = match live {
+        Some(mut sockets) if sockets.len() == 1 => {
+            let mut capture = sockets.remove(0);
             tracing::info!(
                 iface = capture.iface(),
                 linktype = capture.linktype(),
                 "capturing"
             );
-            let clock = live::WallClock;
-            let interval = cli.stats_interval;
-            live::capture(
-                &mut capture,
-                &clock,
-                interval,
-                &stop,
-                engine.as_mut(),
-                &mut out,
-            )
+            let mut engine = Engine::new(cfg);
+            let r = live::capture(&mut capture, &clock, interval, &stop, &mut engine, &mut out);
+            (Box::new(engine), r)
+        }
+        Some(sockets) => {
+            let iface = sockets[0].iface().to_owned();
+            tracing::info!(iface, workers = sockets.len(), "capturing");
+            let mut lw = LiveWorkers::new(cfg, &iface, sockets.len());
+            let sources = sockets
+                .into_iter()
+                .map(|s| Box::new(s) as Box<dyn live::FrameSource + Send>)
+                .collect();
+            let r = lw.capture(sources, &clock, interval, &stop, &mut out);
+            (Box::new(lw), r)
         }
         None => {
+            let mut engine: Box<dyn FrameEngine> = if workers > 1 {
+                Box::new(Pool::new(cfg, workers))
+            } else {
+                Box::new(Engine::new(cfg))
+            };
             let progress = Progress::new(replay::total_size(&inputs), cli.quiet);
             let filter = filter.as_mut();
             let r =
                 replay::replay_all(&inputs, filter, &stop, engine.as_mut(), &mut out, &progress);
             progress.finish();
-            r.map(|()| None)
+            (engine, r.map(|()| None))
         }
     };
     // Whatever happened, what was decoded is written, with the final counters, unless the

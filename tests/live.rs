@@ -430,3 +430,85 @@ fn flows_time_out_on_a_quiet_link() {
     assert_eq!(flows[0]["flow"]["reason"], "closed", "{}", flows[0]);
     assert_eq!(flows[0]["conn_state"], "REJ");
 }
+
+/// `--workers 2` live: two capture sockets in one fanout group on the loopback of a namespace
+/// the test creates. One client scans the printer ports: the kernel spreads its flows over both
+/// workers, and detection, which stays one, still raises one scan alert for it. The stats
+/// record gives each worker's share, and the shares add up.
+#[test]
+fn two_capture_workers_share_a_link_and_one_detection() {
+    if !is_root() || !have("ip") {
+        return skip_or_fail("the fanout test needs root and iproute2 (ip netns)");
+    }
+    let ns = format!("bjnpw-fan-{}", std::process::id());
+    if !sh(&format!(
+        "ip netns add {ns} && ip netns exec {ns} ip link set lo up"
+    )) {
+        return skip_or_fail("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
+    }
+    let _guard = Netns(vec![ns.clone()]);
+    let child = start(
+        &["ip", "netns", "exec", &ns],
+        &["-i", "lo", "--workers", "2", "--stats-interval", "0"],
+    );
+    // every monitored TCP port (closed: refused) and UDP port, from one client, twice
+    let script = r#"
+import socket
+for _ in range(2):
+    for p in (8610, 8611, 8612, 8613, 8614, 9100, 9101, 9102):
+        s = socket.socket()
+        s.settimeout(1)
+        try:
+            s.connect(("127.0.0.1", p))
+        except OSError:
+            pass
+        s.close()
+    for p in (8610, 8611, 8612, 8613, 8614):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.sendto(b"BJNP\x01\x30" + bytes(10), ("127.0.0.1", p))
+        u.close()
+"#;
+    assert!(Command::new("ip")
+        .args(["netns", "exec", &ns, "python3", "-c", script])
+        .status()
+        .unwrap()
+        .success());
+    let r = stop(child);
+    assert_eq!(r.code, 0, "exit status after SIGINT");
+    let scans: Vec<_> = r
+        .of_type("alert")
+        .into_iter()
+        .filter(|a| a["alert"]["signature_id"] == 1004)
+        .collect();
+    assert_eq!(
+        scans.len(),
+        1,
+        "one scan alert, not one per worker: {scans:#?}"
+    );
+    let stats = &r.of_type("stats")[0]["stats"];
+    let workers = stats["workers"].as_array().expect("per-worker stats");
+    assert_eq!(workers.len(), 2, "{stats}");
+    let packets: Vec<u64> = workers
+        .iter()
+        .map(|w| w["packets"].as_u64().unwrap())
+        .collect();
+    assert!(
+        packets.iter().all(|&p| p > 0),
+        "both workers got flows: {packets:?}"
+    );
+    assert_eq!(
+        packets.iter().sum::<u64>(),
+        stats["capture"]["packets"].as_u64().unwrap()
+    );
+    let received: u64 = workers
+        .iter()
+        .map(|w| w["received"].as_u64().unwrap())
+        .sum();
+    assert_eq!(received, stats["capture"]["received"].as_u64().unwrap());
+    let created = stats["flow"]["created"].as_u64().unwrap();
+    assert!(created >= 26, "{stats}");
+    assert_eq!(
+        r.of_type("flow").len() as u64 + stats["detect"]["flows_folded"].as_u64().unwrap(),
+        created
+    );
+}

@@ -102,6 +102,55 @@ impl Live {
         })
     }
 
+    /// `n` sockets on one interface; with more than one they share its packets in a fanout
+    /// group of this process.
+    pub fn open_group(o: &LiveOptions, n: usize) -> Result<Vec<Live>, CaptureError> {
+        let sockets = (0..n.max(1))
+            .map(|_| Live::open(o))
+            .collect::<Result<Vec<_>, _>>()?;
+        if sockets.len() > 1 {
+            let group = (std::process::id() & 0xffff) as u16;
+            for s in &sockets {
+                s.join_fanout(group)?;
+            }
+        }
+        Ok(sockets)
+    }
+
+    /// Joins the kernel's fanout group `group` on this socket's interface (PACKET_FANOUT_HASH):
+    /// the sockets of one group share the packets, each flow to one socket by the kernel's
+    /// symmetric flow hash (both directions alike). Fragments are not reassembled first, so
+    /// the fragments of a datagram hash by their addresses alone.
+    pub fn join_fanout(&self, group: u16) -> Result<(), CaptureError> {
+        use std::os::fd::AsRawFd;
+        const SOL_PACKET: libc::c_int = 263;
+        const PACKET_FANOUT: libc::c_int = 18;
+        const PACKET_FANOUT_HASH: u32 = 0;
+        let val: u32 = u32::from(group) | (PACKET_FANOUT_HASH << 16);
+        // SAFETY: a valid descriptor owned by `self.cap`, and a pointer to 4 bytes that live
+        // for the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.cap.as_raw_fd(),
+                SOL_PACKET,
+                PACKET_FANOUT,
+                (&val as *const u32).cast(),
+                std::mem::size_of::<u32>() as libc::socklen_t,
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(CaptureError::Live {
+                iface: self.iface.clone(),
+                msg: format!(
+                    "cannot join packet fanout group {group}: {}",
+                    std::io::Error::last_os_error()
+                ),
+            })
+        }
+    }
+
     /// The interface captured.
     pub fn iface(&self) -> &str {
         &self.iface

@@ -253,6 +253,17 @@ pub fn stats_record(
     now: Timestamp,
     live: Option<(u64, u64, u64)>,
 ) -> Record {
+    stats_record_with(w, judge, now, live, Vec::new())
+}
+
+/// The same, with each live worker's share.
+pub fn stats_record_with(
+    w: &WorkerStats,
+    judge: &Judge,
+    now: Timestamp,
+    live: Option<(u64, u64, u64)>,
+    workers: Vec<crate::event::WorkerLoad>,
+) -> Record {
     let pairing = judge.bjnp_stats();
     records::stats(
         now,
@@ -272,6 +283,7 @@ pub fn stats_record(
                 records: judge.records(),
                 ..OutputStats::default()
             },
+            workers,
         },
     )
 }

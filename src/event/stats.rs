@@ -12,6 +12,21 @@ pub struct Stats {
     pub bjnp: BjnpStats,
     pub detect: DetectStats,
     pub output: OutputStats,
+    /// Live with `--workers N` (N > 1): each worker's share (the totals are above).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerLoad>,
+}
+
+/// One capture worker's packets and its socket's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct WorkerLoad {
+    pub worker: u16,
+    pub packets: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    pub flows_active: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -3,6 +3,7 @@
 //! the flags and calls these; tests drive them with their own frame sources and clocks.
 
 pub mod live;
+pub mod live_workers;
 pub mod replay;
 
 use crate::capture::CaptureError;
