@@ -13,6 +13,7 @@ cache):
 Each round runs, in turn:
 
     bjnp-watch -q -r FILE -o /dev/null [--policy tests/policy/storms.toml]
+    bjnp-watch --workers 2 (the same, with two worker threads)
     tcpdump -r FILE -w /dev/null '<bjnp-watch --print-filter>'   (the same BPF)
     cat FILE > /dev/null
 
@@ -98,6 +99,8 @@ def main(argv=None):
         policy = ["--policy", STORM_POLICY] if kind in STORMS else []
         commands = {
             "bjnp-watch": [a.bin, "-q", "-r", path, "-o", "/dev/null"] + policy,
+            "bjnp-watch x2": [a.bin, "-q", "-r", path, "-o", "/dev/null", "--workers", "2"]
+            + policy,
             "tcpdump": ["tcpdump", "-q", "-r", path, "-w", "/dev/null", bpf],
             "cat": ["cat", path],
         }
@@ -116,23 +119,28 @@ def main(argv=None):
         packets = int(re.search(rb'"packets":(\d+)', stats).group(1))
         med = {k: statistics.median(v) for k, v in runs.items()}
         ratio = {
-            other: statistics.median(b / o for b, o in zip(runs["bjnp-watch"], runs[other]))
+            (mine, other): statistics.median(b / o for b, o in zip(runs[mine], runs[other]))
+            for mine in ("bjnp-watch", "bjnp-watch x2")
             for other in ("tcpdump", "cat")
         }
         rows.append((kind, packets, os.path.getsize(path), med, ratio, rss, alerts, len(out)))
 
     print(f"\nbjnp-watch vs tcpdump vs cat: {a.rounds} rounds, medians; "
           f"{platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-    print("| workload | packets | size | bjnp-watch | tcpdump | cat | bjnp-watch / tcpdump "
-          "| bjnp-watch / cat | bjnp-watch Mpps | peak RSS bjnp-watch / tcpdump "
+    print("| workload | packets | size | 1 worker | 2 workers | tcpdump | cat "
+          "| 1 worker / tcpdump | 1 worker / cat | 2 workers / tcpdump | 2 workers / cat "
+          "| Mpps 1 / 2 workers | peak RSS 1 / 2 workers / tcpdump "
           "| alert lines (needles included) | records | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for kind, packets, size, med, ratio, rss, alerts, records in rows:
-        bw, td, ct = med["bjnp-watch"], med["tcpdump"], med["cat"]
+        b1, b2, td, ct = med["bjnp-watch"], med["bjnp-watch x2"], med["tcpdump"], med["cat"]
         target = TARGETS.get(kind, STORM_TARGET if kind in STORMS else "")
-        print(f"| {kind} | {packets:,} | {size / 1e6:.0f} MB | {bw:.3f} s | {td:.3f} s | "
-              f"{ct:.3f} s | {ratio['tcpdump']:.2f} | {ratio['cat']:.2f} | "
-              f"{packets / bw / 1e6:.2f} | {rss['bjnp-watch'] / 1024:.0f} / "
+        r = lambda m, o: f"{ratio[(m, o)]:.2f}"
+        print(f"| {kind} | {packets:,} | {size / 1e6:.0f} MB | {b1:.3f} s | {b2:.3f} s | "
+              f"{td:.3f} s | {ct:.3f} s | {r('bjnp-watch', 'tcpdump')} | {r('bjnp-watch', 'cat')} | "
+              f"{r('bjnp-watch x2', 'tcpdump')} | {r('bjnp-watch x2', 'cat')} | "
+              f"{packets / b1 / 1e6:.2f} / {packets / b2 / 1e6:.2f} | "
+              f"{rss['bjnp-watch'] / 1024:.0f} / {rss['bjnp-watch x2'] / 1024:.0f} / "
               f"{rss['tcpdump'] / 1024:.0f} MiB | {alerts} | {records:,} | {target} |")
     return 0
 

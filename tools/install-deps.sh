@@ -2,7 +2,7 @@
 # Installs the Debian packages bjnp-watch needs to build and test, only those missing.
 # As root it calls apt-get directly; otherwise through sudo.
 #   tools/install-deps.sh build   libpcap (build and run)
-#   tools/install-deps.sh bench   + tcpdump, tcpreplay, iproute2, time (make bench)
+#   tools/install-deps.sh bench   + tcpdump, netsniff-ng (trafgen), iproute2, time (make bench)
 #   tools/install-deps.sh test    + tshark (differential test), iproute2, procps, util-linux
 #                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump,
 #                                 rsyslog (syslog sink tests), logrotate and systemd
@@ -12,7 +12,7 @@ set -euo pipefail
 
 want=(libpcap-dev pkg-config)
 if [ "${1:-build}" = "bench" ]; then
-    want+=(tcpdump tcpreplay iproute2 procps time)
+    want+=(tcpdump netsniff-ng iproute2 procps time)
 fi
 if [ "${1:-build}" = "test" ]; then
     want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time)
