@@ -23,7 +23,9 @@ fn bytes(ip: IpAddr) -> [u8; 16] {
 impl FlowKey {
     pub fn new(l4: L4, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, vlan: Vlans) -> Self {
         let (s, d) = (bytes(src), bytes(dst));
-        let (lo, lo_port, hi, hi_port) = if (s, sport) <= (d, dport) {
+        // Big-endian bytes order like the numbers they spell: one integer compare.
+        let (si, di) = (u128::from_be_bytes(s), u128::from_be_bytes(d));
+        let (lo, lo_port, hi, hi_port) = if (si, sport) <= (di, dport) {
             (s, sport, d, dport)
         } else {
             (d, dport, s, sport)
