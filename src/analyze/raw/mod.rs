@@ -47,8 +47,8 @@ pub struct RawFlow {
     head: Vec<u8>,
     /// Bytes into the current PostScript part (DSC comments live in its header).
     ps_offset: u64,
-    /// Token scanner of the current PostScript part (allocated only for PostScript).
-    ps: Option<Box<postscript::Scanner>>,
+    /// Token scanner of the current PostScript part.
+    ps: Ps,
     /// Escape-sequence scanner of the current PCL part.
     pcl: Option<Box<pcl::Scanner>>,
     /// Finds the UEL that ends a part of page data, across segment boundaries.
@@ -60,6 +60,14 @@ pub struct RawFlow {
     toclient_total: u64,
 }
 
+/// The PostScript scanner of a part: none (another language), wanted but not yet needed (only
+/// NULs so far: a fresh scanner ignores them), or running.
+enum Ps {
+    Off,
+    Pending,
+    On(Box<postscript::Scanner>),
+}
+
 impl Default for RawFlow {
     fn default() -> Self {
         RawFlow {
@@ -69,7 +77,7 @@ impl Default for RawFlow {
             line_overflow: false,
             head: Vec::new(),
             ps_offset: 0,
-            ps: None,
+            ps: Ps::Off,
             pcl: None,
             uel: UelFinder::default(),
             job: Job::default(),
@@ -164,8 +172,8 @@ impl RawFlow {
             }
             (Dir::ToServer, Delivery::Gap(n)) => {
                 // a scanner that lost its place (inside a string, a transfer) starts afresh
-                if self.ps.is_some() {
-                    self.ps = Some(Box::default());
+                if let Ps::On(_) = self.ps {
+                    self.ps = Ps::Pending;
                 }
                 if self.pcl.is_some() {
                     self.pcl = Some(Box::default());
@@ -304,11 +312,14 @@ impl RawFlow {
         self.line_overflow = false;
         // Text and unknown data are scanned as PostScript too: printers auto-sense, and the
         // scanner's tokens (exitserver, deletefile...) do not occur in ordinary text by chance.
-        self.ps = matches!(
+        self.ps = if matches!(
             lang,
             Language::PostScript | Language::Text | Language::Unknown
-        )
-        .then(Box::default);
+        ) {
+            Ps::Pending
+        } else {
+            Ps::Off
+        };
         self.pcl = (lang == Language::Pcl).then(Box::default);
         self.mode = if lang == Language::Pjl {
             Mode::Pjl
@@ -344,8 +355,17 @@ impl RawFlow {
         if let Some(pcl) = self.pcl.as_mut() {
             pcl.feed(data, &mut finding);
         }
-        if let Some(ps) = self.ps.as_mut() {
-            ps.feed(data, &mut finding);
+        match &mut self.ps {
+            Ps::Off => {}
+            Ps::On(ps) => ps.feed(data, &mut finding),
+            Ps::Pending => {
+                // NULs change nothing in a fresh scanner: zero-filled page data never gets one
+                if let Some(i) = data.iter().position(|&c| c != 0) {
+                    let mut ps = Box::<postscript::Scanner>::default();
+                    ps.feed(&data[i..], &mut finding);
+                    self.ps = Ps::On(ps);
+                }
+            }
         }
         self.ps_offset += data.len() as u64;
         if found.is_some() {
@@ -497,6 +517,28 @@ mod tests {
         assert!(finds[0].line.len() <= 256);
         assert_eq!(prints.len(), 1);
         assert_eq!(prints[0].bytes_toserver, line.len() as u64);
+    }
+
+    #[test]
+    fn zero_filled_data_then_postscript_is_still_scanned() {
+        // page data of NULs gets no scanner until something else comes; what comes is judged
+        let mut job = vec![0u8; 20_000];
+        job.extend_from_slice(b"serverdict begin 0 exitserver\n");
+        job.extend(vec![0u8; 3_000]);
+        job.extend_from_slice(b"/x (w) file\n");
+        for size in [1, 7, 1460, 65_536] {
+            let chunks: Vec<&[u8]> = job.chunks(size).collect();
+            let (finds, prints) = feed(&chunks);
+            let risks: Vec<Risk> = finds.iter().map(|f| f.risk).collect();
+            assert_eq!(
+                risks,
+                [Risk::PsExitServer, Risk::PsFileWrite],
+                "segments of {size}"
+            );
+            assert_eq!(prints[0].bytes_toserver, job.len() as u64);
+        }
+        let (finds, _) = feed(&[&[0u8; 50_000]]);
+        assert!(finds.is_empty());
     }
 
     #[test]
