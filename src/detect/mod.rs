@@ -155,12 +155,19 @@ pub struct FlowMarks {
     campaign: Option<u64>,
     /// Print-stream rates, allocated on the flow's first finding.
     rates: Option<Box<print_rates::Rates>>,
+    /// What became of the client's attempt, once decided.
+    outcome: Option<Outcome>,
 }
 
 impl FlowMarks {
     /// Whether an alert record names this flow.
     pub fn alerted(&self) -> bool {
         self.bits & MARK_ALERTED != 0
+    }
+
+    /// What became of the client's attempt, once decided.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.outcome
     }
 
     /// The alert that stands for this flow, when none names it.
@@ -733,6 +740,7 @@ impl Detector {
         now: Timestamp,
         out: &mut Vec<Decision>,
     ) {
+        marks.outcome = Some(outcome);
         let (client, (server, port)) = (conn.client.0, conn.server);
         let base = Evidence {
             outcome: Some(outcome),

@@ -150,6 +150,7 @@ pub fn flow_end(
                 age: conn.last_ts.since(conn.first_ts) / 1_000_000_000,
                 state,
                 reason,
+                outcome: marks.outcome(),
                 alerted: marks.alerted(),
                 explained_by: marks.explained_by(),
             },

@@ -352,6 +352,11 @@ pub struct FlowInfo {
     pub age: u64,
     pub state: FlowState,
     pub reason: EndReason,
+    /// What became of the client's attempt: no answer, refused (a reset, or an ICMP
+    /// unreachable), half open (a SYN-ACK never completed), established. Absent for a flow to a
+    /// broadcast or multicast address, whose answers come in flows of their own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
     /// An alert record names this flow.
     pub alerted: bool,
     /// When no alert names it although a rule looked at it: the alert that stands for it.

@@ -65,6 +65,14 @@ macro_rules! named_enum {
                     $($ty::$variant => $name),*
                 }
             }
+
+            /// The value a record's name stands for (reading records back).
+            pub fn from_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some($ty::$variant),)*
+                    _ => None,
+                }
+            }
         }
 
         impl std::fmt::Display for $ty {
