@@ -21,6 +21,8 @@ Examples:
   bjnp-watch -r week.pcap --policy /etc/bjnp-watch.toml   alerts judged against a site policy
   bjnp-watch -r week.pcap --allow 10.1.0.0/28 --printer 10.1.2.30 --blocked-port 9100
   bjnp-watch inventory -r week.pcap                    the printers seen, and who used them
+  bjnp-watch verify -r week.pcap --policy site.toml --change-at 2026-11-28T18:00:00Z
+                                                       did the firewall change block the ports?
   sudo bjnp-watch -i eth0 --format ecs -o /var/log/bjnp-watch/eve.json   ECS for Filebeat
   sudo bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog
   sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
@@ -194,6 +196,90 @@ pub enum Command {
     /// Replay captures and print the printers seen: identity, services, and the clients that
     /// used each, first and last seen.
     Inventory(InventoryArgs),
+    /// Prove a firewall change from traffic: per printer port, whether clients the policy does
+    /// not allow still get through, and whether the allowed ones still print.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+}
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  bjnp-watch verify -r after-change.pcap --policy /etc/bjnp-watch.toml
+  bjnp-watch verify -r week.pcap --policy site.toml --change-at 2026-11-28T18:00:00Z
+  bjnp-watch verify --before monday.pcap --after tuesday.pcap --policy site.toml --format markdown
+  bjnp-watch verify --records /var/log/bjnp-watch/eve.json --policy site.toml --change-at 2026-11-28T18:00:00Z --format html -o report.html
+  sudo bjnp-watch verify -i eth0 --for 10m --policy site.toml
+
+A row's reachability counts attempts from clients the policy does not allow (on a blocked
+port, from anyone): blocked (every attempt failed), open (any answered: a handshake, a SYN-ACK,
+a datagram back) or untested (nobody tried: the report says how to test it). Its service
+counts the allowed clients: working, broken (their latest connection failed: the change broke
+printing) or unused.
+
+Exit status: 0 pass, 1 fail (a port open that should not be, or printing broken),
+3 inconclusive (a blocked port untested, no traffic after the change, a printer not used
+after the change), 2 usage or input error, 4 the verification could not run (no permission
+to capture, capture failed).";
+
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("evidence").required(true).multiple(true).args(["read", "interface", "records", "before"])))]
+pub struct VerifyArgs {
+    /// Capture files (pcap/pcapng, '-' for stdin, globs), read in order as one run.
+    #[arg(short = 'r', long = "read", value_name = "FILE", conflicts_with_all = ["interface", "records", "before"])]
+    pub read: Vec<PathBuf>,
+
+    /// Watch an interface for `--for` and verify what it saw.
+    #[arg(short = 'i', long = "interface", value_name = "IFACE", requires = "duration", conflicts_with_all = ["records", "before"])]
+    pub interface: Option<String>,
+
+    /// How long to watch with -i ("90s", "10m", "1h").
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// The sensor's own EVE JSON records (repeatable; '-' for stdin), instead of captures.
+    #[arg(long = "records", value_name = "FILE", conflicts_with = "before")]
+    pub records: Vec<PathBuf>,
+
+    /// Evidence from before the change: a capture or an EVE records file.
+    #[arg(long = "before", value_name = "FILE", requires = "after")]
+    pub before: Option<PathBuf>,
+
+    /// Evidence from after the change: a capture or an EVE records file.
+    #[arg(long = "after", value_name = "FILE", requires = "before")]
+    pub after: Option<PathBuf>,
+
+    /// When the change was made (RFC 3339, e.g. 2026-11-28T18:00:00Z, or seconds since the
+    /// epoch): the evidence is split there and both sides shown.
+    #[arg(long = "change-at", value_name = "TIME", value_parser = parse_change_at, conflicts_with = "before")]
+    pub change_at: Option<crate::net::Timestamp>,
+
+    /// BPF filter applied while reading captures.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Report format.
+    #[arg(
+        long = "format",
+        value_enum,
+        value_name = "FORMAT",
+        default_value = "table"
+    )]
+    pub format: crate::verify::render::Format,
+
+    /// Write the report here instead of stdout.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
+fn parse_change_at(s: &str) -> Result<crate::net::Timestamp, String> {
+    crate::verify::parse_time(s).ok_or_else(|| {
+        format!(
+            "'{s}' is not a time: give RFC 3339 (2026-11-28T18:00:00Z) or seconds since the epoch"
+        )
+    })
 }
 
 #[derive(Debug, Args)]

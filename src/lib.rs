@@ -21,3 +21,4 @@ pub mod privileges;
 pub mod proto;
 pub mod report;
 pub mod run;
+pub mod verify;

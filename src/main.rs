@@ -4,7 +4,7 @@
 use bjnp_watch::capture::filter::{default_expression, OfflineFilter};
 use bjnp_watch::capture::live::{list_interfaces, Live};
 use bjnp_watch::capture::replay::expand_inputs;
-use bjnp_watch::cli::{Cli, Command, InventoryArgs};
+use bjnp_watch::cli::{Cli, Command, InventoryArgs, VerifyArgs};
 use bjnp_watch::engine::pool::Pool;
 use bjnp_watch::engine::{Engine, EngineConfig, FrameEngine};
 use bjnp_watch::net::{linktype, Timestamp};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse_checked();
     let result = match &cli.command {
         Some(Command::Inventory(args)) => inventory(args),
+        Some(Command::Verify(args)) => return verify(args),
         None => monitor(&cli),
     };
     match result {
@@ -165,4 +166,41 @@ fn inventory(args: &InventoryArgs) -> Result<(), RunError> {
         .write_all(report.as_bytes())
         .and_then(|()| stdout.flush())
         .map_err(|e| RunError::from_write(e, RunError::WriteInventory))
+}
+
+/// `bjnp-watch verify`: the report, and its verdict as the exit status.
+fn verify(args: &VerifyArgs) -> ExitCode {
+    use bjnp_watch::run::verify::{self, Evidence, VerifyError};
+    let run = || -> Result<u8, VerifyError> {
+        let policy = args.policy.load().map_err(RunError::from)?;
+        let (stop, _) = run::signals()?;
+        let evidence = match (&args.interface, &args.before, &args.after) {
+            (Some(iface), _, _) => Evidence::Live {
+                options: bjnp_watch::capture::live::LiveOptions {
+                    iface: iface.clone(),
+                    promisc: true,
+                    snaplen: 65535,
+                    buffer_size: 64 << 20,
+                    filter: args.filter.clone(),
+                    ports: policy.ports.clone(),
+                    timeout_ms: 200,
+                },
+                duration: args.duration.unwrap_or_default(),
+            },
+            (None, Some(b), Some(a)) => Evidence::BeforeAfter(b, a),
+            _ if !args.records.is_empty() => Evidence::Records(&args.records),
+            _ => Evidence::Captures(&args.read),
+        };
+        let filter = args.filter.as_deref().filter(|_| args.interface.is_none());
+        let report = verify::verify(evidence, filter, &policy, args.change_at, &stop)?;
+        verify::write(&report, args.format, args.output.as_deref())?;
+        Ok(report.overall.exit_code())
+    };
+    match run() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("bjnp-watch: error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

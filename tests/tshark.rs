@@ -27,7 +27,9 @@ fn tshark_rows(file: &str) -> BTreeMap<u64, Row> {
             "-d",
             "udp.port==8610,bjnp",
             "-Y",
-            "bjnp",
+            // A message quoted inside an ICMP error is the packet the error refuses, not one
+            // more message (tshark decodes the quote; bjnp-watch pairs it with its flow).
+            "bjnp and not icmp and not icmpv6",
             "-T",
             "fields",
             "-E",

@@ -9,6 +9,7 @@ Writes fuzz/corpus/<target>/ (not committed; `make fuzz` runs this first):
   pjl, pdl      the client-to-printer bytes of each TCP 9100-9102 connection, in order (the
                 first 4 KiB; for pjl also each PJL line alone)
   postscript, pcl   the same, prefixed with a chunk-size byte
+  eve_records   the golden EVE records of each sample (tests/expected/), the first 64 KiB
 """
 
 import hashlib
@@ -129,6 +130,10 @@ def main():
             save("pdl", data[:4096])
             save("postscript", b"\x07" + data)
             save("pcl", b"\x05" + data)
+    expected = os.path.join(ROOT, "tests", "expected")
+    for name in sorted(os.listdir(expected)):
+        if name.endswith(".jsonl"):
+            save("eve_records", open(os.path.join(expected, name), "rb").read()[: 1 << 16])
     for t in sorted(os.listdir(CORPUS)):
         counts[t] = len(os.listdir(os.path.join(CORPUS, t)))
     print("seeds:", ", ".join(f"{t} {n}" for t, n in counts.items()), file=sys.stderr)

@@ -7,7 +7,8 @@
 #                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump,
 #                                 rsyslog (syslog sink tests), logrotate and systemd
 #                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML, time
-#                                 (GNU time: the storms' peak memory)
+#                                 (GNU time: the storms' peak memory), chromium (the verify
+#                                 report's HTML page rendered headless)
 set -euo pipefail
 
 want=(libpcap-dev pkg-config)
@@ -15,7 +16,7 @@ if [ "${1:-build}" = "bench" ]; then
     want+=(tcpdump netsniff-ng iproute2 procps time)
 fi
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time)
+    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time chromium)
     # filebeat.yml is checked with PyYAML, in whichever python3 is first on PATH.
     if ! python3 -c 'import yaml' 2>/dev/null; then
         python3 -m pip install --quiet pyyaml 2>/dev/null || want+=(python3-yaml)

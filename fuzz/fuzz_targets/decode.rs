@@ -30,12 +30,21 @@ fuzz_target!(|data: &[u8]| {
     let decoded = decode(linktype, frame);
     assert_eq!(decoded, decode_general(linktype, frame), "fast and general decoders differ");
     if verdict == prefilter::Verdict::IgnoreIp {
-        if let Decoded::Packet(p) = decoded {
-            let n = p.l4.ip_number();
-            assert!(
-                !ports.contains(n, p.src_port) && !ports.contains(n, p.dst_port),
-                "pre-check dropped a monitored packet"
-            );
+        match decoded {
+            Decoded::Packet(p) => {
+                let n = p.l4.ip_number();
+                assert!(
+                    !ports.contains(n, p.src_port) && !ports.contains(n, p.dst_port),
+                    "pre-check dropped a monitored packet"
+                );
+            }
+            Decoded::Unreachable(u) => {
+                assert!(
+                    !ports.contains(u.l4.ip_number(), u.dst_port),
+                    "pre-check dropped an unreachable refusing a monitored port"
+                );
+            }
+            _ => {}
         }
     }
 });

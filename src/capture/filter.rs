@@ -34,6 +34,12 @@ pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
     .collect();
     // Later fragments have no ports; the engine keeps only those of monitored datagrams.
     parts.push("(ip[6:2] & 0x1fff != 0)".into());
+    // Destination unreachables that refuse an attempt on a monitored port (a firewall's
+    // REJECT): the quoted packet's protocol and destination port decide, so a UDP scan of
+    // other ports does not wake the sensor for every error it draws.
+    if let Some(q) = unreachable_clause(ports) {
+        parts.push(q);
+    }
     // libpcap's `port` tests do not walk IPv6 extension headers (hop-by-hop, routing, fragment,
     // destination options, AH): such packets go to the engine, whose decoder does. They are
     // rare on a LAN (MLD reports, mostly).
@@ -49,6 +55,45 @@ pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
     // Each `vlan` keyword shifts the offsets of everything after it in the expression, so the
     // tagged cases nest: one tag, then (inside it) a second tag for QinQ.
     format!("({base}) or (vlan and (({base}) or (vlan and ({base}))))")
+}
+
+/// ICMP (type 3) and ICMPv6 (type 1) errors quoting a TCP or UDP packet to a monitored port,
+/// at fixed offsets: IPv4, a quoted header of 20 bytes (`icmp[8] == 0x45`: one with options
+/// is left out); IPv6, an IPv6 header, 8 bytes of ICMPv6, the quoted IPv6 header without
+/// extension headers (which the decoder would not follow either). Not the quoted header's own
+/// length as an index: libpcap 1.10's Linux code for `vlan` (the kernel's VLAN-tag extension)
+/// then lets every unreachable through, which a live test on a veth pair showed.
+fn unreachable_clause(ports: &PortSet) -> Option<String> {
+    let within = |port: &str, list: Vec<u16>| -> Option<String> {
+        if list.is_empty() {
+            return None;
+        }
+        let tests: Vec<String> = ranges(&list)
+            .into_iter()
+            .map(|(a, b)| {
+                if a == b {
+                    format!("{port} == {a}")
+                } else {
+                    format!("({port} >= {a} and {port} <= {b})")
+                }
+            })
+            .collect();
+        Some(tests.join(" or "))
+    };
+    let quoted = |proto_at: &str, port: &str| -> Option<String> {
+        let by_proto: Vec<String> = [(6, ports.tcp_ports()), (17, ports.udp_ports())]
+            .into_iter()
+            .filter_map(|(n, list)| {
+                Some(format!("({proto_at} == {n} and ({}))", within(port, list)?))
+            })
+            .collect();
+        (!by_proto.is_empty()).then(|| by_proto.join(" or "))
+    };
+    let v4 = quoted("icmp[17]", "icmp[30:2]")?;
+    let v6 = quoted("ip6[54]", "ip6[90:2]")?;
+    Some(format!(
+        "(icmp and icmp[0] == 3 and icmp[8] == 0x45 and ({v4})) or (ip6 and ip6[6] == 58 and ip6[40] == 1 and ({v6}))"
+    ))
 }
 
 /// Files record LINKTYPE_ values; libpcap's compiler wants the platform's DLT_ values, which
@@ -158,6 +203,29 @@ mod tests {
         frame[36] = 0;
         frame[37] = 53;
         assert!(!f.matches(1, &frame).unwrap());
+        // an ICMP port unreachable quoting a datagram to 8611 passes; one quoting port 53 not
+        let mut icmp = vec![0u8; 12];
+        icmp.extend([0x08, 0x00, 0x45, 0, 0, 56, 0, 0, 0x40, 0, 64, 1, 0, 0]);
+        icmp.extend([192, 0, 2, 1, 192, 0, 2, 5, 3, 3, 0, 0, 0, 0, 0, 0]);
+        icmp.extend([0x45, 0, 0, 28, 0, 0, 0x40, 0, 64, 17, 0, 0]);
+        icmp.extend([
+            192, 0, 2, 5, 192, 0, 2, 30, 0xc3, 0x50, 0x21, 0xa3, 0, 8, 0, 0,
+        ]);
+        assert!(f.matches(1, &icmp).unwrap());
+        let n = icmp.len();
+        icmp[n - 6] = 0;
+        icmp[n - 5] = 53;
+        assert!(!f.matches(1, &icmp).unwrap());
+        // and so for ICMPv6 quoting TCP 9100
+        let mut v6 = vec![0u8; 12];
+        v6.extend([0x86, 0xdd, 0x60, 0, 0, 0, 0, 68, 58, 64]);
+        v6.extend([0u8; 32]);
+        v6.extend([1, 4, 0, 0, 0, 0, 0, 0]);
+        v6.extend([0x60, 0, 0, 0, 0, 20, 6, 64]);
+        v6.extend([0u8; 32]);
+        v6.extend([0xc3, 0x50, 0x23, 0x8c]);
+        v6.extend([0u8; 16]);
+        assert!(f.matches(1, &v6).unwrap());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! [`Packet`] view. Never fails a packet: whatever cannot be decoded becomes a counted verdict.
 
 mod fast;
+pub mod icmp;
 pub mod link;
 
 pub mod prefilter;
@@ -14,6 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 pub use crate::net::L4;
 
+pub use icmp::Unreachable;
 use link::Link;
 
 /// Up to two VLAN ids, outer first (802.1ad QinQ, then 802.1Q).
@@ -121,6 +123,8 @@ pub enum Decoded<'a> {
     Packet(Packet<'a>),
     /// A non-first IP fragment: no ports, only the fragment identity.
     Fragment(Fragment, Vlans),
+    /// An ICMP or ICMPv6 destination unreachable that quotes a TCP or UDP packet.
+    Unreachable(Unreachable),
     /// IP, but neither TCP nor UDP.
     OtherIp,
     NotIp,
@@ -237,6 +241,13 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
         ip_number::TCP => L4::Tcp,
         ip_number::UDP => L4::Udp,
         _ if frag.is_some_and(|f| f.offset != 0) => return Decoded::Fragment(frag.unwrap(), vlan),
+        n @ (ip_number::ICMP | ip_number::IPV6_ICMP) if frag.is_none() => {
+            let v6 = n == ip_number::IPV6_ICMP;
+            return match icmp::unreachable(v6, src, vlan, ip_payload.payload) {
+                Some(u) => Decoded::Unreachable(u),
+                None => Decoded::OtherIp,
+            };
+        }
         _ => return Decoded::OtherIp,
     };
     if let Some(f) = frag {

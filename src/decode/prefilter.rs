@@ -76,7 +76,11 @@ fn ip(d: &[u8], ports: &PortSet) -> Verdict {
     };
     if proto != 6 && proto != 17 {
         return match proto {
-            // ICMP, ICMPv6, IGMP, GRE, ESP, AH-less protocols: never monitored, no ports.
+            // A destination unreachable may refuse an attempt on a monitored port: the decoder
+            // reads the packet it quotes.
+            1 if l4[0] == 3 => Verdict::Decode,
+            58 if l4[0] == 1 => Verdict::Decode,
+            // Other ICMP, IGMP, GRE, ESP, AH-less protocols: never monitored, no ports.
             1 | 2 | 47 | 50 | 58 | 89 | 132 => Verdict::IgnoreIp,
             _ => Verdict::Decode,
         };
@@ -133,6 +137,12 @@ mod tests {
         let mut null = vec![2, 0, 0, 0];
         null.extend(&eth_v4(6, 40000, 443)[14..]);
         assert_eq!(check(0, &null, &p), Verdict::IgnoreIp);
+        // destination unreachables decode (they may refuse a printer port); echo does not
+        let mut unreach = eth_v4(1, 0, 0);
+        unreach[34] = 3;
+        assert_eq!(check(1, &unreach, &p), Verdict::Decode);
+        unreach[34] = 8;
+        assert_eq!(check(1, &unreach, &p), Verdict::IgnoreIp);
         let mut arp = vec![0u8; 12];
         arp.extend([0x08, 0x06]);
         assert_eq!(check(1, &arp, &p), Verdict::IgnoreNotIp);

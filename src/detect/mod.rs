@@ -129,7 +129,7 @@ pub fn transitions(conn: &Conn, seen: &mut Seen, dir: Dir) -> Transitions {
             || (!tr.orig.syn && tr.established())
         {
             Some(Outcome::Established)
-        } else if conn.conn_state() == ConnState::Rej {
+        } else if conn.conn_state() == ConnState::Rej || tr.refused_by_icmp() {
             Some(Outcome::Refused)
         } else if tr.resp.synack && tr.orig.rst {
             // a SYN scan resets the answered SYN instead of completing it
@@ -312,7 +312,7 @@ impl Detector {
         if marks.bits & MARK_OUTCOME == 0 && conn.track.orig.any && !conn.to_group() {
             marks.bits |= MARK_OUTCOME;
             let r = &conn.track.resp;
-            let o = if r.rst {
+            let o = if r.rst || conn.track.refused_by_icmp() {
                 Outcome::Refused
             } else if r.synack {
                 Outcome::HalfOpen

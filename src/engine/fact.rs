@@ -223,6 +223,8 @@ impl WorkerStats {
         d.invalid += e.invalid;
         d.fragments += e.fragments;
         d.unsupported_linktype += e.unsupported_linktype;
+        d.unreachables += e.unreachables;
+        d.unreachables_unmatched += e.unreachables_unmatched;
         self.fragment_trains += o.fragment_trains;
         self.fragment_trains_evicted += o.fragment_trains_evicted;
         let f = &mut self.flow;

@@ -151,6 +151,7 @@ pub fn flow_end(
                 state,
                 reason,
                 outcome: marks.outcome(),
+                unreachable: conn.track.unreachable,
                 alerted: marks.alerted(),
                 explained_by: marks.explained_by(),
             },

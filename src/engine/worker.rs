@@ -8,10 +8,10 @@ use super::fragments::Fragments;
 use super::records;
 use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
 use crate::capture::{Frame, Source};
-use crate::decode::{self, prefilter, Decoded, Packet, L4};
+use crate::decode::{self, prefilter, Decoded, Packet, Unreachable, L4};
 use crate::detect::{self, Seen};
 use crate::event::{CaptureStats, DecoderStats, EndReason, Origin};
-use crate::flow::{Conn, Flow, FlowConfig, FlowTable};
+use crate::flow::{Conn, Dir, Flow, FlowConfig, FlowKey, FlowTable};
 use crate::net::{PortSet, Timestamp};
 use std::net::IpAddr;
 
@@ -141,6 +141,7 @@ impl Worker {
                     self.decoder.ignored += 1;
                 }
             }
+            Decoded::Unreachable(u) => self.unreachable(frame, &u, seq, out),
             Decoded::OtherIp => self.decoder.ignored += 1,
             Decoded::NotIp => self.decoder.not_ip += 1,
             Decoded::Truncated => self.decoder.truncated += 1,
@@ -223,6 +224,65 @@ impl Worker {
             events,
         };
         out.packet(pos, view);
+    }
+
+    /// An ICMP destination unreachable: when it refuses a tracked client's attempt on a
+    /// monitored port, the flow learns it as if the server had answered (the refusal is an
+    /// outcome the judge must see).
+    fn unreachable(
+        &mut self,
+        frame: &Frame<'_>,
+        u: &Unreachable,
+        seq: u64,
+        out: &mut dyn FactSink,
+    ) {
+        let proto = u.l4.ip_number();
+        if !self.ports.contains(proto, u.dst_port) {
+            self.decoder.ignored += 1;
+            return;
+        }
+        let key = FlowKey::new(u.l4, u.src, u.src_port, u.dst, u.dst_port, u.vlan);
+        let Some(flow) = self.flows.find_mut(&key) else {
+            // Never seen, already ended, or (live, several workers) the kernel's hash put the
+            // error on another worker than its flow.
+            self.decoder.unreachables_unmatched += 1;
+            return;
+        };
+        if (u.src, u.src_port) != flow.conn.client {
+            // It refused a packet the server side sent: no attempt of the client's.
+            self.decoder.ignored += 1;
+            return;
+        }
+        self.decoder.unreachables += 1;
+        let ts = frame.ts;
+        flow.conn.track.unreachable.get_or_insert(u.code);
+        if ts > flow.conn.last_ts {
+            flow.conn.last_ts = ts;
+        }
+        let transitions = detect::transitions(&flow.conn, &mut flow.ext.seen, Dir::ToClient);
+        if !transitions.any() {
+            return;
+        }
+        self.events.clear();
+        let view = PacketView {
+            flow: handle(self.id, flow.slot),
+            conn: &flow.conn,
+            app_proto: flow.ext.app_proto(&flow.conn),
+            dir: Dir::ToClient,
+            ts,
+            origin: origin_of(&self.source, frame.cnt),
+            packet: PacketInfo {
+                src: u.dst,
+                sport: u.dst_port,
+                dst: u.src,
+                dport: u.src_port,
+                l4: u.l4,
+                vlan: u.vlan,
+            },
+            transitions,
+            events: &mut self.events,
+        };
+        out.packet(Pos::at(seq), view);
     }
 
     fn count_monitored(&mut self, p: &Packet<'_>) {

@@ -357,6 +357,9 @@ pub struct FlowInfo {
     /// broadcast or multicast address, whose answers come in flows of their own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// The refusal an ICMP destination unreachable brought back for this flow's attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<crate::net::Unreach>,
     /// An alert record names this flow.
     pub alerted: bool,
     /// When no alert names it although a rule looked at it: the alert that stands for it.

@@ -97,6 +97,10 @@ pub struct DecoderStats {
     pub fragment_trains: u64,
     pub fragment_trains_evicted: u64,
     pub unsupported_linktype: u64,
+    /// ICMP/ICMPv6 destination unreachables that refused a tracked attempt on a monitored
+    /// port, and those quoting a monitored port whose flow was not (or no longer) tracked.
+    pub unreachables: u64,
+    pub unreachables_unmatched: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@
 
 use crate::decode::Tcp;
 use crate::event::ConnState;
-use crate::net::L4;
+use crate::net::{Unreach, L4};
 
 /// What one side has sent so far.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub struct Side {
 pub struct TcpTrack {
     pub orig: Side,
     pub resp: Side,
+    /// An ICMP destination unreachable answered the originator (a firewall's REJECT, a closed
+    /// UDP port). Zeek's conn_state does not see it (S0 stays S0); the outcome does.
+    pub unreachable: Option<Unreach>,
     history: History,
 }
 
@@ -97,7 +100,12 @@ impl TcpTrack {
 
     /// Over: both FINs, or a RST, or an attempt that was refused.
     pub fn closed(&self) -> bool {
-        self.orig.rst || self.resp.rst || (self.orig.fin && self.resp.fin)
+        self.orig.rst || self.resp.rst || (self.orig.fin && self.resp.fin) || self.refused_by_icmp()
+    }
+
+    /// An ICMP unreachable came back and the responder never answered itself.
+    pub fn refused_by_icmp(&self) -> bool {
+        self.unreachable.is_some() && !self.resp.any
     }
 
     pub fn history(&self) -> &str {

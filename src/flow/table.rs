@@ -273,6 +273,15 @@ impl<T> FlowTable<T> {
             .copied()
     }
 
+    /// The live flow with this key, if any; never creates one. Its deadline is read again
+    /// before the next look at the table's times, as after an upsert.
+    pub fn find_mut(&mut self, key: &FlowKey) -> Option<&mut Flow<T>> {
+        self.refresh();
+        let at = self.find(self.hash(key), key)?;
+        self.last = Some(at);
+        self.slab[at as usize].as_mut().map(|s| &mut s.flow)
+    }
+
     /// Finds or creates the flow of `p`. A new flow asks `new` whether the packet's source is
     /// the client and what to keep with the flow. At the cap, the longest-idle flows are
     /// evicted first: each is shown to `on_end` where it lies, then dropped.

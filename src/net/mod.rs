@@ -5,9 +5,11 @@
 pub mod linktype;
 pub mod ports;
 mod time;
+mod unreach;
 
 pub use ports::{PortSet, Service};
 pub use time::Timestamp;
+pub use unreach::Unreach;
 
 /// The transport of a monitored packet: printer ports are TCP or UDP, nothing else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

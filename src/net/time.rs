@@ -57,6 +57,12 @@ impl Rfc3339 {
     }
 }
 
+impl std::fmt::Display for Rfc3339 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl Timestamp {
     /// Written digit by digit: every record carries one, and `core::fmt` was a tenth of the
     /// cost of rendering a record.

@@ -5,6 +5,7 @@
 pub mod live;
 pub mod live_workers;
 pub mod replay;
+pub mod verify;
 
 use crate::capture::CaptureError;
 use crate::detect::policy::PolicyError;
