@@ -389,6 +389,23 @@ fn timeline_svg(r: &Report, printer: IpAddr, t0: u64, t1: u64) -> String {
             (bw - 1.0).max(0.5)
         );
     }
+    // The time axis: its two ends, as the time of day (the dates are in the text above).
+    let clock = |t: u64| {
+        Timestamp(t)
+            .rfc3339()
+            .as_str()
+            .get(11..19)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let _ = write!(
+        s,
+        r##"<text class="tick" x="{left}" y="{y}" font-size="10" fill="#444">{}</text><text class="tick" x="{}" y="{y}" font-size="10" fill="#444" text-anchor="end">{}</text>"##,
+        clock(t0),
+        w - 10.0,
+        clock(t1),
+        y = h - 4.0
+    );
     if let Some(at) = r.change_at {
         if at.0 >= t0 && at.0 <= t1 {
             let x = left + (at.0 - t0) as f64 / span * (w - left - 10.0);
@@ -420,6 +437,7 @@ fn html(r: &Report) -> String {
          .pass{background:#2e7d32}.fail{background:#c62828}.inconclusive{background:#ef6c00}\
          table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .5em;text-align:left}\
          td.num{text-align:right}.open,.broken{color:#c62828;font-weight:bold}.untested,.unused{color:#ef6c00}\
+         .blocked,.working{color:#2e7d32}\
          .legend span{display:inline-block;margin-right:1em}.legend i{display:inline-block;width:.8em;height:.8em;margin-right:.3em}\
          </style></head><body>\n",
     );
@@ -509,6 +527,13 @@ fn html(r: &Report) -> String {
     s.push_str(
         "<h2>Details</h2><details><summary>untested ports and how to test them</summary><ul>",
     );
+    if !r
+        .rows
+        .iter()
+        .any(|x| x.reachability == Reachability::Untested)
+    {
+        s.push_str("<li>none: every port was tried</li>");
+    }
     for row in r
         .rows
         .iter()
