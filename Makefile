@@ -4,7 +4,7 @@
 CARGO ?= cargo
 DEMO_CAPTURE ?= samples/cups-bjnp-print.pcap
 
-.PHONY: all build demo test lint unit deps test-deps bench bench-deps fuzz samples clean
+.PHONY: all build demo test lint unit deps test-deps bench bench-deps fuzz samples clean install install-files
 
 all: build
 
@@ -51,6 +51,21 @@ bench-deps: deps
 ## samples/. Installs cargo-fuzz when missing.
 fuzz: deps
 	@tools/fuzz.sh
+
+## Installs the binary, its man page and shell completions under $(DESTDIR)$(PREFIX), all
+## generated from the binary itself. `install-files` does it for an already built BIN.
+PREFIX ?= /usr/local
+BIN ?= target/release/bjnp-watch
+install: build install-files
+
+install-files:
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/bjnp-watch
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(BIN) man > $(DESTDIR)$(PREFIX)/share/man/man1/bjnp-watch.1
+	$(BIN) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/bjnp-watch
+	$(BIN) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_bjnp-watch
+	$(BIN) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/bjnp-watch.fish
 
 ## Regenerates the synthetic samples (byte-identical unless tools/gen_samples.py changed).
 samples:

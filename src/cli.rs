@@ -16,6 +16,9 @@ Examples:
   bjnp-watch -r monday.pcapng -r tuesday.pcap          several files, one flow state, in order
   bjnp-watch -r 'captures/*.pcap' -o eve.json          a glob (quoted), records appended to a file
   tcpdump -w - -i eth0 | bjnp-watch -r -               read a capture from stdin
+  sudo bjnp-watch -i eth0 udp port 8611                a filter after the options, as in tcpdump
+  sudo bjnp-watch -i eth0 -c 1000                      stop after 1000 packets
+  bjnp-watch --check-config --policy site.toml -i eth0   check it all, print the policy, exit
   sudo bjnp-watch -i eth0                              live, default filter: the printer ports
   sudo bjnp-watch -i any -f 'udp port 8611'            live on every interface, own BPF filter
   bjnp-watch -r week.pcap --policy /etc/bjnp-watch.toml   alerts judged against a site policy
@@ -44,7 +47,7 @@ file, unknown interface, bad filter, unknown -Z user).";
     version,
     about = "Passive monitor for Canon BJNP/MFNP and raw-printing (port 9100) traffic",
     after_help = EXAMPLES,
-    group(ArgGroup::new("source").required(true).args(["read", "interface", "list_interfaces", "print_filter"])),
+    group(ArgGroup::new("source").required(true).multiple(true).args(["read", "interface", "list_interfaces", "print_filter", "check_config"])),
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
 )]
@@ -77,8 +80,28 @@ pub struct Cli {
 
     /// BPF filter expression (libpcap syntax). Live, it replaces the default filter (the
     /// monitored ports, also inside VLAN tags); on replay, packets it rejects are skipped.
+    /// May also be given after the options, as tcpdump takes it: `bjnp-watch -i eth0 udp port 8611`.
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     pub filter: Option<String>,
+
+    /// The filter expression as tcpdump takes it: the words after the options.
+    #[arg(value_name = "EXPRESSION", conflicts_with = "filter", num_args = 1..)]
+    pub expression: Vec<String>,
+
+    /// Stop after COUNT packets (those the filter passed), as tcpdump -c does.
+    #[arg(short = 'c', long = "count", value_name = "COUNT",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+
+    /// Check the flags, the policy, the filter, the output and the -Z user, print the
+    /// effective policy, and exit: 0 when all is well, 2 otherwise (as `suricata -T`).
+    #[arg(long, conflicts_with_all = ["list_interfaces", "print_filter"])]
+    pub check_config: bool,
+
+    /// Diagnostics on stderr: -v for progress of the run (info), -vv for debugging. RUST_LOG,
+    /// when set, wins.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
     /// Write records to FILE (appended) instead of stdout; SIGHUP reopens it (logrotate).
     #[arg(short = 'o', long = "output", value_name = "FILE")]
@@ -128,7 +151,8 @@ pub struct Cli {
           value_parser = clap::value_parser!(i32).range(64..=262_144))]
     pub snaplen: Option<i32>,
 
-    /// Live: kernel capture buffer in MiB [default: 64].
+    /// Live: kernel capture buffer in MiB [default: 64]. (tcpdump's -B counts KiB: its
+    /// `-B 65536` is `--buffer-size 64` here.)
     #[arg(long, value_name = "MIB", requires = "interface",
           value_parser = clap::value_parser!(i32).range(1..=2047))]
     pub buffer_size: Option<i32>,
@@ -200,6 +224,13 @@ pub enum Command {
     /// not allow still get through, and whether the allowed ones still print.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Print a shell completion script: `bjnp-watch completions bash > /etc/bash_completion.d/bjnp-watch`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `bjnp-watch man | man -l -`.
+    Man,
 }
 
 const VERIFY_EXAMPLES: &str = "\
@@ -301,6 +332,22 @@ pub struct InventoryArgs {
 }
 
 impl Cli {
+    /// The filter the user gave: `-f EXPR`, or the words after the options.
+    pub fn filter_expression(&self) -> Option<String> {
+        self.filter
+            .clone()
+            .or_else(|| (!self.expression.is_empty()).then(|| self.expression.join(" ")))
+    }
+
+    /// The diagnostics level -v/-vv ask for, when RUST_LOG does not say.
+    pub fn log_level(&self) -> &'static str {
+        match self.verbose {
+            0 => "warn",
+            1 => "info",
+            _ => "debug",
+        }
+    }
+
     /// The engine's settings under `policy`.
     pub fn engine_config(&self, policy: Policy) -> EngineConfig {
         EngineConfig {
@@ -321,7 +368,7 @@ impl Cli {
             promisc: !self.no_promisc,
             snaplen: self.snaplen.unwrap_or(65535),
             buffer_size: self.buffer_size.unwrap_or(64).saturating_mul(1 << 20),
-            filter: self.filter.clone(),
+            filter: self.filter_expression(),
             ports: ports.clone(),
             timeout_ms: 200,
         }
@@ -357,6 +404,66 @@ impl Cli {
         }
     }
 
+    /// `--check-config`: everything a run would check before its first record, without
+    /// capturing or writing anything; the effective settings and policy on success.
+    pub fn check_config(&self) -> Result<String, crate::run::RunError> {
+        use crate::capture::filter::{default_expression, OfflineFilter};
+        use crate::capture::{live::list_interfaces, replay::expand_inputs, CaptureError};
+        use crate::run::RunError;
+        use std::fmt::Write;
+        let policy = self.policy.load()?;
+        let inputs = expand_inputs(&self.read)?;
+        for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
+            std::fs::File::open(path).map_err(|source| CaptureError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let filter = self.filter_expression();
+        if let Some(expr) = &filter {
+            OfflineFilter::new(expr)?;
+        }
+        if let Some(iface) = &self.interface {
+            if !list_interfaces()?.iter().any(|(n, _, _)| n == iface) {
+                return Err(CaptureError::NoSuchInterface {
+                    iface: iface.clone(),
+                }
+                .into());
+            }
+        }
+        if let Some(user) = &self.user {
+            crate::privileges::check_user(user).map_err(RunError::NoSuchUser)?;
+        }
+        if let Some(path) = &self.output {
+            check_writable(path).map_err(|source| RunError::OpenOutput {
+                path: path.clone(),
+                source,
+            })?;
+        }
+        let mut s = String::from("configuration OK\n");
+        let source = match (&self.interface, inputs.is_empty()) {
+            (Some(i), _) => format!("live on {i}, {} worker(s)", self.workers),
+            (None, false) => format!("replay of {} input(s)", inputs.len()),
+            (None, true) => "none given (-r FILE or -i IFACE)".into(),
+        };
+        let _ = writeln!(s, "# source: {source}");
+        let bpf = filter.unwrap_or_else(|| {
+            let n = default_expression(&policy.ports, crate::net::linktype::ETHERNET).len();
+            format!("the default for the monitored ports ({n} characters: --print-filter shows it)")
+        });
+        let _ = writeln!(s, "# filter: {bpf}");
+        let out = match (&self.syslog, &self.output) {
+            (Some(t), _) => format!("syslog {t:?}"),
+            (None, Some(p)) => format!("file {}", p.display()),
+            (None, None) => "stdout".into(),
+        };
+        let format = format!("{:?}", self.format).to_ascii_lowercase();
+        let _ = writeln!(s, "# output: {out}, format {format}");
+        let _ = writeln!(s, "# max flows: {}", self.max_flows);
+        s.push_str(&policy.effective_toml());
+        Ok(s)
+    }
+
     /// Parses the command line; usage errors exit with status 2, as clap's own do.
     pub fn parse_checked() -> Cli {
         let cli = Cli::parse();
@@ -374,6 +481,12 @@ impl Cli {
             ("--buffer-size", self.buffer_size.is_some()),
             ("--no-promisc", self.no_promisc),
         ];
+        if self.count.is_some() && self.interface.is_some() && self.workers > 1 {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-c COUNT applies to one live worker (--workers 1): each worker's socket sees its own share",
+            ));
+        }
         if self.interface.is_none() {
             if let Some((flag, _)) = live_only.iter().find(|(_, set)| *set) {
                 return Err(Cli::command().error(
@@ -384,4 +497,19 @@ impl Cli {
         }
         Ok(())
     }
+}
+
+/// The output file could be opened for appending (an existing file) or created (its
+/// directory), without creating or changing anything.
+fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    use nix::unistd::{access, AccessFlags};
+    let target = if path.exists() {
+        path.to_path_buf()
+    } else {
+        match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    access(&target, AccessFlags::W_OK).map_err(std::io::Error::from)
 }

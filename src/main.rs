@@ -14,17 +14,28 @@ use bjnp_watch::output::{inventory, Discard};
 use bjnp_watch::report::Progress;
 use bjnp_watch::run::live_workers::LiveWorkers;
 use bjnp_watch::run::{self, live, replay, RunError};
+use clap::CommandFactory;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::Instant;
 
 fn main() -> ExitCode {
-    bjnp_watch::report::init_diagnostics();
     let cli = Cli::parse_checked();
+    bjnp_watch::report::init_diagnostics(cli.log_level());
     let result = match &cli.command {
         Some(Command::Inventory(args)) => inventory(args),
         Some(Command::Verify(args)) => return verify(args),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(*shell, &mut cmd, "bjnp-watch", &mut io::stdout());
+            Ok(())
+        }
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
+            .render(&mut io::stdout())
+            .map_err(|e| RunError::from_write(e, RunError::Write)),
+        None if cli.check_config => cli.check_config().map(|s| print!("{s}")),
         None => monitor(&cli),
     };
     match result {
@@ -50,8 +61,8 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     }
     // Everything the user gave is checked before the first record is written.
     let inputs = expand_inputs(&cli.read)?;
-    let mut filter = match (&cli.filter, &cli.interface) {
-        (Some(expr), None) => Some(OfflineFilter::new(expr)?),
+    let mut filter = match (cli.filter_expression(), &cli.interface) {
+        (Some(expr), None) => Some(OfflineFilter::new(&expr)?),
         _ => None,
     };
     if let Some(user) = &cli.user {
@@ -90,7 +101,8 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
                 linktype = capture.linktype(),
                 "capturing"
             );
-            let mut engine = Engine::new(cfg);
+            let engine = Box::new(Engine::new(cfg));
+            let mut engine = run::CountLimit::new(engine, cli.count, Arc::clone(&stop));
             let r = live::capture(&mut capture, &clock, interval, &stop, &mut engine, &mut out);
             (Box::new(engine), r)
         }
@@ -106,11 +118,15 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
             (Box::new(lw), r)
         }
         None => {
-            let mut engine: Box<dyn FrameEngine> = if workers > 1 {
+            let engine: Box<dyn FrameEngine> = if workers > 1 {
                 Box::new(Pool::new(cfg, workers))
             } else {
                 Box::new(Engine::new(cfg))
             };
+            let mut engine: Box<dyn FrameEngine> =
+                Box::new(run::CountLimit::new(engine, cli.count, Arc::clone(&stop)));
+            tracing::info!(inputs = inputs.len(), workers, "replaying");
+            tracing::debug!(filter = ?cli.filter_expression(), count = ?cli.count, "replay settings");
             let progress = Progress::new(replay::total_size(&inputs), cli.quiet);
             let filter = filter.as_mut();
             let r =

@@ -6,13 +6,14 @@ use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 /// Diagnostics on stderr (`RUST_LOG`, default: warnings), coloured only on a terminal.
-pub fn init_diagnostics() {
+/// Diagnostics on stderr at `level` (warn, info, debug: -v/-vv), unless RUST_LOG says otherwise.
+pub fn init_diagnostics(level: &str) {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
         )
         .init();
 }

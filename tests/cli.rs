@@ -236,3 +236,210 @@ fn list_interfaces() {
         r.stdout
     );
 }
+
+/// tcpdump's habit: the filter expression after the options is the same as `-f EXPR`.
+#[test]
+fn trailing_filter_expression_is_the_filter() {
+    let trailing = run(&["-r", "samples/gen-policy.pcap", "-q", "udp", "port", "8611"]);
+    let flag = run(&["-r", "samples/gen-policy.pcap", "-q", "-f", "udp port 8611"]);
+    assert_eq!(trailing.code, 0, "{}", trailing.stderr);
+    assert_eq!(trailing.stdout, flag.stdout);
+    assert!(trailing.of_type("flow").iter().all(|f| f["proto"] == "UDP"));
+    assert!(!trailing.of_type("flow").is_empty());
+    let both = run(&["-r", "samples/gen-policy.pcap", "-f", "udp", "tcp"]);
+    assert_eq!(both.code, 2, "-f and a trailing expression conflict");
+    run(&["-r", "samples/gen-policy.pcap", "udp", "prot", "8611"])
+        .assert_clean_error(2, "bad filter expression 'udp prot 8611'");
+}
+
+/// `-c COUNT`: the run stops after COUNT packets, as tcpdump's does, and still ends cleanly.
+#[test]
+fn count_stops_after_that_many_packets() {
+    let r = run(&["-r", "samples/gen-policy.pcap", "-c", "5", "-q"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let stats = r.of_type("stats");
+    assert_eq!(stats.len(), 1, "the final stats record is written");
+    assert_eq!(stats[0]["stats"]["capture"]["packets"], 5);
+    let all = run(&["-r", "samples/gen-policy.pcap", "-q"]);
+    assert!(
+        all.of_type("stats")[0]["stats"]["capture"]["packets"]
+            .as_u64()
+            .unwrap()
+            > 5
+    );
+    // counted after the filter, as tcpdump counts
+    let r = run(&["-r", "samples/gen-policy.pcap", "-c", "2", "-q", "udp"]);
+    let st = &r.of_type("stats")[0]["stats"]["capture"];
+    assert_eq!(
+        st["packets"].as_u64().unwrap() - st["filtered"].as_u64().unwrap(),
+        2,
+        "{st}"
+    );
+    assert_eq!(run(&["-r", "samples/gen-policy.pcap", "-c", "0"]).code, 2);
+}
+
+/// `--check-config`: checks what a run would check, prints the effective policy (a policy
+/// file that reads back as the same policy), exits 0; any problem is the usual error, 2.
+#[test]
+fn check_config_validates_and_prints_the_effective_policy() {
+    let ok = run(&[
+        "--check-config",
+        "--policy",
+        "tests/policy/site.toml",
+        "-r",
+        "samples/gen-policy.pcap",
+    ]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.starts_with("configuration OK\n"), "{}", ok.stdout);
+    assert!(ok.stdout.contains("blocked_ports = [9100]"));
+    assert!(
+        ok.stdout.contains("[scan]\nhosts = 8\n"),
+        "defaults are spelled out"
+    );
+    assert!(
+        ok.stdout.is_empty() || !ok.stdout.contains("\"event_type\""),
+        "no records"
+    );
+    // the printed policy is a policy file that means the same
+    let dir = tempfile::tempdir().unwrap();
+    let again = dir.path().join("effective.toml");
+    let body: String = ok
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "configuration OK")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&again, &body).unwrap();
+    let second = run(&["--check-config", "--policy", again.to_str().unwrap()]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let body2: String = second
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#') && *l != "configuration OK")
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(body2, body);
+    // what a run would refuse, --check-config refuses, without starting anything
+    let out = dir.path().join("no/such/dir/eve.json");
+    run(&[
+        "--check-config",
+        "-r",
+        "samples/gen-policy.pcap",
+        "-o",
+        out.to_str().unwrap(),
+    ])
+    .assert_clean_error(2, "cannot open output");
+    run(&["--check-config", "-r", "samples/nope.pcap"]).assert_clean_error(2, "nope.pcap");
+    run(&["--check-config", "-f", "port nonsense"]).assert_clean_error(2, "bad filter");
+    run(&["--check-config", "-Z", "no-such-user-bjnpw"])
+        .assert_clean_error(2, "no-such-user-bjnpw");
+    run(&["--check-config", "-i", "no-such-if0"]).assert_clean_error(2, "no-such-if0");
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "blocked_ports = [\"x\"]\n").unwrap();
+    run(&["--check-config", "--policy", bad.to_str().unwrap()]).assert_clean_error(2, "line 1");
+    assert!(!out.exists());
+}
+
+/// Completions for bash, zsh and fish and the man page come from the same flag definitions.
+#[test]
+fn completions_and_man_page() {
+    for shell in ["bash", "zsh", "fish"] {
+        let r = run(&["completions", shell]);
+        assert_eq!(r.code, 0, "{shell}: {}", r.stderr);
+        for flag in ["check-config", "blocked-port", "verify"] {
+            assert!(r.stdout.contains(flag), "{shell} completion lacks {flag}");
+        }
+        if have(shell) {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), &r.stdout).unwrap();
+            let check = std::process::Command::new(shell)
+                .arg(if shell == "fish" {
+                    "--no-execute"
+                } else {
+                    "-n"
+                })
+                .arg(file.path())
+                .output()
+                .unwrap();
+            assert!(
+                check.status.success(),
+                "{shell} rejects its completion script: {}",
+                String::from_utf8_lossy(&check.stderr)
+            );
+        }
+    }
+    let man = run(&["man"]);
+    assert_eq!(man.code, 0);
+    assert!(
+        man.stdout.contains(".TH bjnp-watch 1"),
+        "{}",
+        &man.stdout[..200.min(man.stdout.len())]
+    );
+    for flag in ["check\\-config", "blocked\\-port", "\\-c\\fR"] {
+        assert!(man.stdout.contains(flag), "man page lacks {flag}");
+    }
+    assert_eq!(run(&["completions", "tcsh"]).code, 2);
+}
+
+/// `-v`: diagnostics without RUST_LOG; none by default.
+#[test]
+fn verbose_flag_turns_on_diagnostics() {
+    let quiet = run(&["-r", "samples/gen-policy.pcap", "-q"]);
+    assert!(!quiet.stderr.contains("replaying"), "{}", quiet.stderr);
+    let v = run(&["-r", "samples/gen-policy.pcap", "-q", "-v"]);
+    assert!(v.stderr.contains("replaying"), "{}", v.stderr);
+    assert!(!v.stderr.contains("replay settings"));
+    let vv = run(&["-r", "samples/gen-policy.pcap", "-q", "-vv"]);
+    assert!(vv.stderr.contains("replay settings"), "{}", vv.stderr);
+}
+
+/// `make install` (here its second half, for the binary under test) puts the binary, the man
+/// page and the completions where man, bash, zsh and fish look for them.
+#[test]
+fn make_install_puts_man_page_and_completions_in_place() {
+    if !have("make") {
+        return skip_or_fail("make is not installed");
+    }
+    let dest = tempfile::tempdir().unwrap();
+    let out = Command::new("make")
+        .args([
+            "-s",
+            "install-files",
+            &format!("BIN={}", bin()),
+            "PREFIX=/usr",
+        ])
+        .arg(format!("DESTDIR={}", dest.path().display()))
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let usr = dest.path().join("usr");
+    for f in [
+        "bin/bjnp-watch",
+        "share/man/man1/bjnp-watch.1",
+        "share/bash-completion/completions/bjnp-watch",
+        "share/zsh/site-functions/_bjnp-watch",
+        "share/fish/vendor_completions.d/bjnp-watch.fish",
+    ] {
+        let len = std::fs::metadata(usr.join(f)).map(|m| m.len()).unwrap_or(0);
+        assert!(len > 100, "{f} missing or empty");
+    }
+    if have("man") {
+        let page = Command::new("man")
+            .arg("-l")
+            .arg(usr.join("share/man/man1/bjnp-watch.1"))
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&page.stdout);
+        assert!(
+            text.contains("--check-config"),
+            "man renders the page: {text}"
+        );
+    }
+}

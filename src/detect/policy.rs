@@ -428,6 +428,59 @@ impl Policy {
     pub fn is_blocked(&self, port: u16) -> bool {
         self.blocked_ports.contains(&port)
     }
+
+    /// The policy in force, as a policy file that says the same (`--check-config`): every
+    /// setting spelled out, defaults included, so what the sensor will do is on one page.
+    pub fn effective_toml(&self) -> String {
+        use std::fmt::Write;
+        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let nets = |v: &[IpNet]| {
+            let items: Vec<String> = v.iter().map(|n| q(&n.to_string())).collect();
+            format!("[{}]", items.join(", "))
+        };
+        let dur = |d: Duration| q(&humantime::format_duration(d).to_string());
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "# effective policy (from {})",
+            self.origin.replace('\n', " ")
+        );
+        let _ = writeln!(
+            s,
+            "monitor_ports = {{ tcp = {:?}, udp = {:?} }}",
+            self.ports.tcp_ports(),
+            self.ports.udp_ports()
+        );
+        let _ = writeln!(s, "blocked_ports = {:?}", self.blocked_ports);
+        for p in &self.printers {
+            let _ = writeln!(
+                s,
+                "\n[[printer]]\nname = {}\naddress = {}",
+                q(&p.name),
+                q(&p.address.to_string())
+            );
+            if !p.allow.is_empty() {
+                let _ = writeln!(s, "allow = {}", nets(&p.allow));
+            }
+        }
+        let _ = writeln!(s, "\n[clients]\nallow = {}", nets(&self.clients_allow));
+        let _ = writeln!(
+            s,
+            "\n[scan]\nhosts = {}\nports = {}\nwindow = {}\nslow_window = {}",
+            self.scan_hosts,
+            self.scan_ports,
+            dur(self.scan_window),
+            dur(self.scan_slow_window)
+        );
+        let _ = writeln!(s, "\n[suppress]\nwindow = {}", dur(self.suppress_window));
+        let _ = writeln!(
+            s,
+            "\n[campaign]\nsources = {}\nattempts = {}\nlog_folded_flows = {}",
+            self.campaign_sources, self.campaign_attempts, self.log_folded_flows
+        );
+        let _ = writeln!(s, "\n[alerts]\nbudget = {}", self.alert_budget);
+        s
+    }
 }
 
 /// The line of the `nth` occurrence of `needle` outside comments.
@@ -448,6 +501,34 @@ fn line_of(text: &str, byte: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn effective_policy_reads_back_as_the_same_policy() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/policy/site.toml"
+        ))
+        .unwrap();
+        let p = Policy::parse(&text, "site.toml").unwrap();
+        let shown = p.effective_toml();
+        let q = Policy::parse(&shown, "shown").unwrap_or_else(|e| panic!("{e}\n{shown}"));
+        assert_eq!(
+            format!(
+                "{:?}",
+                Policy {
+                    origin: String::new(),
+                    ..q
+                }
+            ),
+            format!(
+                "{:?}",
+                Policy {
+                    origin: String::new(),
+                    ..p
+                }
+            )
+        );
+    }
 
     const SITE: &str = r#"
 monitor_ports = { tcp = [8610, 8611, 8612, 8613, 8614, 9100, 9101, 9102], udp = [8610, 8611, 8612, 8613, 8614] }

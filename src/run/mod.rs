@@ -97,6 +97,70 @@ pub fn signals() -> Result<(Arc<AtomicBool>, Arc<AtomicBool>), RunError> {
     Ok((stop, reopen))
 }
 
+/// `-c COUNT`: the engine sees at most COUNT frames (those the filter passed, as tcpdump
+/// counts), then the run is asked to stop; frames that arrive after (the rest of a live batch,
+/// the drain at stop) are not processed.
+pub struct CountLimit {
+    inner: Box<dyn FrameEngine>,
+    left: Option<u64>,
+    stop: Arc<AtomicBool>,
+}
+
+impl CountLimit {
+    pub fn new(inner: Box<dyn FrameEngine>, count: Option<u64>, stop: Arc<AtomicBool>) -> Self {
+        CountLimit {
+            inner,
+            left: count,
+            stop,
+        }
+    }
+}
+
+impl FrameEngine for CountLimit {
+    fn set_source(&mut self, src: crate::capture::Source) {
+        self.inner.set_source(src)
+    }
+    fn count_filtered(&mut self, frame: &crate::capture::Frame<'_>) {
+        if self.left != Some(0) {
+            self.inner.count_filtered(frame)
+        }
+    }
+    fn process(&mut self, frame: &crate::capture::Frame<'_>, out: &mut dyn RecordSink) {
+        match &mut self.left {
+            Some(0) => return,
+            Some(n) => {
+                *n -= 1;
+                if *n == 0 {
+                    self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            None => {}
+        }
+        self.inner.process(frame, out)
+    }
+    fn tick(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
+        self.inner.tick(now, out)
+    }
+    fn finish(&mut self, out: &mut dyn RecordSink) {
+        self.inner.finish(out)
+    }
+    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> crate::event::Record {
+        self.inner.stats_record(now, live)
+    }
+    fn packets(&self) -> u64 {
+        self.inner.packets()
+    }
+    fn last_ts(&self) -> Timestamp {
+        self.inner.last_ts()
+    }
+    fn inventory(&self) -> crate::event::InventoryReport {
+        self.inner.inventory()
+    }
+    fn ports(&self) -> &crate::net::PortSet {
+        self.inner.ports()
+    }
+}
+
 /// The end of a run whose input was read: every flow ends, the final `stats` record (at `now`,
 /// with the live `counters`) is written, the output drains. Returns the summary line.
 pub fn finish(
