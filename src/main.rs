@@ -144,6 +144,8 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     let (now, counters) = match &result {
         Ok(Some(c)) => (Timestamp::now(), Some(*c)),
         _ if is_live => (Timestamp::now(), None),
+        // a replay is timestamped by its last packet; one stopped before any came, by the clock
+        _ if engine.packets() == 0 => (Timestamp::now(), None),
         _ => (engine.last_ts(), None),
     };
     let line = run::finish(engine.as_mut(), out, now, counters, started)?;

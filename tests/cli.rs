@@ -443,3 +443,77 @@ fn make_install_puts_man_page_and_completions_in_place() {
         );
     }
 }
+
+/// `tcpdump -w - | bjnp-watch -r -` on a quiet link: the first SIGINT (or SIGTERM) ends the
+/// replay at once, with the final stats and exit 0, although the pipe stays open and silent.
+#[test]
+fn idle_pipe_is_interrupted_promptly() {
+    let sample = std::fs::read(root().join("samples/gen-policy.pcap")).unwrap();
+    // the pcap header and the first record: a packet, then silence
+    let first_len = u32::from_le_bytes(sample[24 + 8..24 + 12].try_into().unwrap()) as usize;
+    let head = &sample[..24 + 16 + first_len];
+    for (signal, before_header) in [("-INT", false), ("-TERM", false), ("-INT", true)] {
+        let mut child = Command::new(bin())
+            .args(["-r", "-", "-q"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if !before_header {
+            stdin.write_all(head).unwrap();
+            stdin.flush().unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let sent = std::time::Instant::now();
+        assert!(Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success());
+        // bounded: the child is killed if it does not end by itself
+        let mut done = None;
+        for _ in 0..50 {
+            if let Some(st) = child.try_wait().unwrap() {
+                done = Some(st);
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        let waited = sent.elapsed();
+        if done.is_none() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        let status = done.unwrap_or_else(|| panic!("{signal}: still running 5 s after the signal"));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "{signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            waited < std::time::Duration::from_secs(2),
+            "{signal}: took {waited:?}"
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stats: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.contains("\"event_type\":\"stats\""))
+            .collect();
+        if before_header {
+            assert_eq!(stats.len(), 1, "stopped before the header: {stdout}");
+            assert!(stats[0].contains("\"packets\":0,"), "{}", stats[0]);
+            assert!(
+                !stats[0].contains("1970-"),
+                "timestamped by the clock: {}",
+                stats[0]
+            );
+        } else {
+            assert_eq!(stats.len(), 1, "{signal}: the final stats record: {stdout}");
+            assert!(stats[0].contains("\"packets\":1,"), "{}", stats[0]);
+        }
+    }
+}

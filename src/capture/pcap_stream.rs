@@ -6,9 +6,11 @@ use super::deliver::{classic_ts, deliver, Summary, MAX_RECORD, PROGRESS_EVERY};
 use super::filter::OfflineFilter;
 use super::{CaptureError, Frame};
 use crate::net::Timestamp;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use pcap_parser::pcapng::Block;
 use pcap_parser::{create_reader, PcapBlockOwned, PcapError};
 use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -29,10 +31,25 @@ pub(super) fn replay(
     on: &mut dyn FnMut(&Frame<'_>, bool),
     progress: &mut dyn FnMut(u64),
 ) -> Result<Summary, CaptureError> {
-    let (input, is_ng) = open(path)?;
     let p = || path.to_path_buf();
+    let (input, is_ng) = match open(path, stop) {
+        // Stopped before the header came (an idle pipe): nothing was read, nothing is wrong.
+        Err(_) | Ok((_, _)) if stop.load(Ordering::Relaxed) => {
+            return Ok(Summary {
+                interrupted: true,
+                ..Summary::default()
+            })
+        }
+        r => r?,
+    };
     let mut reader = match create_reader(INITIAL_BUFFER, input) {
         Ok(r) => r,
+        Err(_) if stop.load(Ordering::Relaxed) => {
+            return Ok(Summary {
+                interrupted: true,
+                ..Summary::default()
+            })
+        }
         Err(PcapError::Eof) => {
             return Err(CaptureError::NotACapture {
                 path: p(),
@@ -153,6 +170,12 @@ pub(super) fn replay(
                 offset
             }
             Err(PcapError::Eof) => break,
+            // A stop while a pipe was idle ends the input where it is: a record cut by it is
+            // the stop's doing, not the capture's.
+            Err(_) if stop.load(Ordering::Relaxed) => {
+                sum.interrupted = true;
+                break;
+            }
             Err(PcapError::Incomplete(_)) => {
                 reader.refill().map_err(|_| CaptureError::Read {
                     path: p(),
@@ -245,20 +268,36 @@ fn ng_time(units: u64, resolution: u64, offset: i64) -> Timestamp {
 
 /// Opens the input and reads its head up front (also: whether it is pcapng): pcap-parser sniffs the format from its first
 /// read, and a pipe may hand over only a few bytes at a time.
-fn open(path: &Path) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
+fn open<'a>(
+    path: &Path,
+    stop: &'a AtomicBool,
+) -> Result<(Box<dyn Read + Send + 'a>, bool), CaptureError> {
     let err = |source| CaptureError::Open {
         path: path.to_path_buf(),
         source,
     };
-    let mut input: Box<dyn Read + Send> = if path == Path::new("-") {
-        Box::new(io::stdin())
+    let mut input: Box<dyn Read + Send + 'a> = if path == Path::new("-") {
+        // A duplicate of fd 0, read unbuffered: std's stdin buffers what it reads, and a poll
+        // of the descriptor would wait for more while a packet sat in that buffer.
+        let fd = io::stdin().as_fd().try_clone_to_owned().map_err(err)?;
+        Box::new(Interruptible {
+            inner: std::fs::File::from(fd),
+            stop,
+        })
     } else {
-        if std::fs::metadata(path).map_err(err)?.is_dir() {
+        let meta = std::fs::metadata(path).map_err(err)?;
+        if meta.is_dir() {
             return Err(CaptureError::IsDirectory {
                 path: path.to_path_buf(),
             });
         }
-        Box::new(std::fs::File::open(path).map_err(err)?)
+        let file = std::fs::File::open(path).map_err(err)?;
+        if meta.is_file() {
+            Box::new(file)
+        } else {
+            // a named pipe or a device: it may stay silent for as long as its writer likes
+            Box::new(Interruptible { inner: file, stop })
+        }
     };
     let mut head = Vec::with_capacity(HEAD_MAX);
     let mut chunk = [0u8; HEAD_MAX];
@@ -280,6 +319,32 @@ fn open(path: &Path) -> Result<(Box<dyn Read + Send>, bool), CaptureError> {
     }
     let is_ng = head.starts_with(&[0x0a, 0x0d, 0x0d, 0x0a]);
     Ok((Box::new(io::Cursor::new(head).chain(input)), is_ng))
+}
+
+/// A pipe that may stay silent for hours (`tcpdump -w - | bjnp-watch -r -` on a quiet link):
+/// each read first waits until there is something to read, looking at the stop flag every
+/// 100 ms, so INT/TERM end the replay at once (a read that sees the flag is the end of input)
+/// instead of at the next packet.
+struct Interruptible<'a, R> {
+    inner: R,
+    stop: &'a AtomicBool,
+}
+
+impl<R: Read + AsFd> Read for Interruptible<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(0);
+            }
+            let mut fds = [PollFd::new(self.inner.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(100u16)) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                // readable, closed (POLLHUP) or in error: the read itself says which
+                Ok(_) => return self.inner.read(buf),
+                Err(e) => return Err(io::Error::from(e)),
+            }
+        }
+    }
 }
 
 /// The most bytes read up front to recognise the format.
