@@ -122,8 +122,10 @@ pub struct BjnpStats {
     pub pending_evicted: u64,
 }
 
-/// Output counters. `records` is what the engine produced; the rest is filled in by the output
-/// stage when it writes this very record, so they count exactly what went before it.
+/// Output counters, all about the records that came before this one in the stream: `records`
+/// of them were made; each was `written`, dropped because the queue was full (counted when
+/// this record was made), or dropped because the sink was down (counted when it is written):
+/// `records = written + dropped_queue_full + dropped_sink_down`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OutputStats {
     pub records: u64,
@@ -131,12 +133,68 @@ pub struct OutputStats {
     pub written: u64,
     /// Dropped because the output queue was full (live capture only: a slow sink).
     pub dropped_queue_full: u64,
+    /// The same by event type: under pressure flow, bjnp, print and anomaly records go first;
+    /// alert, campaign, summary, printer, warning and stats records have a reserve.
+    #[serde(skip_serializing_if = "DroppedByType::is_empty")]
+    pub dropped_by_type: DroppedByType,
     /// Dropped because the sink was unavailable (syslog receiver down, reconnecting).
     pub dropped_sink_down: u64,
     /// Syslog connections re-established.
     pub reconnects: u64,
     /// Output file reopened (SIGHUP).
     pub reopens: u64,
+}
+
+/// Records dropped for a full queue, by event type (absent types: none dropped).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DroppedByType {
+    #[serde(skip_serializing_if = "is_zero")]
+    pub alert: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub anomaly: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub bjnp: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub campaign: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub flow: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub print: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub printer: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub stats: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub summary: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub warning: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl DroppedByType {
+    pub fn is_empty(&self) -> bool {
+        *self == DroppedByType::default()
+    }
+
+    /// The counter of an event type (`Body::event_type`'s names).
+    pub fn of(&mut self, event_type: &str) -> Option<&mut u64> {
+        Some(match event_type {
+            "alert" => &mut self.alert,
+            "anomaly" => &mut self.anomaly,
+            "bjnp" => &mut self.bjnp,
+            "campaign" => &mut self.campaign,
+            "flow" => &mut self.flow,
+            "print" => &mut self.print,
+            "printer" => &mut self.printer,
+            "stats" => &mut self.stats,
+            "summary" => &mut self.summary,
+            "warning" => &mut self.warning,
+            _ => return None,
+        })
+    }
 }
 
 /// The flow table's counters.

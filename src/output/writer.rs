@@ -15,7 +15,7 @@
 use super::format::{syslog_severity, Formatter};
 use super::sink::{Meta, Sent, Transport};
 use super::RecordSink;
-use crate::event::{Body, Record};
+use crate::event::{Body, DroppedByType, Record};
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
@@ -98,6 +98,20 @@ pub struct Output {
     mode: Mode,
     /// The most records in flight before live capture drops.
     limit: usize,
+    /// Records emitted so far, of every type (a `stats` record's `records`).
+    made: u64,
+    /// Records dropped for a full queue, by type (drops happen here, on the producer side).
+    by_type: DroppedByType,
+}
+
+/// What a full queue keeps: the records an analyst must not lose (alerts and what explains
+/// them, the sensor's own health) may use a reserve beyond the queue's limit; flow, bjnp,
+/// print and anomaly records are dropped first.
+fn is_priority(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "alert" | "campaign" | "summary" | "printer" | "warning" | "stats"
+    )
 }
 
 impl Output {
@@ -114,7 +128,8 @@ impl Output {
         // records is kept separately (`queued`), and the channel only has to be big enough.
         let (tx, rx) = sync_channel(match mode {
             Mode::Lossless => (queue / BATCH).max(1),
-            Mode::DropWhenFull => queue.max(1),
+            // room for single-record batches up to the limit and its priority reserve
+            Mode::DropWhenFull => queue.max(1) + queue / 4 + 1,
         });
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
@@ -143,6 +158,8 @@ impl Output {
             shared,
             mode,
             limit: queue.max(1),
+            made: 0,
+            by_type: DroppedByType::default(),
         }
     }
 
@@ -182,8 +199,10 @@ impl RecordSink for Output {
         Output::failed(self)
     }
 
-    fn emit(&mut self, r: Record) {
-        if let Body::Stats(_) = r.body {
+    fn emit(&mut self, mut r: Record) {
+        if let Body::Stats(st) = &mut r.body {
+            // this record's moment: every record before it was made by now
+            st.output.records = self.made;
             self.pending.items.push(Item::Stats(Box::new(r)));
         } else {
             self.formatter.render(&r, &mut self.line);
@@ -196,6 +215,7 @@ impl RecordSink for Output {
                 },
             });
         }
+        self.made += 1;
         if self.pending.len() >= BATCH {
             self.hand_over();
         }
@@ -213,30 +233,113 @@ impl Output {
         }
         let Some(tx) = &self.tx else { return };
         let fresh = self.spent.try_recv().unwrap_or_default();
-        let batch = std::mem::replace(&mut self.pending, fresh);
+        let mut batch = std::mem::replace(&mut self.pending, fresh);
         let n = batch.len();
         let queued = &self.shared.queued;
         match self.mode {
             Mode::Lossless => {
+                self.stamp_all(&mut batch);
                 queued.fetch_add(n, Ordering::Relaxed);
                 // Fails only when the thread is gone after a fatal error, already reported.
                 let _ = tx.send(batch);
             }
             Mode::DropWhenFull => {
-                let dropped = &self.shared.counters.dropped_queue_full;
                 if queued.load(Ordering::Relaxed) + n > self.limit {
-                    dropped.fetch_add(n as u64, Ordering::Relaxed);
-                    return;
+                    return self.overflow(batch);
                 }
+                self.stamp_all(&mut batch);
                 queued.fetch_add(n, Ordering::Relaxed);
                 match tx.try_send(batch) {
                     Ok(()) => {}
-                    Err(TrySendError::Full(_)) => {
+                    Err(TrySendError::Full(b)) => {
                         queued.fetch_sub(n, Ordering::Relaxed);
-                        dropped.fetch_add(n as u64, Ordering::Relaxed);
+                        self.overflow(b);
                     }
                     Err(TrySendError::Disconnected(_)) => {}
                 }
+            }
+        }
+    }
+
+    /// The queue has no room for `batch`: its priority records go on within the reserve, the
+    /// rest is dropped and counted by type. A `stats` record's drop counters are read as it
+    /// passes, so they count exactly the records before it.
+    fn overflow(&mut self, batch: Batch) {
+        let mut kept = self.spent.try_recv().unwrap_or_default();
+        let mut start = 0;
+        for item in batch.items {
+            match item {
+                Item::Line { end, meta } => {
+                    if is_priority(meta.msgid) {
+                        kept.bytes.extend_from_slice(&batch.bytes[start..end]);
+                        kept.items.push(Item::Line {
+                            end: kept.bytes.len(),
+                            meta,
+                        });
+                    } else {
+                        self.dropped(meta.msgid);
+                    }
+                    start = end;
+                }
+                Item::Stats(mut r) => {
+                    self.stamp(&mut r);
+                    kept.items.push(Item::Stats(r));
+                }
+            }
+        }
+        let m = kept.len();
+        if m == 0 {
+            return;
+        }
+        let Some(tx) = &self.tx else { return };
+        let queued = &self.shared.queued;
+        let reserve = self.limit / 4 + 1;
+        if queued.load(Ordering::Relaxed) + m <= self.limit + reserve {
+            queued.fetch_add(m, Ordering::Relaxed);
+            match tx.try_send(kept) {
+                Ok(()) | Err(TrySendError::Disconnected(_)) => return,
+                Err(TrySendError::Full(b)) => {
+                    queued.fetch_sub(m, Ordering::Relaxed);
+                    kept = b;
+                }
+            }
+        }
+        {
+            for item in &kept.items {
+                match item {
+                    Item::Line { meta, .. } => self.dropped(meta.msgid),
+                    Item::Stats(_) => self.dropped("stats"),
+                }
+            }
+        }
+    }
+
+    fn dropped(&mut self, event_type: &str) {
+        self.shared
+            .counters
+            .dropped_queue_full
+            .fetch_add(1, Ordering::Relaxed);
+        if let Some(n) = self.by_type.of(event_type) {
+            *n += 1;
+        }
+    }
+
+    /// The producer's side of a `stats` record's output counters, as of this record.
+    fn stamp(&self, r: &mut Record) {
+        if let Body::Stats(st) = &mut r.body {
+            st.output.dropped_queue_full = self
+                .shared
+                .counters
+                .dropped_queue_full
+                .load(Ordering::Relaxed);
+            st.output.dropped_by_type = self.by_type;
+        }
+    }
+
+    fn stamp_all(&self, batch: &mut Batch) {
+        for item in &mut batch.items {
+            if let Item::Stats(r) = item {
+                self.stamp(r);
             }
         }
     }
@@ -362,7 +465,6 @@ fn write_stats(
         // Only a stats record reads it: ask the sink then, not for every record.
         c.reconnects.store(sink.reconnects(), Ordering::Relaxed);
         st.output.written = c.written.load(Ordering::Relaxed);
-        st.output.dropped_queue_full = c.dropped_queue_full.load(Ordering::Relaxed);
         st.output.dropped_sink_down = c.dropped_sink_down.load(Ordering::Relaxed);
         st.output.reconnects = c.reconnects.load(Ordering::Relaxed);
         st.output.reopens = c.reopens.load(Ordering::Relaxed);
@@ -389,6 +491,24 @@ mod tests {
             origin: Origin::None,
             endpoints: None,
             body: Body::Stats(Box::default()),
+        }
+    }
+
+    /// A record that goes first when the queue is full.
+    fn anomaly_record() -> Record {
+        Record {
+            timestamp: Timestamp(0),
+            flow_id: None,
+            origin: Origin::None,
+            endpoints: None,
+            body: Body::Anomaly(crate::event::Anomaly {
+                kind: crate::event::AnomalyType::Decode,
+                event: crate::event::AnomalyEvent::ALL[0],
+                layer: None,
+                reason: None,
+                bytes: None,
+                preview_hex: None,
+            }),
         }
     }
 
@@ -432,7 +552,7 @@ mod tests {
         let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 512, None);
         let t = Instant::now();
         for _ in 0..10_000 {
-            out.emit(stats_record());
+            out.emit(anomaly_record());
         }
         out.commit();
         let elapsed = t.elapsed();
@@ -454,7 +574,7 @@ mod tests {
         };
         let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 100, None);
         for _ in 0..1_000 {
-            out.emit(stats_record());
+            out.emit(anomaly_record());
             out.commit();
         }
         let dropped = out.counters().dropped_queue_full.load(Ordering::Relaxed);
@@ -532,6 +652,81 @@ mod tests {
         let lines: Vec<Vec<u8>> = rx.try_iter().collect();
         let v: serde_json::Value = serde_json::from_slice(lines.last().unwrap()).unwrap();
         assert_eq!(v["timestamp"], "1970-01-01T00:00:01.000000Z");
+    }
+
+    /// A stuck sink under a burst: the queue's limit is reached, flow-like records are dropped
+    /// and counted by type, alerts and stats go on in the reserve, and each stats record's
+    /// counters are of one moment: the records before it were written or dropped.
+    #[test]
+    fn under_pressure_alerts_and_stats_go_first_and_stats_are_of_one_moment() {
+        let (open, release) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        let sink = Gate {
+            release,
+            opened: false,
+            got: tx,
+        };
+        let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 64, None);
+        let alert = || {
+            let mut r = stats_record();
+            r.body = Body::Warning(Box::new(crate::event::Warning {
+                code: crate::event::WarningCode::ALL[0],
+                message: "test".into(),
+                silent_sec: None,
+                iface_rx_packets: None,
+            }));
+            r
+        };
+        let (mut alerts, mut made) = (0, 0);
+        for i in 0..2_000 {
+            out.emit(anomaly_record());
+            made += 1;
+            if i % 200 == 0 {
+                out.emit(alert());
+                alerts += 1;
+                made += 1;
+            }
+            if i % 500 == 499 {
+                out.emit(stats_record());
+                made += 1;
+            }
+            out.commit();
+        }
+        assert!(made > 2_000);
+        open.send(()).unwrap();
+        out.finish().unwrap();
+        let lines: Vec<serde_json::Value> = rx
+            .try_iter()
+            .map(|l| serde_json::from_slice(&l).unwrap())
+            .collect();
+        let got = |t: &str| lines.iter().filter(|v| v["event_type"] == t).count();
+        // 10 warnings and 4 stats fit the reserve (a quarter of the limit) of a stuck sink
+        assert_eq!(got("warning"), alerts, "every priority record came through");
+        assert_eq!(got("stats"), 4);
+        assert!(
+            got("anomaly") < 200,
+            "the burst was dropped: {}",
+            got("anomaly")
+        );
+        // every stats record: records before it = written + dropped before it
+        for (written_before, v) in lines.iter().enumerate() {
+            let written_before = written_before as u64;
+            if v["event_type"] == "stats" {
+                let o = &v["stats"]["output"];
+                let n = |k: &str| o[k].as_u64().unwrap();
+                assert_eq!(n("written"), written_before, "{o}");
+                assert_eq!(
+                    n("records"),
+                    n("written") + n("dropped_queue_full") + n("dropped_sink_down"),
+                    "{o}"
+                );
+                assert_eq!(
+                    o["dropped_by_type"]["anomaly"], o["dropped_queue_full"],
+                    "{o}"
+                );
+                assert!(o["dropped_by_type"].get("warning").is_none(), "{o}");
+            }
+        }
     }
 
     /// Fails every write, like stdout after the reader of a pipe went away.
