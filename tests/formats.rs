@@ -14,54 +14,19 @@ use common::*;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The ECS 8.11 fields bjnp-watch writes, with their ECS data types (from the ECS field
-/// reference). Anything else must live under the custom `bjnp_watch.` namespace.
-const ECS_FIELDS: &[(&str, &str)] = &[
-    ("@timestamp", "date"),
-    ("message", "text"),
-    ("ecs.version", "keyword"),
-    ("event.kind", "keyword"),
-    ("event.category", "keyword"),
-    ("event.type", "keyword"),
-    ("event.action", "keyword"),
-    ("event.module", "keyword"),
-    ("event.dataset", "keyword"),
-    ("event.severity", "long"),
-    ("event.outcome", "keyword"),
-    ("event.start", "date"),
-    ("event.end", "date"),
-    ("source.ip", "ip"),
-    ("source.port", "long"),
-    ("source.bytes", "long"),
-    ("source.packets", "long"),
-    ("destination.ip", "ip"),
-    ("destination.port", "long"),
-    ("destination.bytes", "long"),
-    ("destination.packets", "long"),
-    ("network.transport", "keyword"),
-    ("network.type", "keyword"),
-    ("network.protocol", "keyword"),
-    ("network.community_id", "keyword"),
-    ("network.vlan.id", "keyword"),
-    ("network.inner.vlan.id", "keyword"),
-    ("network.bytes", "long"),
-    ("network.packets", "long"),
-    ("rule.id", "keyword"),
-    ("rule.name", "keyword"),
-    ("rule.category", "keyword"),
-    ("rule.ruleset", "keyword"),
-    ("rule.version", "keyword"),
-    ("observer.hostname", "keyword"),
-    ("observer.type", "keyword"),
-    ("observer.vendor", "keyword"),
-    ("observer.product", "keyword"),
-    ("observer.version", "keyword"),
-    ("observer.ingress.interface.name", "keyword"),
-    ("related.ip", "ip"),
-    ("device.manufacturer", "keyword"),
-    ("device.model.name", "keyword"),
-    ("log.level", "keyword"),
-];
+/// The ECS 8.11.0 field reference, as Elastic publishes it (`generated/csv/fields.csv` of
+/// elastic/ecs at tag v8.11.0, Apache-2.0: tests/data/ecs/), cut to the field sets a record can
+/// touch: field name → ECS data type. Anything else must live under `bjnp_watch.`.
+fn ecs_fields() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(root().join("tests/data/ecs/fields-8.11.0.csv")).unwrap();
+    let mut m = BTreeMap::new();
+    for line in text.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        m.insert(cols[0].to_owned(), cols[1].to_owned());
+    }
+    assert!(m.len() > 200, "the vendored ECS field list is there");
+    m
+}
 
 const ECS_KINDS: &[&str] = &[
     "alert",
@@ -124,6 +89,9 @@ fn check_type(path: &str, ty: &str, v: &Value) {
                     .unwrap_or_else(|_| panic!("{path}: not an IP: {t}"));
             }
             "long" => assert!(s.is_u64() || s.is_i64(), "{path}: not an integer: {s}"),
+            "keyword" | "match_only_text" | "text" | "wildcard" | "constant_keyword" => {
+                assert!(s.is_string(), "{path}: {ty} must be a string: {s}")
+            }
             "date" => {
                 let t = s.as_str().unwrap();
                 assert!(
@@ -131,7 +99,7 @@ fn check_type(path: &str, ty: &str, v: &Value) {
                     "{path}: not RFC 3339: {t}"
                 );
             }
-            _ => assert!(s.is_string(), "{path}: keyword must be a string: {s}"),
+            other => panic!("{path}: ECS type {other} is not checked here"),
         }
     }
 }
@@ -144,7 +112,7 @@ fn ecs_docs(sample_name: &str) -> Vec<Value> {
 
 #[test]
 fn ecs_documents_follow_the_schema() {
-    let known: BTreeMap<&str, &str> = ECS_FIELDS.iter().copied().collect();
+    let known = ecs_fields();
     let mut kinds_seen = BTreeSet::new();
     for name in samples() {
         for doc in ecs_docs(&name) {
@@ -168,6 +136,8 @@ fn ecs_documents_follow_the_schema() {
                     .get(path.as_str())
                     .unwrap_or_else(|| panic!("{name}: {path} is neither ECS nor bjnp_watch.*"));
                 check_type(path, ty, v);
+                // device.* is the device the event was collected on (the sensor), never a printer
+                assert!(!path.starts_with("device."), "{name}: {path}");
             }
             let kind = doc["event"]["kind"].as_str().unwrap();
             assert!(ECS_KINDS.contains(&kind), "{kind}");
@@ -194,6 +164,16 @@ fn ecs_documents_follow_the_schema() {
                 let sev = doc["event"]["severity"].as_u64().unwrap();
                 assert!((1..=4).contains(&sev));
             }
+            if et == "printer" {
+                // the printer is the host the record is about, and an IP pivot finds it
+                let ip = &doc["bjnp_watch"]["printer"]["ip"];
+                assert_eq!(doc["host"]["ip"][0], *ip, "{name}: {doc}");
+                assert!(doc["related"]["ip"].as_array().unwrap().contains(ip));
+            }
+            assert_ne!(
+                doc["network"]["protocol"], "unknown",
+                "{name}: say nothing instead"
+            );
             if doc.get("source").is_some() {
                 let t = doc["network"]["transport"].as_str().unwrap();
                 assert!(t == "tcp" || t == "udp", "{t}");
@@ -306,6 +286,8 @@ const CEF_KEYS: &[&str] = &[
     "cs2Label",
     "cs3",
     "cs3Label",
+    "cs4",
+    "cs4Label",
     "cs5",
     "cs5Label",
     "cn1",
@@ -364,6 +346,22 @@ fn cef_lines_follow_the_grammar_and_match_eve() {
                 assert_eq!(ext[key], src);
                 assert_eq!(ext["spt"], rec["src_port"].to_string());
                 assert_eq!(ext["cs1"], rec["community_id"].as_str().unwrap());
+            }
+            // CEF's outcome is success/failure; the attempt's verdict has its own labelled field
+            if let Some(o) = rec["evidence"]["outcome"].as_str() {
+                let reached = o == "established" || o == "half_open";
+                assert_eq!(ext["outcome"], if reached { "success" } else { "failure" });
+                assert_eq!(
+                    (ext["cs4"].as_str(), ext["cs4Label"].as_str()),
+                    (o, "attemptOutcome")
+                );
+            } else {
+                assert!(!ext.contains_key("outcome"), "{name}: {line}");
+            }
+            // IPv6 endpoints in the name are bracketed before their ports
+            if et != "alert" && rec["src_ip"].as_str().is_some_and(|a| a.contains(':')) {
+                let src = rec["src_ip"].as_str().unwrap();
+                assert!(h[5].contains(&format!("[{src}]:")), "{name}: {}", h[5]);
             }
             // everything without a CEF key travels intact in cs3
             let details: Value = serde_json::from_str(&ext["cs3"]).unwrap();

@@ -139,7 +139,13 @@ pub fn from_eve(ts: Timestamp, eve: &Value, obs: &Observer, out: &mut Vec<u8>) {
     if let Some(a) = eve.get("alert") {
         x.put_json("act", &a["action"]);
         x.put_json("cat", &a["category"]);
-        x.put_json("outcome", &eve["evidence"]["outcome"]);
+        // CEF's `outcome` is success or failure; the attempt's own verdict has a named field
+        if let Some(o) = eve["evidence"]["outcome"].as_str() {
+            let reached = matches!(o, "established" | "half_open");
+            x.put("outcome", if reached { "success" } else { "failure" });
+            x.put("cs4", o);
+            x.put("cs4Label", "attemptOutcome");
+        }
         let msg = summary_of_evidence(eve);
         if !msg.is_empty() {
             x.put("msg", &msg);

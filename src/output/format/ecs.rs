@@ -88,7 +88,11 @@ pub fn from_eve(eve: &Value, obs: &Observer) -> Value {
             "type": if v6 { "ipv6" } else { "ipv4" },
             "community_id": eve["community_id"],
         });
-        if let Some(p) = eve.get("app_proto") {
+        // "unknown" (a print stream whose language nobody could tell) says nothing: omitted
+        if let Some(p) = eve
+            .get("app_proto")
+            .filter(|p| p.as_str() != Some("unknown"))
+        {
             network["protocol"] = p.clone();
         }
         if let Some(Value::Array(tags)) = eve.get("vlan") {
@@ -130,26 +134,12 @@ pub fn from_eve(eve: &Value, obs: &Observer) -> Value {
             None => {}
         }
     }
-    // The device a BJNP answer or a printer record describes.
-    let identity = eve
-        .get("printer")
-        .map(|p| (p.get("mfg"), p.get("model")))
-        .or_else(|| {
-            eve["bjnp"]
-                .get("device_id")
-                .map(|d| (d.get("mfg"), d.get("mdl")))
-        });
-    if let Some((mfg, model)) = identity {
-        let mut device = Map::new();
-        if let Some(m) = mfg {
-            device.insert("manufacturer".into(), m.clone());
-        }
-        if let Some(m) = model {
-            device.insert("model".into(), json!({"name": m}));
-        }
-        if !device.is_empty() {
-            doc["device"] = Value::Object(device);
-        }
+    // A printer record is about the printer: ECS's `host` is the host an event is about, and
+    // `related.ip` is where an IP pivot looks. (`device.*` would be the device the event was
+    // collected on: the sensor.) Its identity stays in `bjnp_watch.printer`.
+    if let Some(ip) = eve.get("printer").and_then(|p| p.get("ip")) {
+        doc["host"] = json!({"ip": [ip]});
+        doc["related"] = json!({"ip": [ip]});
     }
     if et == "warning" {
         doc["log"] = json!({"level": "warning"});

@@ -191,13 +191,22 @@ pub fn syslog_severity(r: &Record) -> u8 {
 fn summary(eve: &Value) -> String {
     let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
     let et = eve["event_type"].as_str().unwrap_or("");
+    // An IPv6 address takes brackets before its port, as in a URL.
+    let host = |v: &Value| {
+        let a = s(v);
+        if a.contains(':') {
+            format!("[{a}]")
+        } else {
+            a
+        }
+    };
     let ends = || {
         format!(
             "{} {}:{} -> {}:{}",
             s(&eve["proto"]),
-            s(&eve["src_ip"]),
+            host(&eve["src_ip"]),
             eve["src_port"],
-            s(&eve["dest_ip"]),
+            host(&eve["dest_ip"]),
             eve["dest_port"]
         )
     };
