@@ -395,3 +395,215 @@ fn tcp_syslog_receiver_restart_drops_are_counted_and_delivery_resumes() {
     // and what was written is exactly what the two rsyslog runs stored (one file)
     assert_eq!(stored.len() as u64 - 1, written, "{o}");
 }
+
+// ---- sinks that fail: they never end the sensor nor corrupt a file ----
+
+/// Every line of the file is one whole JSON record.
+fn assert_whole_lines(p: &Path, skip_first: usize) -> Vec<Value> {
+    let text = std::fs::read_to_string(p).unwrap();
+    assert!(text.is_empty() || text.ends_with('\n'), "ends mid-line");
+    text.lines()
+        .skip(skip_first)
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a whole record ({e}): {l}"))
+        })
+        .collect()
+}
+
+#[test]
+fn a_file_left_mid_line_gets_a_newline_before_new_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("eve.json");
+    std::fs::write(&out, "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"event_ty").unwrap();
+    let r = run(&[
+        "-r",
+        "samples/gen-policy.pcap",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        "{\"timestamp\":\"2026-01-01T00:00:00Z\",\"event_ty"
+    );
+    let recs = assert_whole_lines(&out, 1);
+    assert!(recs.len() > 10);
+    assert_eq!(recs.last().unwrap()["event_type"], "stats");
+}
+
+/// A tmpfs of 64 KiB that fills up during a replay (root: a mount namespace of the test's own).
+/// The sensor goes on, drops what does not fit (counted), leaves only whole lines, reports the
+/// trouble on stderr, and the final stats (which the full disk cannot take) go to stderr.
+#[test]
+fn a_filling_disk_drops_records_whole_and_counted() {
+    if !is_root() || !have("unshare") {
+        return skip_or_fail("the full-disk test needs root and unshare (a mount namespace)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mnt = dir.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let out = mnt.join("eve.json");
+    let copy = dir.path().join("eve-copy.json");
+    // the namespace's mount vanishes with it: copy the file out before leaving
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs {m} && {bin} -r samples/gen-storm-recon.pcap -q -o {o}; rc=$?; cp {o} {c}; exit $rc",
+        m = mnt.display(),
+        bin = bin(),
+        o = out.display(),
+        c = copy.display()
+    );
+    let o = Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", &script])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    if stderr.contains("mount:") {
+        return skip_or_fail(&format!("cannot mount a tmpfs here: {stderr}"));
+    }
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let size = std::fs::metadata(&copy).unwrap().len();
+    assert!(size > 32 * 1024, "the disk filled up: {size} bytes");
+    let recs = assert_whole_lines(&copy, 0);
+    assert!(stderr.contains("cannot write records"), "{stderr}");
+    let stats_line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("final stats on stderr");
+    let st: Value = serde_json::from_str(stats_line).unwrap();
+    let out_st = &st["stats"]["output"];
+    let n = |k: &str| out_st[k].as_u64().unwrap();
+    assert!(n("dropped_sink_down") > 0, "{out_st}");
+    assert_eq!(
+        n("records") + n("warnings"),
+        n("written") + n("dropped_sink_down") + n("dropped_queue_full"),
+        "{out_st}"
+    );
+    // what the file holds is what was counted as written (the warning of the failure included)
+    assert_eq!(recs.len() as u64, n("written"), "{out_st}");
+}
+
+/// Logrotate moved the file away and the directory is not writable by the `-Z` user: the
+/// reopen fails, the sensor writes on to the open (moved) file, says so in a warning record
+/// and on stderr, and still ends with exit 0 and the final stats.
+#[test]
+fn a_failed_reopen_after_dropping_root_keeps_the_open_file() {
+    if !is_root() || !have("setpriv") {
+        return skip_or_fail("the -Z reopen test needs root");
+    }
+    let (bindir, copy) = world_readable_copy();
+    let dir = tempfile::Builder::new()
+        .prefix("bjnpw-logs")
+        .tempdir()
+        .unwrap();
+    // root's directory, world-readable, not writable by nobody
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = dir.path().join("eve.json");
+    let rotated = dir.path().join("eve.json.1");
+    let mut child = Command::new(&copy)
+        .args(["-r", "-", "-q", "-Z", "nobody", "-o", out.to_str().unwrap()])
+        .current_dir(bindir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&pcap_header()).unwrap();
+    feed(&mut stdin, 0, 10);
+    wait_for("the first records", Duration::from_secs(10), || {
+        lines_of(&out).len() >= 10
+    });
+    std::fs::rename(&out, &rotated).unwrap();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(500));
+    feed(&mut stdin, 10, 20);
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cannot reopen"), "{stderr}");
+    assert!(!out.exists(), "nobody could not create the new file");
+    let recs = assert_whole_lines(&rotated, 0);
+    let warning = recs
+        .iter()
+        .find(|r| r["event_type"] == "warning")
+        .expect("a warning record in the open file");
+    assert_eq!(warning["warning"]["code"], "output_reopen_failed");
+    let bjnp = recs.iter().filter(|r| r["event_type"] == "bjnp").count();
+    assert_eq!(
+        bjnp, 20,
+        "the records after the signal went to the open file"
+    );
+    let last = recs.last().unwrap();
+    assert_eq!(last["event_type"], "stats");
+    assert_eq!(last["stats"]["output"]["reopens"], 0);
+}
+
+/// A local syslog daemon that stopped reading (its socket full): SIGTERM still ends the sensor
+/// within 5 s, the records it could not send counted, the final stats on stderr.
+#[test]
+fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("log.sock");
+    // bound and never read: after a few datagrams every send waits
+    let _stalled = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    let target = format!("unix://{}", path.display());
+    let mut child = Command::new(bin())
+        .args(["-r", "-", "-q", "--syslog", &target])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&pcap_header()).unwrap();
+    feed(&mut stdin, 0, 400);
+    std::thread::sleep(Duration::from_millis(1500));
+    let sent = Instant::now();
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let mut status = None;
+    while sent.elapsed() < Duration::from_secs(10) {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let took = sent.elapsed();
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let o = child.wait_with_output().unwrap();
+    drop(stdin);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        took < Duration::from_secs(5),
+        "SIGTERM took {took:?}: {stderr}"
+    );
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
+    let stats_line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("final stats on stderr");
+    let st: Value = serde_json::from_str(stats_line).unwrap();
+    let out_st = &st["stats"]["output"];
+    assert!(
+        out_st["dropped_sink_down"].as_u64().unwrap() > 0,
+        "{out_st}"
+    );
+}

@@ -123,9 +123,10 @@ pub struct BjnpStats {
 }
 
 /// Output counters, all about the records that came before this one in the stream: `records`
-/// of them were made; each was `written`, dropped because the queue was full (counted when
-/// this record was made), or dropped because the sink was down (counted when it is written):
-/// `records = written + dropped_queue_full + dropped_sink_down`.
+/// of them were made (and `warnings` by the output stage itself); each was `written`, dropped
+/// because the queue was full (counted when this record was made), or dropped because the
+/// sink could not take it (counted when it is written):
+/// `records + warnings = written + dropped_queue_full + dropped_sink_down`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct OutputStats {
     pub records: u64,
@@ -143,6 +144,8 @@ pub struct OutputStats {
     pub reconnects: u64,
     /// Output file reopened (SIGHUP).
     pub reopens: u64,
+    /// Warnings the output stage wrote about itself (not in `records`).
+    pub warnings: u64,
 }
 
 /// Records dropped for a full queue, by event type (absent types: none dropped).

@@ -109,6 +109,12 @@ named_enum! {
     pub enum WarningCode {
         /// No packet passed the capture for several stats intervals.
         CaptureSilent = "capture_silent",
+        /// The output cannot be written (disk full, I/O error): records are dropped, counted.
+        OutputFailing = "output_failing",
+        /// The output works again; the warning says how many records were lost.
+        OutputRecovered = "output_recovered",
+        /// SIGHUP could not reopen the output file: the open one is kept, the reopen retried.
+        OutputReopenFailed = "output_reopen_failed",
     }
 }
 

@@ -15,8 +15,9 @@
 use super::format::{syslog_severity, Formatter};
 use super::sink::{Meta, Sent, Transport};
 use super::RecordSink;
-use crate::event::{Body, DroppedByType, Record};
+use crate::event::{Body, DroppedByType, Origin, Record, Timestamp, Warning, WarningCode};
 use std::io;
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,8 @@ pub struct Counters {
     pub dropped_sink_down: AtomicU64,
     pub reconnects: AtomicU64,
     pub reopens: AtomicU64,
+    /// Warnings the output stage wrote itself (a sink in trouble, a failed reopen).
+    pub warnings: AtomicU64,
 }
 
 #[derive(Default)]
@@ -48,6 +51,8 @@ struct Shared {
     queued: std::sync::atomic::AtomicUsize,
     failed: AtomicBool,
     error: Mutex<Option<io::Error>>,
+    /// Set at shutdown: past it, what is left is counted, not written.
+    deadline: Mutex<Option<Instant>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +187,9 @@ impl Output {
     /// Nothing still buffered is dropped, whatever the mode.
     pub fn finish(mut self) -> io::Result<()> {
         self.mode = Mode::Lossless;
+        if let Ok(mut d) = self.shared.deadline.lock() {
+            d.get_or_insert(Instant::now() + SHUTDOWN_BUDGET);
+        }
         self.hand_over();
         self.tx = None;
         if let Some(h) = self.handle.take() {
@@ -355,56 +363,216 @@ impl Drop for Output {
     }
 }
 
+/// How long shutdown may take to write what is left before the rest is counted as dropped:
+/// with the sinks' own per-write bounds, SIGTERM ends the process within 5 s.
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(3);
+/// A failed reopen is tried again this often, the open file kept meanwhile.
+const REOPEN_RETRY: Duration = Duration::from_secs(5);
+
+/// The output thread's own bookkeeping around the sink.
+struct Writer<'a> {
+    sink: Box<dyn Transport>,
+    formatter: Formatter,
+    shared: &'a Shared,
+    line: Vec<u8>,
+    /// A reopen that failed: tried again at this time.
+    reopen_retry: Option<Instant>,
+    deadline: Option<Instant>,
+}
+
+impl Writer<'_> {
+    fn c(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    fn fail(&self, e: io::Error) {
+        if let Ok(mut slot) = self.shared.error.lock() {
+            slot.get_or_insert(e);
+        }
+        self.shared.failed.store(true, Ordering::Relaxed);
+    }
+
+    fn account(&self, sent: io::Result<Sent>) {
+        match sent {
+            Ok(Sent::Written) => {
+                self.c().written.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(Sent::Buffered) => {}
+            Ok(Sent::Dropped) => {
+                self.c().dropped_sink_down.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Writes what the sink buffers and counts what became of it; then reports any trouble.
+    fn flush(&mut self) {
+        if self.shared.failed.load(Ordering::Relaxed) {
+            return;
+        }
+        match self.sink.flush() {
+            Ok(f) => {
+                let c = self.c();
+                c.written.fetch_add(f.written, Ordering::Relaxed);
+                c.dropped_sink_down.fetch_add(f.lost, Ordering::Relaxed);
+            }
+            Err(e) => self.fail(e),
+        }
+        if let Some(t) = self.sink.trouble() {
+            let what = self.sink.description();
+            let (code, message) = if t.recovered {
+                tracing::warn!(sink = %what, lost = t.lost, "output works again");
+                (
+                    WarningCode::OutputRecovered,
+                    format!(
+                        "{what} works again; {} records were lost meanwhile ({})",
+                        t.lost, t.error
+                    ),
+                )
+            } else {
+                tracing::warn!(sink = %what, error = %t.error, "cannot write records; dropping them (counted) and retrying");
+                (
+                    WarningCode::OutputFailing,
+                    format!("cannot write to {what}: {}; records are dropped (counted) and writing is retried", t.error),
+                )
+            };
+            self.warn(code, message);
+        }
+    }
+
+    /// A `warning` of the output stage itself, written through the sink like any record (and
+    /// counted in `stats.output.warnings`, not in `records`).
+    fn warn(&mut self, code: WarningCode, message: String) {
+        let r = Record {
+            timestamp: Timestamp::now(),
+            flow_id: None,
+            origin: Origin::None,
+            endpoints: None,
+            body: Body::Warning(Box::new(Warning {
+                code,
+                message,
+                silent_sec: None,
+                iface_rx_packets: None,
+            })),
+        };
+        self.c().warnings.fetch_add(1, Ordering::Relaxed);
+        self.formatter.render(&r, &mut self.line);
+        let meta = Meta {
+            msgid: r.event_type(),
+            severity: syslog_severity(&r),
+        };
+        let sent = self.sink.send(&self.line, meta);
+        self.account(sent);
+    }
+
+    /// SIGHUP (or a retry of a failed reopen): a reopen that fails keeps the open file.
+    fn reopen(&mut self) {
+        match self.sink.reopen() {
+            Ok(true) => {
+                self.c().reopens.fetch_add(1, Ordering::Relaxed);
+                self.reopen_retry = None;
+                tracing::info!(sink = %self.sink.description(), "reopened");
+            }
+            Ok(false) => {}
+            Err(e) => {
+                let first = self.reopen_retry.is_none();
+                self.reopen_retry = Some(Instant::now() + REOPEN_RETRY);
+                if first {
+                    let what = self.sink.description();
+                    tracing::warn!(sink = %what, error = %e, "cannot reopen; writing on to the open file, retrying every 5 s");
+                    self.warn(
+                        WarningCode::OutputReopenFailed,
+                        format!("cannot reopen {what}: {e}; writing on to the file already open, retrying every 5 s"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Past the shutdown deadline: the record is counted as dropped instead of written (a
+    /// stats record is still tried, and goes to stderr if the sink cannot take it).
+    fn late(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
+    fn item(&mut self, item: Item, bytes: &[u8]) {
+        match item {
+            Item::Line { meta, .. } => {
+                if self.late() {
+                    self.c().dropped_sink_down.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                let sent = self.sink.send(bytes, meta);
+                self.account(sent);
+            }
+            Item::Stats(r) => {
+                // its counters must see every record before it accounted: flush first
+                self.flush();
+                let c = &self.shared.counters;
+                let sent = write_stats(*r, &self.formatter, self.sink.as_mut(), c, &mut self.line);
+                let ok = matches!(sent, Ok(Sent::Written | Sent::Buffered));
+                self.account(sent);
+                if self.deadline.is_some() {
+                    // the last stats: make sure it is out, or on stderr
+                    let flushed = self.sink.flush();
+                    let reached = ok && matches!(flushed, Ok(f) if f.lost == 0);
+                    if let Ok(f) = flushed {
+                        self.c().written.fetch_add(f.written, Ordering::Relaxed);
+                        self.c()
+                            .dropped_sink_down
+                            .fetch_add(f.lost, Ordering::Relaxed);
+                    }
+                    if !reached {
+                        let mut err = io::stderr().lock();
+                        let _ = err.write_all(&self.line);
+                        let _ = err.write_all(b"\n");
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn run(
     rx: Receiver<Batch>,
     give_back: std::sync::mpsc::Sender<Batch>,
     formatter: Formatter,
-    mut sink: Box<dyn Transport>,
+    sink: Box<dyn Transport>,
     shared: &Shared,
     reopen: Option<Arc<AtomicBool>>,
 ) {
-    let c = &shared.counters;
-    let mut line = Vec::with_capacity(8192);
-    let mut last_flush = Instant::now();
-    let mut dirty = false;
-    let fail = |e: io::Error| {
-        if let Ok(mut slot) = shared.error.lock() {
-            slot.get_or_insert(e);
-        }
-        shared.failed.store(true, Ordering::Relaxed);
+    let mut w = Writer {
+        sink,
+        formatter,
+        shared,
+        line: Vec::with_capacity(8192),
+        reopen_retry: None,
+        deadline: None,
     };
+    let mut last_flush = Instant::now();
     loop {
         let next = rx.recv_timeout(FLUSH_EVERY);
-        if let Some(flag) = &reopen {
-            if flag.swap(false, Ordering::Relaxed) {
-                match sink.reopen() {
-                    Ok(true) => {
-                        c.reopens.fetch_add(1, Ordering::Relaxed);
-                        tracing::info!(sink = %sink.description(), "reopened");
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        tracing::error!(sink = %sink.description(), error = %e, "cannot reopen");
-                        fail(e);
-                    }
-                }
+        let hup = reopen
+            .as_ref()
+            .is_some_and(|flag| flag.swap(false, Ordering::Relaxed));
+        if hup || w.reopen_retry.is_some_and(|t| Instant::now() >= t) {
+            w.reopen();
+        }
+        if w.deadline.is_none() {
+            if let Some(d) = *shared.deadline.lock().unwrap_or_else(|e| e.into_inner()) {
+                w.deadline = Some(d);
+                w.sink.set_deadline(d);
             }
         }
-        let batch = match next {
+        let mut batch = match next {
             Ok(b) => b,
             Err(RecvTimeoutError::Timeout) => {
-                if dirty && !shared.failed.load(Ordering::Relaxed) {
-                    if let Err(e) = sink.flush() {
-                        fail(e);
-                    }
-                    dirty = false;
-                    last_flush = Instant::now();
-                }
+                w.flush();
+                last_flush = Instant::now();
                 continue;
             }
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        let mut batch = batch;
         let n = batch.len();
         let mut start = 0;
         for item in batch.items.drain(..) {
@@ -413,43 +581,24 @@ fn run(
                 // exit.
                 break;
             }
-            let sent = match item {
-                Item::Line { end, meta } => {
-                    let sent = sink.send(&batch.bytes[start..end], meta);
-                    start = end;
-                    sent
-                }
-                Item::Stats(r) => write_stats(*r, &formatter, sink.as_mut(), c, &mut line),
+            let end = match &item {
+                Item::Line { end, .. } => *end,
+                Item::Stats(_) => start,
             };
-            match sent {
-                Ok(Sent::Written) => {
-                    c.written.fetch_add(1, Ordering::Relaxed);
-                    dirty = true;
-                }
-                Ok(Sent::Dropped) => {
-                    c.dropped_sink_down.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(e) => fail(e),
-            }
+            w.item(item, &batch.bytes[start..end]);
+            start = end;
         }
         shared.queued.fetch_sub(n, Ordering::Relaxed);
         batch.bytes.clear();
         batch.items.clear();
         // the producer may be gone (shutdown): then the buffers simply go
         let _ = give_back.send(batch);
-        if dirty && last_flush.elapsed() >= FLUSH_EVERY {
-            if let Err(e) = sink.flush() {
-                fail(e);
-            }
-            dirty = false;
+        if last_flush.elapsed() >= FLUSH_EVERY {
+            w.flush();
             last_flush = Instant::now();
         }
     }
-    if !shared.failed.load(Ordering::Relaxed) {
-        if let Err(e) = sink.flush() {
-            fail(e);
-        }
-    }
+    w.flush();
 }
 
 /// A `stats` record, with the output counters as they are at this point of the stream:
@@ -468,6 +617,7 @@ fn write_stats(
         st.output.dropped_sink_down = c.dropped_sink_down.load(Ordering::Relaxed);
         st.output.reconnects = c.reconnects.load(Ordering::Relaxed);
         st.output.reopens = c.reopens.load(Ordering::Relaxed);
+        st.output.warnings = c.warnings.load(Ordering::Relaxed);
     }
     formatter.render(&r, line);
     let meta = Meta {
@@ -524,8 +674,8 @@ mod tests {
             let _ = self.got.send(line.to_vec());
             Ok(Sent::Written)
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+        fn flush(&mut self) -> io::Result<crate::output::sink::Flushed> {
+            Ok(Default::default())
         }
         fn description(&self) -> String {
             "slow".into()
@@ -619,8 +769,8 @@ mod tests {
             let _ = self.got.send(line.to_vec());
             Ok(Sent::Written)
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+        fn flush(&mut self) -> io::Result<crate::output::sink::Flushed> {
+            Ok(Default::default())
         }
         fn description(&self) -> String {
             "gate".into()
@@ -736,8 +886,8 @@ mod tests {
         fn send(&mut self, _l: &[u8], _m: Meta) -> io::Result<Sent> {
             Err(io::Error::from(io::ErrorKind::BrokenPipe))
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
+        fn flush(&mut self) -> io::Result<crate::output::sink::Flushed> {
+            Ok(Default::default())
         }
         fn description(&self) -> String {
             "broken".into()

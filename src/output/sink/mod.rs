@@ -21,15 +21,38 @@ pub struct Meta {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Sent {
     Written,
+    /// Taken into the sink's buffer: [`Transport::flush`] reports whether it reached the file.
+    Buffered,
     /// The receiver is unavailable; the record is counted as lost and the sink keeps trying.
     Dropped,
 }
 
+/// Buffered records that reached their destination, or were lost to a write error, since the
+/// last flush.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flushed {
+    pub written: u64,
+    pub lost: u64,
+}
+
+/// A sink in trouble that keeps going (a disk full, a failed write): what the writer reports
+/// in a `warning` record and on stderr, once when it starts and once when it is over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkTrouble {
+    pub error: String,
+    /// Records lost so far in this episode.
+    pub lost: u64,
+    pub recovered: bool,
+    pub reported: bool,
+}
+
 pub trait Transport: Send {
-    /// Writes one record. An error is fatal to output (stdout closed, disk full); network
-    /// receivers that go away are not errors but [`Sent::Dropped`].
+    /// Writes (or buffers) one record. An error is fatal to output (stdout closed); a file
+    /// that cannot be written and receivers that go away are not errors but
+    /// [`Sent::Dropped`] or, for buffered records, [`Flushed::lost`].
     fn send(&mut self, line: &[u8], meta: Meta) -> io::Result<Sent>;
-    fn flush(&mut self) -> io::Result<()>;
+    /// Writes what is buffered; reports what became of buffered records since the last call.
+    fn flush(&mut self) -> io::Result<Flushed>;
     /// SIGHUP: reopen the file (after logrotate moved it). No-op for other sinks.
     fn reopen(&mut self) -> io::Result<bool> {
         Ok(false)
@@ -38,6 +61,12 @@ pub trait Transport: Send {
     fn reconnects(&self) -> u64 {
         0
     }
+    /// New trouble to report, or the end of it.
+    fn trouble(&mut self) -> Option<SinkTrouble> {
+        None
+    }
+    /// Shutting down: no single write may wait past `deadline`.
+    fn set_deadline(&mut self, _deadline: std::time::Instant) {}
     /// For messages: `stdout`, `file PATH`, `syslog tcp://HOST:PORT`.
     fn description(&self) -> String;
 }

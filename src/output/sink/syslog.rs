@@ -22,6 +22,7 @@ const DEFAULT_PORT: u16 = 514;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A receiver that stops reading for this long is treated as gone.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const UNIX_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 const APP_NAME: &str = "bjnp-watch";
@@ -137,6 +138,8 @@ pub struct Syslog {
     backoff: Duration,
     reconnects: u64,
     buf: Vec<u8>,
+    /// Shutting down: no write may block past this.
+    deadline: Option<Instant>,
 }
 
 impl Syslog {
@@ -154,6 +157,7 @@ impl Syslog {
             backoff: BACKOFF_MIN,
             reconnects: 0,
             buf: Vec::with_capacity(8192),
+            deadline: None,
         };
         if !s.connect() {
             tracing::warn!(target = %s.target, "syslog receiver not reachable yet; retrying in the background");
@@ -182,6 +186,9 @@ impl Syslog {
             SyslogTarget::Unix(p) => {
                 let s = UnixDatagram::unbound()?;
                 s.connect(p)?;
+                // a local daemon that stops reading fills the socket: a send then waits this
+                // long at most, and the receiver counts as gone
+                s.set_write_timeout(Some(UNIX_WRITE_TIMEOUT))?;
                 Ok(Conn::Unix(s))
             }
         }
@@ -291,6 +298,27 @@ fn peer_closed(s: &TcpStream) -> bool {
 
 impl Transport for Syslog {
     fn send(&mut self, line: &[u8], meta: Meta) -> io::Result<Sent> {
+        // at shutdown, no send may wait past the deadline
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(Sent::Dropped);
+            }
+            let bound = Some(left.min(WRITE_TIMEOUT));
+            match &self.conn {
+                Some(Conn::Tcp(s)) => {
+                    let _ = s.set_write_timeout(bound);
+                }
+                Some(Conn::Unix(s)) => {
+                    let _ = s.set_write_timeout(bound.map(|b| b.min(UNIX_WRITE_TIMEOUT)));
+                }
+                _ => {}
+            }
+            if self.conn.is_none() {
+                // no reconnecting at shutdown: a connect could take its whole timeout
+                return Ok(Sent::Dropped);
+            }
+        }
         if !self.connect() {
             return Ok(Sent::Dropped);
         }
@@ -323,8 +351,12 @@ impl Transport for Syslog {
         }
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+    fn flush(&mut self) -> io::Result<super::Flushed> {
+        Ok(super::Flushed::default())
+    }
+
+    fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = Some(deadline);
     }
 
     fn reconnects(&self) -> u64 {
@@ -385,6 +417,7 @@ mod tests {
             backoff: BACKOFF_MIN,
             reconnects: 0,
             buf: Vec::new(),
+            deadline: None,
         };
         let msg = "{\"a\":\"x\\ny\"}\n";
         s.frame(
