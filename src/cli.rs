@@ -107,6 +107,27 @@ pub struct Cli {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub output: Option<PathBuf>,
 
+    /// Write the packets of monitored flows to a pcap file (replaced if it exists, as tcpdump
+    /// -w does); SIGHUP reopens it. Alert records name the file holding their packets.
+    #[arg(short = 'w', long = "write", value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// With -w: only the flows an alert names, from their first packet.
+    #[arg(long, requires = "write")]
+    pub write_alerted: bool,
+
+    /// With -w: start the next file (FILE1, FILE2, ...) before one grows past SIZE: millions of
+    /// bytes, or with k, m, g (1024-based), as tcpdump -C.
+    #[arg(short = 'C', value_name = "SIZE", requires = "write",
+          value_parser = crate::output::pcap::parse_size)]
+    pub write_size: Option<u64>,
+
+    /// With -w: start the next file every SECS seconds of packet time (as tcpdump -G, with
+    /// numbered names).
+    #[arg(short = 'G', value_name = "SECS", requires = "write",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_every: Option<u64>,
+
     /// Record format: eve (Suricata-style JSON), ecs (Elastic Common Schema JSON), cef
     /// (ArcSight CEF).
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Eve)]
@@ -374,6 +395,33 @@ impl Cli {
         }
     }
 
+    /// The evidence capture of `-w`, created now so a bad path fails before capture starts;
+    /// SIGHUP raises `reopen`.
+    pub fn open_evidence(
+        &self,
+        reopen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    ) -> Result<Option<crate::engine::evidence::Evidence>, crate::run::RunError> {
+        use crate::output::pcap::{PcapWriter, Rotation};
+        let Some(path) = &self.write else {
+            return Ok(None);
+        };
+        let rotation = Rotation {
+            size: self.write_size,
+            every_ns: self.write_every.map(|s| s.saturating_mul(1_000_000_000)),
+        };
+        let w = PcapWriter::create(path, rotation).map_err(|source| {
+            crate::run::RunError::OpenOutput {
+                path: path.clone(),
+                source,
+            }
+        })?;
+        Ok(Some(crate::engine::evidence::Evidence::new(
+            w,
+            self.write_alerted,
+            Some(reopen),
+        )))
+    }
+
     /// Who writes the records: `--sensor-name`, else the host name.
     pub fn observer(&self) -> Observer {
         let mut o = Observer::local();
@@ -481,6 +529,12 @@ impl Cli {
             ("--buffer-size", self.buffer_size.is_some()),
             ("--no-promisc", self.no_promisc),
         ];
+        if self.write.is_some() && self.workers > 1 {
+            return Err(Cli::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-w FILE needs one worker (--workers 1): the packets live with their worker",
+            ));
+        }
         if self.count.is_some() && self.interface.is_some() && self.workers > 1 {
             return Err(Cli::command().error(
                 clap::error::ErrorKind::ArgumentConflict,

@@ -70,6 +70,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     }
     let (stop, reopen) = run::signals()?;
     let sink = cli.open_sink()?;
+    let mut evidence = cli.open_evidence(run::hup_flag()?)?;
     let cfg = cli.engine_config(policy);
     let workers = usize::from(cli.workers);
     let live = match &cli.interface {
@@ -101,8 +102,11 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
                 linktype = capture.linktype(),
                 "capturing"
             );
-            let engine = Box::new(Engine::new(cfg));
-            let mut engine = run::CountLimit::new(engine, cli.count, Arc::clone(&stop));
+            let mut engine = Engine::new(cfg);
+            if let Some(ev) = evidence.take() {
+                engine.set_evidence(ev);
+            }
+            let mut engine = run::CountLimit::new(Box::new(engine), cli.count, Arc::clone(&stop));
             let r = live::capture(&mut capture, &clock, interval, &stop, &mut engine, &mut out);
             (Box::new(engine), r)
         }
@@ -121,7 +125,11 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
             let engine: Box<dyn FrameEngine> = if workers > 1 {
                 Box::new(Pool::new(cfg, workers))
             } else {
-                Box::new(Engine::new(cfg))
+                let mut engine = Engine::new(cfg);
+                if let Some(ev) = evidence.take() {
+                    engine.set_evidence(ev);
+                }
+                Box::new(engine)
             };
             let mut engine: Box<dyn FrameEngine> =
                 Box::new(run::CountLimit::new(engine, cli.count, Arc::clone(&stop)));

@@ -3,6 +3,7 @@
 //! they produce to the record builder (`records`). Live capture, replay, tests and benches
 //! drive it the same way.
 
+pub mod evidence;
 pub mod fact;
 mod fragments;
 pub mod judge;
@@ -12,7 +13,7 @@ pub mod worker;
 
 use crate::capture::{Frame, Source};
 use crate::detect::{policy::Policy, Detector};
-use crate::event::{BjnpStats, InventoryReport, Origin, OutputStats, Record, Stats};
+use crate::event::{BjnpStats, Body, InventoryReport, Origin, OutputStats, Record, Stats};
 use crate::flow::FlowConfig;
 use crate::net::{PortSet, Timestamp};
 use crate::output::RecordSink;
@@ -127,6 +128,8 @@ pub struct Engine {
     seq: u64,
     next_sweep: Timestamp,
     source: Option<Source>,
+    /// `-w`: the evidence capture.
+    evidence: Option<evidence::Evidence>,
 }
 
 impl Engine {
@@ -137,7 +140,13 @@ impl Engine {
             seq: 0,
             next_sweep: Timestamp::default(),
             source: None,
+            evidence: None,
         }
+    }
+
+    /// Writes the packets of monitored flows (or of alerted ones) to an evidence capture.
+    pub fn set_evidence(&mut self, ev: evidence::Evidence) {
+        self.evidence = Some(ev);
     }
 
     /// Called when a new file or interface starts; flow state carries across files.
@@ -171,11 +180,28 @@ impl Engine {
             return;
         }
         let seq = self.next_seq();
-        let mut sink = Inline {
-            judge: &mut self.judge,
-            out,
-        };
-        self.worker.frame(frame, seq, &mut sink);
+        match &mut self.evidence {
+            None => {
+                let mut sink = Inline {
+                    judge: &mut self.judge,
+                    out,
+                };
+                self.worker.frame(frame, seq, &mut sink);
+            }
+            Some(ev) => {
+                {
+                    let mut tap = ev.tap(out);
+                    let mut sink = Inline {
+                        judge: &mut self.judge,
+                        out: &mut tap,
+                    };
+                    self.worker.frame(frame, seq, &mut sink);
+                }
+                if let Some(flow) = self.worker.last_flow() {
+                    ev.packet(flow, frame);
+                }
+            }
+        }
     }
 
     fn next_seq(&mut self) -> u64 {
@@ -186,13 +212,28 @@ impl Engine {
     fn sweep(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
         self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL_NS));
         let seq = self.next_seq();
-        let mut sink = Inline {
-            judge: &mut self.judge,
-            out,
-        };
-        self.worker.expire(now, seq, &mut sink);
         let origin = self.origin();
-        self.judge.tick(now, &origin, out);
+        let mut ev = self.evidence.take();
+        {
+            let mut tap;
+            let out: &mut dyn RecordSink = match &mut ev {
+                Some(e) => {
+                    tap = e.tap(out);
+                    &mut tap
+                }
+                None => out,
+            };
+            let mut sink = Inline {
+                judge: &mut self.judge,
+                out,
+            };
+            self.worker.expire(now, seq, &mut sink);
+            self.judge.tick(now, &origin, out);
+        }
+        if let Some(e) = &mut ev {
+            e.tick(now);
+        }
+        self.evidence = ev;
     }
 
     /// Advances time without a packet (live capture on a quiet link).
@@ -207,19 +248,38 @@ impl Engine {
     pub fn finish(&mut self, out: &mut dyn RecordSink) {
         let now = self.worker.last_ts();
         let seq = self.next_seq();
-        let mut sink = Inline {
-            judge: &mut self.judge,
-            out,
-        };
-        self.worker.drain(now, seq, &mut sink);
         let origin = self.origin();
-        self.judge.finish(now, &origin, out);
+        let mut ev = self.evidence.take();
+        {
+            let mut tap;
+            let out: &mut dyn RecordSink = match &mut ev {
+                Some(e) => {
+                    tap = e.tap(out);
+                    &mut tap
+                }
+                None => out,
+            };
+            let mut sink = Inline {
+                judge: &mut self.judge,
+                out,
+            };
+            self.worker.drain(now, seq, &mut sink);
+            self.judge.finish(now, &origin, out);
+        }
+        if let Some(e) = &mut ev {
+            e.finish();
+        }
+        self.evidence = ev;
     }
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
     /// clock on replay (so replays are reproducible) and the wall clock live.
     pub fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
-        stats_record(&self.worker.stats(), &self.judge, now, live)
+        let mut r = stats_record(&self.worker.stats(), &self.judge, now, live);
+        if let (Body::Stats(st), Some(ev)) = (&mut r.body, &self.evidence) {
+            st.evidence = Some(ev.stats());
+        }
+        r
     }
 
     /// Frames seen so far (including those a `-f` filter rejected).
@@ -279,6 +339,7 @@ pub fn stats_record_with(
                 ..w.bjnp
             },
             detect: judge.detect().stats(),
+            evidence: None,
             output: OutputStats {
                 records: judge.records(),
                 ..OutputStats::default()

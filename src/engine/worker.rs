@@ -47,6 +47,8 @@ pub struct Worker {
     id: u16,
     /// Analyzer events of the current packet, reused so no packet allocates a list.
     events: Vec<AppEvent>,
+    /// The flow the last frame belonged to (its id), for `-w`.
+    last_flow: Option<u64>,
 }
 
 impl Worker {
@@ -70,6 +72,7 @@ impl Worker {
             source: None,
             id,
             events: Vec::new(),
+            last_flow: None,
         }
     }
 
@@ -129,6 +132,7 @@ impl Worker {
 
     /// One frame that passed [`wanted`](Self::wanted) (and was counted): its facts, at `seq`.
     pub fn frame(&mut self, frame: &Frame<'_>, seq: u64, out: &mut dyn FactSink) {
+        self.last_flow = None;
         match decode::decode(frame.linktype, frame.data) {
             Decoded::Packet(mut p) => {
                 p.frame_cut = frame.data.len() < frame.orig_len as usize;
@@ -200,6 +204,7 @@ impl Worker {
             },
         );
         let dir = flow.conn.update(p, frame.orig_len);
+        self.last_flow = Some(flow.conn.id());
         let cx = PacketCx {
             ts,
             cnt: (frame.cnt > 0).then_some(frame.cnt),
@@ -337,6 +342,11 @@ impl Worker {
                 end_view(id, f, reason, now, origin.clone(), analyzers, events),
             );
         });
+    }
+
+    /// The id of the monitored flow the last frame belonged to, if it belonged to one.
+    pub fn last_flow(&self) -> Option<u64> {
+        self.last_flow
     }
 
     pub fn stats(&self) -> WorkerStats {

@@ -331,6 +331,9 @@ pub struct Evidence {
     pub sources: Vec<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sources_total: Option<u64>,
+    /// `-w`: the capture file that holds this alert's packets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pcap_file: Option<String>,
 }
 
 /// A monitored flow that ended (Suricata's `flow`, Zeek's `conn`).

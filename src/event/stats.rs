@@ -11,6 +11,9 @@ pub struct Stats {
     pub flow: FlowTableStats,
     pub bjnp: BjnpStats,
     pub detect: DetectStats,
+    /// `-w`: the evidence capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceStats>,
     pub output: OutputStats,
     /// Live with `--workers N` (N > 1): each worker's share (the totals are above).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -146,6 +149,21 @@ pub struct OutputStats {
     pub reopens: u64,
     /// Warnings the output stage wrote about itself (not in `records`).
     pub warnings: u64,
+}
+
+/// What `-w` wrote (the `evidence` part of a `stats` record).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EvidenceStats {
+    /// Files started (rotation and SIGHUP included).
+    pub files: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// Packets lost to a write error.
+    pub write_errors: u64,
+    /// `--write-alerted`: packets of a flow not (yet) alerted that did not fit its buffer, and
+    /// flows whose buffer was dropped at the cap before an alert came.
+    pub packets_not_buffered: u64,
+    pub buffers_evicted: u64,
 }
 
 /// Records dropped for a full queue, by event type (absent types: none dropped).

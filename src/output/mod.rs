@@ -3,6 +3,7 @@
 pub mod format;
 pub mod inventory;
 pub mod json;
+pub mod pcap;
 pub mod sink;
 pub mod writer;
 

@@ -161,6 +161,15 @@ impl FrameEngine for CountLimit {
     }
 }
 
+/// A flag SIGHUP raises for one more reader (the evidence capture's reopen; the output thread
+/// has its own).
+pub fn hup_flag() -> Result<Arc<AtomicBool>, RunError> {
+    let flag = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&flag))
+        .map_err(RunError::Signals)?;
+    Ok(flag)
+}
+
 /// The end of a run whose input was read: every flow ends, the final `stats` record (at `now`,
 /// with the live `counters`) is written, the output drains. Returns the summary line.
 pub fn finish(
