@@ -404,6 +404,31 @@ mod tests {
         assert!("local9".parse::<Facility>().is_err());
     }
 
+    /// UDP is best-effort, but what the sender sees is counted: sends to a closed port on
+    /// loopback draw ICMP port unreachable, and the sends that report it (ECONNREFUSED) are
+    /// drops, not deliveries.
+    #[test]
+    fn udp_send_errors_are_drops() {
+        let port = {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.local_addr().unwrap().port()
+        };
+        let target = SyslogTarget::parse(&format!("udp://127.0.0.1:{port}")).unwrap();
+        let mut s = Syslog::new(target, Facility(21), "sensor");
+        let meta = Meta {
+            msgid: "alert",
+            severity: 2,
+        };
+        let mut dropped = 0;
+        for _ in 0..20 {
+            if s.send(b"{}", meta).unwrap() == Sent::Dropped {
+                dropped += 1;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(dropped >= 5, "refusals counted as drops: {dropped} of 20");
+    }
+
     #[test]
     fn octet_counting_frame() {
         let mut s = Syslog {
