@@ -90,6 +90,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     };
     let format = Formatter::new(cli.format, cli.observer());
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
+    out.watch_stop(Arc::clone(&stop));
     let started = Instant::now();
     let is_live = live.is_some();
     let clock = live::WallClock;

@@ -607,3 +607,68 @@ fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
         "{out_st}"
     );
 }
+
+/// A TCP syslog receiver that accepts and never reads, while a replay waits for room in the
+/// queue: SIGTERM still ends it within 5 s (the budget starts at the signal), every record
+/// written or counted.
+#[test]
+fn sigterm_with_a_stuck_tcp_receiver_and_a_full_queue() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("tcp://{}", listener.local_addr().unwrap());
+    let mut child = Command::new(bin())
+        .args(["-r", "-", "-q", "--syslog", &target])
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_conn, _) = listener.accept().unwrap(); // held open, never read
+    let mut stdin = child.stdin.take().unwrap();
+    let mut data = pcap_header();
+    for i in 0..60_000u32 {
+        data.extend(discover_frame(i / 1000, 1024 + (i % 60_000) as u16));
+    }
+    // the replay blocks on the full queue: write from a thread of its own
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+        stdin
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let mut status = None;
+    while sent.elapsed() < Duration::from_secs(15) {
+        if let Some(s) = child.try_wait().unwrap() {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = sent.elapsed();
+    if status.is_none() {
+        let _ = child.kill();
+    }
+    let o = child.wait_with_output().unwrap();
+    drop(writer.join());
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .expect("final stats on stderr");
+    let st: Value = serde_json::from_str(line).unwrap();
+    let out = &st["stats"]["output"];
+    let n = |k: &str| out[k].as_u64().unwrap();
+    assert!(n("dropped_sink_down") > 0, "{out}");
+    assert_eq!(
+        n("records") + n("warnings"),
+        n("written") + n("dropped_sink_down") + n("dropped_queue_full"),
+        "{out}"
+    );
+}

@@ -53,6 +53,9 @@ struct Shared {
     error: Mutex<Option<io::Error>>,
     /// Set at shutdown: past it, what is left is counted, not written.
     deadline: Mutex<Option<Instant>>,
+    /// The run's stop flag (SIGINT/SIGTERM): the shutdown budget starts when it is raised,
+    /// even while the producer still waits for room in the queue.
+    stop: std::sync::OnceLock<Arc<AtomicBool>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,6 +174,12 @@ impl Output {
     /// The sink failed for good (stdout closed, disk full): stop producing.
     pub fn failed(&self) -> bool {
         self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    /// Starts the shutdown budget as soon as `stop` is raised (SIGINT/SIGTERM), so a stuck sink
+    /// cannot hold a replay that waits for room in the queue.
+    pub fn watch_stop(&mut self, stop: Arc<AtomicBool>) {
+        let _ = self.shared.stop.set(stop);
     }
 
     pub fn counters(&self) -> &Counters {
@@ -365,7 +374,7 @@ impl Drop for Output {
 
 /// How long shutdown may take to write what is left before the rest is counted as dropped:
 /// with the sinks' own per-write bounds, SIGTERM ends the process within 5 s.
-pub const SHUTDOWN_BUDGET: Duration = Duration::from_secs(3);
+pub const SHUTDOWN_BUDGET: Duration = Duration::from_millis(2500);
 /// A failed reopen is tried again this often, the open file kept meanwhile.
 const REOPEN_RETRY: Duration = Duration::from_secs(5);
 
@@ -489,6 +498,32 @@ impl Writer<'_> {
         }
     }
 
+    /// The shutdown budget: from `finish`, or from the moment the run's stop flag went up.
+    fn check_deadline(&mut self) {
+        if self.deadline.is_some() {
+            return;
+        }
+        let mut slot = self
+            .shared
+            .deadline
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if slot.is_none()
+            && self
+                .shared
+                .stop
+                .get()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            *slot = Some(Instant::now() + SHUTDOWN_BUDGET);
+        }
+        if let Some(d) = *slot {
+            drop(slot);
+            self.deadline = Some(d);
+            self.sink.set_deadline(d);
+        }
+    }
+
     /// Past the shutdown deadline: the record is counted as dropped instead of written (a
     /// stats record is still tried, and goes to stderr if the sink cannot take it).
     fn late(&self) -> bool {
@@ -496,6 +531,7 @@ impl Writer<'_> {
     }
 
     fn item(&mut self, item: Item, bytes: &[u8]) {
+        self.check_deadline();
         match item {
             Item::Line { meta, .. } => {
                 if self.late() {
@@ -558,12 +594,7 @@ fn run(
         if hup || w.reopen_retry.is_some_and(|t| Instant::now() >= t) {
             w.reopen();
         }
-        if w.deadline.is_none() {
-            if let Some(d) = *shared.deadline.lock().unwrap_or_else(|e| e.into_inner()) {
-                w.deadline = Some(d);
-                w.sink.set_deadline(d);
-            }
-        }
+        w.check_deadline();
         let mut batch = match next {
             Ok(b) => b,
             Err(RecvTimeoutError::Timeout) => {

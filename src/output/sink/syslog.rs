@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 const DEFAULT_PORT: u16 = 514;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// A receiver that stops reading for this long is treated as gone.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 const UNIX_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
