@@ -548,6 +548,28 @@ fn a_failed_reopen_after_dropping_root_keeps_the_open_file() {
     assert_eq!(last["stats"]["output"]["reopens"], 0);
 }
 
+/// SIGTERM, then wait at most `limit` for the exit (killed after that): the status, if it
+/// exited by itself, and how long it took.
+fn terminate_bounded(
+    child: &mut Child,
+    limit: Duration,
+) -> (Option<std::process::ExitStatus>, Duration) {
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    while sent.elapsed() < limit {
+        if let Some(s) = child.try_wait().unwrap() {
+            return (Some(s), sent.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    (None, sent.elapsed())
+}
+
 /// A local syslog daemon that stopped reading (its socket full): SIGTERM still ends the sensor
 /// within 5 s, the records it could not send counted, the final stats on stderr.
 #[test]
@@ -569,25 +591,7 @@ fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
     stdin.write_all(&pcap_header()).unwrap();
     feed(&mut stdin, 0, 400);
     std::thread::sleep(Duration::from_millis(1500));
-    let sent = Instant::now();
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let mut status = None;
-    while sent.elapsed() < Duration::from_secs(10) {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let took = sent.elapsed();
-    if status.is_none() {
-        let _ = child.kill();
-    }
+    let (status, took) = terminate_bounded(&mut child, Duration::from_secs(10));
     let o = child.wait_with_output().unwrap();
     drop(stdin);
     let stderr = String::from_utf8_lossy(&o.stderr);
@@ -635,24 +639,7 @@ fn sigterm_with_a_stuck_tcp_receiver_and_a_full_queue() {
         stdin
     });
     std::thread::sleep(Duration::from_secs(3));
-    let sent = Instant::now();
-    assert!(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
-    let mut status = None;
-    while sent.elapsed() < Duration::from_secs(15) {
-        if let Some(s) = child.try_wait().unwrap() {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let took = sent.elapsed();
-    if status.is_none() {
-        let _ = child.kill();
-    }
+    let (status, took) = terminate_bounded(&mut child, Duration::from_secs(15));
     let o = child.wait_with_output().unwrap();
     drop(writer.join());
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -180,27 +180,11 @@ impl Engine {
             return;
         }
         let seq = self.next_seq();
-        match &mut self.evidence {
-            None => {
-                let mut sink = Inline {
-                    judge: &mut self.judge,
-                    out,
-                };
-                self.worker.frame(frame, seq, &mut sink);
-            }
-            Some(ev) => {
-                {
-                    let mut tap = ev.tap(out);
-                    let mut sink = Inline {
-                        judge: &mut self.judge,
-                        out: &mut tap,
-                    };
-                    self.worker.frame(frame, seq, &mut sink);
-                }
-                if let Some(flow) = self.worker.last_flow() {
-                    ev.packet(flow, frame);
-                }
-            }
+        self.tapped(out, |worker, judge, out| {
+            worker.frame(frame, seq, &mut Inline { judge, out });
+        });
+        if let (Some(ev), Some(flow)) = (&mut self.evidence, self.worker.last_flow()) {
+            ev.packet(flow, frame);
         }
     }
 
@@ -213,27 +197,26 @@ impl Engine {
         self.next_sweep = Timestamp(now.0.saturating_add(SWEEP_INTERVAL_NS));
         let seq = self.next_seq();
         let origin = self.origin();
-        let mut ev = self.evidence.take();
-        {
-            let mut tap;
-            let out: &mut dyn RecordSink = match &mut ev {
-                Some(e) => {
-                    tap = e.tap(out);
-                    &mut tap
-                }
-                None => out,
-            };
-            let mut sink = Inline {
-                judge: &mut self.judge,
-                out,
-            };
-            self.worker.expire(now, seq, &mut sink);
-            self.judge.tick(now, &origin, out);
-        }
-        if let Some(e) = &mut ev {
+        self.tapped(out, |worker, judge, out| {
+            worker.expire(now, seq, &mut Inline { judge, out });
+            judge.tick(now, &origin, out);
+        });
+        if let Some(e) = &mut self.evidence {
             e.tick(now);
         }
-        self.evidence = ev;
+    }
+
+    /// Runs `f` with the output, tapped by the evidence capture when there is one (alerts
+    /// release their flow's packets and name the file).
+    fn tapped(
+        &mut self,
+        out: &mut dyn RecordSink,
+        f: impl FnOnce(&mut Worker, &mut Judge, &mut dyn RecordSink),
+    ) {
+        match &mut self.evidence {
+            Some(e) => f(&mut self.worker, &mut self.judge, &mut e.tap(out)),
+            None => f(&mut self.worker, &mut self.judge, out),
+        }
     }
 
     /// Advances time without a packet (live capture on a quiet link).
@@ -249,27 +232,13 @@ impl Engine {
         let now = self.worker.last_ts();
         let seq = self.next_seq();
         let origin = self.origin();
-        let mut ev = self.evidence.take();
-        {
-            let mut tap;
-            let out: &mut dyn RecordSink = match &mut ev {
-                Some(e) => {
-                    tap = e.tap(out);
-                    &mut tap
-                }
-                None => out,
-            };
-            let mut sink = Inline {
-                judge: &mut self.judge,
-                out,
-            };
-            self.worker.drain(now, seq, &mut sink);
-            self.judge.finish(now, &origin, out);
-        }
-        if let Some(e) = &mut ev {
+        self.tapped(out, |worker, judge, out| {
+            worker.drain(now, seq, &mut Inline { judge, out });
+            judge.finish(now, &origin, out);
+        });
+        if let Some(e) = &mut self.evidence {
             e.finish();
         }
-        self.evidence = ev;
     }
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
