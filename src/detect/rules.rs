@@ -107,6 +107,7 @@ impl Rule {
                 PsInterpreter => info(1311, "postscript-interpreter-control", ADMIN, 3),
                 PsFingerprint => info(1312, "postscript-tool-fingerprint", MISC, 4),
                 PsRecon => info(1313, "postscript-recon", LEAK, 4),
+                PsObfuscation => info(1314, "postscript-obfuscated-operator", ADMIN, 2),
                 PclPermanentMacro => info(1401, "pcl-permanent-macro", ADMIN, 3),
                 PclEcho => info(1402, "pcl-echo-exfiltration", LEAK, 3),
                 PclRecon => info(1403, "pcl-recon", LEAK, 4),

@@ -1,8 +1,11 @@
 //! PostScript risk scanning at token level (docs/PROTOCOLS.md §6.4): a streaming tokenizer that
 //! knows comments, strings (nested parentheses, escapes), hex and ASCII85 strings,
 //! dictionaries and procedures, so a construct split across TCP segments or hidden in a
-//! comment or string is judged correctly. Fixed memory: a token, two string heads, a short
-//! literal history, a bounded procedure stack.
+//! comment or string is judged correctly. The head of every string is decoded (escapes, hex,
+//! ASCII85) as the interpreter would, so `(\167)` is the mode `w`; procedures defined by name
+//! with an exit are remembered, so calling one leaves a loop; an operator name assembled from
+//! strings (`cvn`) is obfuscation. Fixed memory: a token, two string heads, a short literal
+//! history, a bounded procedure stack, 16 named procedures.
 
 use super::risk::Risk;
 
@@ -10,19 +13,48 @@ const TOKEN_MAX: usize = 64;
 const STR_HEAD: usize = 32;
 const LITERALS: usize = 8;
 const PROC_DEPTH: usize = 64;
+const EXIT_PROCS: usize = 16;
+
+/// Operators whose name assembled from pieces (`(exit) (server) ... cvn`) is obfuscation.
+const RISKY_NAMES: &[&[u8]] = &[
+    b"exitserver",
+    b"startjob",
+    b"superexec",
+    b"deletefile",
+    b"renamefile",
+    b"initializedisk",
+    b"filenameforall",
+    b"devforall",
+    b"checkpassword",
+    b"setsystemparams",
+    b"executive",
+    b"file",
+];
+
+fn hex_value(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Normal,
     Comment,
-    /// `(...)`: nesting depth, escape pending.
-    Str(u16, bool),
-    /// `<...>`
-    Hex,
-    /// `<~...~>`
-    Ascii85(bool),
+    /// `(...)`: nesting depth and where an escape stands.
+    Str(u16, Esc),
+    /// `<...>`: a high nibble waiting for its low one.
+    Hex(Option<u8>),
+    /// `<~...~>`: a `~` just read, the group so far and its length.
+    Ascii85(bool, u32, u8),
     /// Just read `<`: a hex string, `<<` or `<~` follows.
     Angle,
+}
+
+/// Inside a `(...)` string: a backslash read, or the octal digits of `\ddd` so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Esc {
+    None,
+    Pending,
+    Octal(u8, u8),
 }
 
 #[derive(Clone, Copy)]
@@ -71,6 +103,15 @@ pub struct Scanner {
     closed_without_exit: bool,
     /// After exitserver/startjob: definitions now outlive the job.
     persistent: bool,
+    /// Procedures defined by name that can leave a loop (`/p { exit } def`), newest last.
+    exit_procs: [Head; EXIT_PROCS],
+    exit_procs_len: usize,
+    /// The literal name just before a top-level `{` (the name it may be defined under), and
+    /// the last top-level procedure closed: its name and whether it can leave a loop.
+    proc_name: Option<Head>,
+    closed_proc: Option<(Head, bool)>,
+    /// The previous token was a literal name.
+    after_lit: bool,
     /// One finding per risk per stream.
     reported: u64,
 }
@@ -90,6 +131,11 @@ impl Default for Scanner {
             procs: Vec::new(),
             closed_without_exit: false,
             persistent: false,
+            exit_procs: [Head::default(); EXIT_PROCS],
+            exit_procs_len: 0,
+            proc_name: None,
+            closed_proc: None,
+            after_lit: false,
             reported: 0,
         }
     }
@@ -137,50 +183,127 @@ impl Scanner {
                     }
                 }
                 State::Str(depth, esc) => {
-                    self.state = if esc {
-                        self.cur_str.push(c);
-                        State::Str(depth, false)
-                    } else {
-                        match c {
-                            b'\\' => State::Str(depth, true),
+                    self.state = match esc {
+                        // PLRM escapes: \n \r \t \b \f \\ \( \) \ddd, and a backslash
+                        // before a line break continues the line
+                        Esc::Pending => match c {
+                            b'0'..=b'7' => State::Str(depth, Esc::Octal(c - b'0', 1)),
+                            b'\n' | b'\r' => State::Str(depth, Esc::None),
+                            _ => {
+                                self.cur_str.push(match c {
+                                    b'n' => b'\n',
+                                    b'r' => b'\r',
+                                    b't' => b'\t',
+                                    b'b' => 0x08,
+                                    b'f' => 0x0c,
+                                    other => other,
+                                });
+                                State::Str(depth, Esc::None)
+                            }
+                        },
+                        Esc::Octal(v, n) if n < 3 && (b'0'..=b'7').contains(&c) => {
+                            let v = v.wrapping_mul(8).wrapping_add(c - b'0');
+                            if n + 1 == 3 {
+                                self.cur_str.push(v);
+                                State::Str(depth, Esc::None)
+                            } else {
+                                State::Str(depth, Esc::Octal(v, n + 1))
+                            }
+                        }
+                        Esc::Octal(v, _) => {
+                            // fewer than three digits: the value so far, then this byte as usual
+                            self.cur_str.push(v);
+                            i -= 1;
+                            State::Str(depth, Esc::None)
+                        }
+                        Esc::None => match c {
+                            b'\\' => State::Str(depth, Esc::Pending),
                             b'(' => {
                                 self.cur_str.push(c);
-                                State::Str(depth.saturating_add(1), false)
+                                State::Str(depth.saturating_add(1), Esc::None)
                             }
                             b')' if depth == 0 => {
-                                self.prev_str = self.last_str;
-                                self.last_str = self.cur_str;
+                                self.end_string();
                                 State::Normal
                             }
                             b')' => {
                                 self.cur_str.push(c);
-                                State::Str(depth - 1, false)
+                                State::Str(depth - 1, Esc::None)
                             }
                             _ => {
                                 self.cur_str.push(c);
-                                State::Str(depth, false)
+                                State::Str(depth, Esc::None)
                             }
-                        }
+                        },
                     };
                 }
-                State::Hex => {
-                    if c == b'>' {
-                        self.state = State::Normal;
-                    }
+                State::Hex(high) => {
+                    self.state = match (c, high, hex_value(c)) {
+                        (b'>', Some(h), _) => {
+                            // an odd digit count: the last digit is followed by a 0
+                            self.cur_str.push(h << 4);
+                            self.end_string();
+                            State::Normal
+                        }
+                        (b'>', None, _) => {
+                            self.end_string();
+                            State::Normal
+                        }
+                        (_, None, Some(d)) => State::Hex(Some(d)),
+                        (_, Some(h), Some(d)) => {
+                            self.cur_str.push(h << 4 | d);
+                            State::Hex(None)
+                        }
+                        // white space (and junk, which the interpreter would refuse) is skipped
+                        _ => State::Hex(high),
+                    };
                 }
-                State::Ascii85(tilde) => {
-                    self.state = if tilde && c == b'>' {
-                        State::Normal
-                    } else {
-                        State::Ascii85(c == b'~')
+                State::Ascii85(tilde, group, n) => {
+                    self.state = match c {
+                        b'>' if tilde => {
+                            // a final partial group of n > 1 characters gives n - 1 bytes
+                            if n > 1 {
+                                let mut g = group;
+                                for _ in n..5 {
+                                    g = g.wrapping_mul(85).wrapping_add(84);
+                                }
+                                for k in 0..n - 1 {
+                                    self.cur_str.push((g >> (24 - 8 * u32::from(k))) as u8);
+                                }
+                            }
+                            self.end_string();
+                            State::Normal
+                        }
+                        b'~' => State::Ascii85(true, group, n),
+                        b'z' if n == 0 => {
+                            (0..4).for_each(|_| self.cur_str.push(0));
+                            State::Ascii85(false, 0, 0)
+                        }
+                        b'!'..=b'u' => {
+                            let g = group.wrapping_mul(85).wrapping_add(u32::from(c - b'!'));
+                            if n + 1 == 5 {
+                                g.to_be_bytes().iter().for_each(|&b| self.cur_str.push(b));
+                                State::Ascii85(false, 0, 0)
+                            } else {
+                                State::Ascii85(false, g, n + 1)
+                            }
+                        }
+                        _ => State::Ascii85(false, group, n),
                     };
                 }
                 State::Angle => {
+                    self.cur_str = Head::default();
                     self.state = match c {
                         b'<' => State::Normal, // `<<` dictionary start
-                        b'~' => State::Ascii85(false),
-                        b'>' => State::Normal,
-                        _ => State::Hex,
+                        b'~' => State::Ascii85(false, 0, 0),
+                        b'>' => {
+                            self.end_string();
+                            State::Normal
+                        }
+                        _ => {
+                            i -= 1; // the first digit is read in the hex state
+                            State::Hex(None)
+                        }
                     };
                 }
                 State::Normal => {
@@ -194,10 +317,17 @@ impl Scanner {
                             b'%' => self.state = State::Comment,
                             b'(' => {
                                 self.cur_str = Head::default();
-                                self.state = State::Str(0, false);
+                                self.state = State::Str(0, Esc::None);
                             }
                             b'<' => self.state = State::Angle,
-                            b'{' if self.procs.len() < PROC_DEPTH => self.procs.push(false),
+                            b'{' if self.procs.len() < PROC_DEPTH => {
+                                if self.procs.is_empty() {
+                                    // `/name { ... } def`: the name it may be stored under
+                                    self.proc_name =
+                                        self.after_lit.then(|| self.lits[self.lits_len - 1]);
+                                }
+                                self.procs.push(false);
+                            }
                             b'}' => {
                                 let had_exit = self.procs.pop().unwrap_or(true);
                                 if had_exit {
@@ -205,7 +335,11 @@ impl Scanner {
                                         *parent = true;
                                     }
                                 }
+                                if self.procs.is_empty() {
+                                    self.closed_proc = self.proc_name.take().map(|n| (n, had_exit));
+                                }
                                 self.closed_without_exit = !had_exit;
+                                self.after_lit = false;
                                 continue;
                             }
                             b'/' => {
@@ -254,18 +388,56 @@ impl Scanner {
                 self.report(Risk::PsFingerprint, "/DoPrintErrors (PRET)".into(), out);
             }
             self.closed_without_exit = false;
+            self.after_lit = true;
             return;
         }
+        self.after_lit = false;
         // `{...} bind loop` and `{...} cvx loop` are still the same bare procedure
         let loop_after_bare_proc = if matches!(t, b"bind" | b"cvx") {
             self.closed_without_exit
         } else {
             std::mem::replace(&mut self.closed_without_exit, false)
         };
+        match t {
+            b"def" => {
+                if let Some((name, true)) = self.closed_proc.take() {
+                    self.remember_exit_proc(name);
+                }
+            }
+            b"bind" | b"cvx" | b"readonly" | b"executeonly" => {}
+            _ => self.closed_proc = None,
+        }
         self.operator(t, loop_after_bare_proc, out);
         let mut h = Head::default();
         t.iter().for_each(|&c| h.push(c));
         self.prev_tok = h;
+    }
+
+    /// A string ended: it becomes the last one read, the one before it the previous.
+    fn end_string(&mut self) {
+        self.prev_str = self.last_str;
+        self.last_str = self.cur_str;
+    }
+
+    fn remember_exit_proc(&mut self, name: Head) {
+        if self.exit_procs[..self.exit_procs_len]
+            .iter()
+            .any(|p| p.as_slice() == name.as_slice())
+        {
+            return;
+        }
+        if self.exit_procs_len == EXIT_PROCS {
+            self.exit_procs.copy_within(1.., 0);
+            self.exit_procs_len -= 1;
+        }
+        self.exit_procs[self.exit_procs_len] = name;
+        self.exit_procs_len += 1;
+    }
+
+    fn is_exit_proc(&self, name: &[u8]) -> bool {
+        self.exit_procs[..self.exit_procs_len]
+            .iter()
+            .any(|p| p.as_slice() == name)
     }
 
     fn lit(&self, name: &[u8]) -> bool {
@@ -286,6 +458,38 @@ impl Scanner {
             b"exit" | b"stop" | b"quit" if !self.procs.is_empty() => {
                 if let Some(top) = self.procs.last_mut() {
                     *top = true;
+                }
+            }
+            // a procedure defined with an exit leaves the loop as well: `/p {exit} def {p} loop`
+            name if !self.procs.is_empty() && self.is_exit_proc(name) => {
+                if let Some(top) = self.procs.last_mut() {
+                    *top = true;
+                }
+            }
+            // a name built from strings: `(exit) (server) ... cvn`, `<6578697473...> cvn`
+            b"cvn" => {
+                let last = self.last_str;
+                let mut joined = self.prev_str;
+                last.as_slice().iter().for_each(|&c| joined.push(c));
+                for (candidate, pieces) in [(last, 1), (joined, 2)] {
+                    let name = candidate.as_slice();
+                    if RISKY_NAMES.contains(&name) {
+                        let ev = if pieces == 1 {
+                            format!(
+                                "a string that spells {} made a name (cvn)",
+                                String::from_utf8_lossy(name)
+                            )
+                        } else {
+                            format!(
+                                "({}) and ({}) spell {} as a name (cvn)",
+                                String::from_utf8_lossy(self.prev_str.as_slice()),
+                                String::from_utf8_lossy(last.as_slice()),
+                                String::from_utf8_lossy(name)
+                            )
+                        };
+                        self.report(Risk::PsObfuscation, ev, out);
+                        break;
+                    }
                 }
             }
             b"exitserver" | b"startjob" => {
@@ -560,6 +764,59 @@ mod tests {
                 Risk::PsJobCapture
             ]
         );
+    }
+
+    #[test]
+    fn escaped_strings_are_decoded_before_the_checks() {
+        // octal, named escapes and hex strings spelling the file name and mode
+        let w = scan("/f (../../etc/pass\\167d) (\\167) file def");
+        assert_eq!(
+            w[0],
+            (Risk::PsFileWrite, "(../../etc/passwd) (w) file".into())
+        );
+        let w = scan("/f <2e2e2f7379732f78> <77> file def");
+        assert_eq!(w[0], (Risk::PsFileWrite, "(../sys/x) (w) file".into()));
+        // ASCII85 of "w" is `<~G5~>` (base64.a85encode)
+        assert_eq!(risks("(x) <~G5~> file"), [Risk::PsFileWrite]);
+        // a line continuation inside a string, and \n stays a newline
+        assert_eq!(risks("(%std\\\nin) (r) file"), [Risk::PsJobCapture]);
+        // split anywhere, escapes included
+        let text = b"/f (a\\142c) <77> file ";
+        for cut in 0..text.len() {
+            let mut sc = Scanner::default();
+            let mut got = vec![];
+            sc.feed(&text[..cut], &mut |r, e| got.push((r, e)));
+            sc.feed(&text[cut..], &mut |r, e| got.push((r, e)));
+            assert_eq!(
+                got,
+                [(Risk::PsFileWrite, "(abc) (w) file".into())],
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn loop_exits_through_named_procedures() {
+        assert!(scan("/p { exit } def { p } loop").is_empty());
+        assert!(scan("/leave { count 0 eq { exit } if } bind def { 1 pop leave } loop").is_empty());
+        // a named procedure without an exit leaves nothing
+        assert_eq!(risks("/p { 1 pop } def { p } loop"), [Risk::PsInfiniteLoop]);
+        // the name alone, not a procedure of that name, counts
+        assert_eq!(risks("/p 5 def { p pop } loop"), [Risk::PsInfiniteLoop]);
+    }
+
+    #[test]
+    fn names_built_from_strings_are_obfuscation() {
+        let o = scan("(exit) (server) cvn cvx exec");
+        assert_eq!(o[0].0, Risk::PsObfuscation);
+        assert!(o[0].1.contains("spell exitserver"), "{}", o[0].1);
+        assert_eq!(
+            risks("<64656c65746566696c65> cvn load exec"),
+            [Risk::PsObfuscation]
+        );
+        assert_eq!(risks("(super\\145xec) cvn"), [Risk::PsObfuscation]);
+        // harmless names built the same way are not
+        assert!(scan("(Helvetica) cvn findfont (show) cvn pop").is_empty());
     }
 
     #[test]

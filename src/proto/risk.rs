@@ -46,6 +46,8 @@ pub enum Risk {
     PsInterpreter,
     PsFingerprint,
     PsRecon,
+    /// An operator name assembled from strings (`cvn`): hiding it from a scanner.
+    PsObfuscation,
     // PCL (§6.5)
     PclPermanentMacro,
     PclEcho,
@@ -59,7 +61,7 @@ pub enum Risk {
 
 impl Risk {
     /// Every risk, in rule-id order.
-    pub const ALL: [Risk; 45] = [
+    pub const ALL: [Risk; 46] = [
         Risk::FsRead,
         Risk::FsWrite,
         Risk::FsDelete,
@@ -98,6 +100,7 @@ impl Risk {
         Risk::PsInterpreter,
         Risk::PsFingerprint,
         Risk::PsRecon,
+        Risk::PsObfuscation,
         Risk::PclPermanentMacro,
         Risk::PclEcho,
         Risk::PclRecon,
