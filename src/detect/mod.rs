@@ -442,7 +442,8 @@ impl Detector {
             AnomalyEvent::Ipv4Fragment
             | AnomalyEvent::Ipv6Fragment
             | AnomalyEvent::BjnpTcpGap
-            | AnomalyEvent::BjnpTcpIncompleteMessage => {}
+            | AnomalyEvent::BjnpTcpIncompleteMessage
+            | AnomalyEvent::PjlInPrintData => {}
         }
     }
 

@@ -90,6 +90,8 @@ named_enum! {
         BjnpTcpGap = "bjnp.tcp_gap",
         /// A BJNP TCP connection closed inside a message.
         BjnpTcpIncompleteMessage = "bjnp.tcp_incomplete_message",
+        /// An `@PJL` line inside page data: the printer prints it as data, but someone tried.
+        PjlInPrintData = "print.pjl_in_data",
     }
 }
 

@@ -8,7 +8,7 @@ mod job;
 
 use super::{Analyzer, AppEvent, Finding, PacketCx, Shared};
 use crate::decode::Tcp;
-use crate::event::text;
+use crate::event::{text, Anomaly, AnomalyEvent, AnomalyType, AppProto};
 use crate::flow::stream::{Delivery, Reassembler};
 use crate::flow::Dir;
 use crate::proto::pdl::{self, Language, UelFinder};
@@ -58,6 +58,11 @@ pub struct RawFlow {
     last_language: Option<Language>,
     /// Printer-to-client stream bytes in this connection.
     toclient_total: u64,
+    /// Page data: at the start of a line, and the head of a line that starts with `@`.
+    data_line_start: bool,
+    data_head: Option<Vec<u8>>,
+    /// `@PJL` lines found in page data so far (the first few are reported).
+    pjl_in_data: u32,
 }
 
 /// The PostScript scanner of a part: none (another language), wanted but not yet needed (only
@@ -83,6 +88,9 @@ impl Default for RawFlow {
             job: Job::default(),
             last_language: None,
             toclient_total: 0,
+            data_line_start: true,
+            data_head: None,
+            pjl_in_data: 0,
         }
     }
 }
@@ -305,6 +313,8 @@ impl RawFlow {
             self.last_language = Some(lang);
         }
         self.ps_offset = 0;
+        self.data_line_start = true;
+        self.data_head = None;
         self.uel.reset();
         // A partial line of the previous part (PostScript's DSC scan stops mid-line at its
         // window) must not be glued onto this part's first line.
@@ -342,6 +352,7 @@ impl RawFlow {
                 0
             }];
         self.job.pdl_bytes += data.len() as u64;
+        self.pjl_lines_in_data(data, lang, out);
         if lang == Language::PostScript && self.ps_offset < DSC_WINDOW {
             self.dsc(data);
         }
@@ -372,6 +383,64 @@ impl RawFlow {
             self.mode = Mode::Start;
         }
         end
+    }
+
+    /// `@PJL` lines inside page data: a printer prints them as data (PJL commands count only
+    /// before `ENTER LANGUAGE` or after a UEL), but someone tried. Each of the first few
+    /// becomes a low-severity anomaly naming the command; none is treated as a PJL command.
+    fn pjl_lines_in_data(&mut self, data: &[u8], lang: Language, out: &mut Vec<AppEvent>) {
+        const HEAD: usize = 48;
+        const REPORTED: u32 = 4;
+        let mut i = 0;
+        while i < data.len() {
+            if let Some(head) = self.data_head.as_mut() {
+                let rest = &data[i..];
+                let nl = memchr::memchr(b'\n', rest);
+                let take = nl.unwrap_or(rest.len()).min(HEAD - head.len());
+                head.extend_from_slice(&rest[..take]);
+                i += nl.map_or(take, |n| n + 1);
+                if nl.is_some() || head.len() >= HEAD {
+                    let line = self.data_head.take().unwrap_or_default();
+                    self.data_line_start = nl.is_some_and(|n| n < HEAD);
+                    let line = trim_cr(&line);
+                    let is_pjl = line.len() >= 4
+                        && &line[..4] == b"@PJL"
+                        && line.get(4).is_none_or(|c| c.is_ascii_whitespace());
+                    if is_pjl {
+                        self.pjl_in_data += 1;
+                        if self.pjl_in_data <= REPORTED {
+                            out.push(AppEvent::Anomaly(Anomaly {
+                                kind: AnomalyType::Applayer,
+                                event: AnomalyEvent::PjlInPrintData,
+                                layer: Some(AppProto::Print(lang)),
+                                reason: Some(format!(
+                                    "{} inside {} data (printed as data, not run)",
+                                    text::capped(line, HEAD),
+                                    lang.name()
+                                )),
+                                bytes: None,
+                                preview_hex: None,
+                            }));
+                        }
+                    }
+                }
+                continue;
+            }
+            if self.data_line_start {
+                self.data_line_start = false;
+                if data[i] == b'@' {
+                    self.data_head = Some(Vec::with_capacity(HEAD));
+                }
+                continue;
+            }
+            match memchr::memchr(b'\n', &data[i..]) {
+                Some(n) => {
+                    i += n + 1;
+                    self.data_line_start = true;
+                }
+                None => break,
+            }
+        }
     }
 
     /// DSC comments of a PostScript header: whole lines are read for `%%Title:` and its kin.
@@ -462,6 +531,12 @@ mod tests {
     use super::*;
 
     fn feed(chunks: &[&[u8]]) -> (Vec<Finding>, Vec<crate::event::Print>) {
+        let (f, p, _) = feed_all(chunks);
+        (f, p)
+    }
+
+    /// The same, with the anomalies.
+    fn feed_all(chunks: &[&[u8]]) -> (Vec<Finding>, Vec<crate::event::Print>, Vec<Anomaly>) {
         let mut f = RawFlow::default();
         let mut outs = vec![];
         let mut seq = 1000u32;
@@ -491,14 +566,43 @@ mod tests {
         f.finish(&mut outs);
         let mut finds = vec![];
         let mut prints = vec![];
+        let mut anomalies = vec![];
         for o in outs {
             match o {
                 AppEvent::Finding(x) => finds.push(x),
                 AppEvent::Print(p) => prints.push(*p),
+                AppEvent::Anomaly(a) => anomalies.push(a),
                 _ => {}
             }
         }
-        (finds, prints)
+        (finds, prints, anomalies)
+    }
+
+    #[test]
+    fn pjl_lines_inside_page_data_are_an_anomaly_not_a_command() {
+        let job = b"\x1b%-12345X@PJL ENTER LANGUAGE=POSTSCRIPT\r\n%!PS\n(hi) show\n@PJL FSDELETE NAME=\"0:\\x\"\r\nshowpage\n";
+        // whole, and split at every byte
+        for cut in 0..job.len() {
+            let (finds, _, anomalies) = feed_all(&[&job[..cut], &job[cut..]]);
+            assert!(
+                finds.iter().all(|f| f.risk != Risk::FsDelete),
+                "cut {cut}: not run as a PJL command"
+            );
+            assert_eq!(anomalies.len(), 1, "cut {cut}");
+            let a = &anomalies[0];
+            assert_eq!(a.event, AnomalyEvent::PjlInPrintData);
+            assert_eq!(a.layer, Some(AppProto::Print(Language::PostScript)));
+            let reason = a.reason.as_deref().unwrap();
+            assert!(reason.starts_with("@PJL FSDELETE NAME="), "{reason}");
+        }
+        // the first four are reported, the rest not; a line merely containing @PJL is data
+        let mut many = b"%!PS\n".to_vec();
+        for _ in 0..10 {
+            many.extend_from_slice(b"@PJL INFO ID\n");
+        }
+        many.extend_from_slice(b"(x @PJL INFO ID) show\n@PJLX\n");
+        let (_, _, anomalies) = feed_all(&[&many]);
+        assert_eq!(anomalies.len(), 4);
     }
 
     #[test]
