@@ -175,6 +175,17 @@ impl Conn {
     }
 }
 
+/// A SYN (without ACK) from the client of a closed TCP connection, at another sequence number
+/// than its first: Zeek's rule for a new connection on reused ports.
+fn is_new_connection(conn: &Conn, p: &Packet<'_>) -> bool {
+    p.l4 == L4::Tcp
+        && p.tcp.has(Tcp::SYN)
+        && !p.tcp.has(Tcp::ACK)
+        && conn.track.closed()
+        && (p.src, p.src_port) == conn.client
+        && conn.isn[0] != Some(p.tcp.seq)
+}
+
 /// A connection and what the engine keeps with it.
 pub struct Flow<T> {
     pub conn: Conn,
@@ -295,7 +306,20 @@ impl<T> FlowTable<T> {
         self.refresh();
         let key = FlowKey::new(p.l4, p.src, p.src_port, p.dst, p.dst_port, p.vlan);
         let hash = self.hash(&key);
-        let at = match self.find(hash, &key) {
+        let mut found = self.find(hash, &key);
+        if let Some(i) = found {
+            if self.slab[i as usize]
+                .as_ref()
+                .is_some_and(|s| is_new_connection(&s.flow.conn, p))
+            {
+                // The ports were reused for a new connection while the old one lingered after
+                // its close: the old one ends here, the new one starts with fresh state (its
+                // data must not be taken for retransmissions of the old stream).
+                self.end(i, EndReason::Closed, on_end);
+                found = None;
+            }
+        }
+        let at = match found {
             Some(i) => i,
             None => {
                 if self.index.len() >= self.cfg.max_flows {
@@ -532,5 +556,49 @@ mod tests {
         // the second packet finds the flow: `new` is not asked again
         let f = t.upsert(&p, Timestamp(2), || unreachable!(), &mut |_, _| {});
         assert_eq!(f.conn.last_ts, Timestamp(2));
+    }
+
+    /// Ports reused for a new connection while the old one lingers after its close: the old
+    /// flow ends, a new one starts (its stream is not the old one's retransmission); the old
+    /// SYN sent again changes nothing.
+    #[test]
+    fn a_new_syn_after_a_close_is_a_new_connection() {
+        let mut t: FlowTable<u32> = FlowTable::new(FlowConfig::default());
+        let tcp = |flags: u8, seq: u32, from_client: bool| {
+            let mut p = if from_client {
+                pkt("192.0.2.5", 40000, "192.0.2.30", 9100)
+            } else {
+                pkt("192.0.2.30", 9100, "192.0.2.5", 40000)
+            };
+            p.l4 = L4::Tcp;
+            p.tcp = Tcp { seq, ack: 0, flags };
+            p
+        };
+        let mut made = 0;
+        let ended = std::cell::RefCell::new(vec![]);
+        let mut step = |t: &mut FlowTable<u32>, p: Packet<'_>, ts: u64| {
+            let f = t.upsert(
+                &p,
+                Timestamp(ts),
+                || {
+                    made += 1;
+                    (p.src_port == 40000, made)
+                },
+                &mut |f, why| ended.borrow_mut().push((f.ext, why)),
+            );
+            f.conn.update(&p, 60);
+            f.ext
+        };
+        assert_eq!(step(&mut t, tcp(Tcp::SYN, 100, true), 1), 1);
+        step(&mut t, tcp(Tcp::SYN | Tcp::ACK, 500, false), 2);
+        step(&mut t, tcp(Tcp::RST, 101, true), 3);
+        // the first SYN again (a retransmission): still the first connection
+        assert_eq!(step(&mut t, tcp(Tcp::SYN, 100, true), 4), 1);
+        // a SYN at another sequence number: the second connection
+        assert_eq!(step(&mut t, tcp(Tcp::SYN, 9000, true), 5), 2);
+        assert_eq!(*ended.borrow(), [(1, EndReason::Closed)]);
+        // an open connection's SYN at another number is no new connection (SYN flood noise)
+        assert_eq!(step(&mut t, tcp(Tcp::SYN, 7777, true), 6), 2);
+        assert_eq!(t.len(), 1);
     }
 }
