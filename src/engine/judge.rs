@@ -12,7 +12,9 @@ use crate::event::{BjnpStats, Body, Endpoints, InventoryReport, Origin, Record};
 use crate::flow::Conn;
 use crate::net::Timestamp;
 use crate::output::RecordSink;
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 
 pub struct Judge {
     detect: Detector,
@@ -371,4 +373,48 @@ impl RecordSink for Counted<'_> {
         *self.n += 1;
         self.inner.emit(r);
     }
+}
+
+/// The judge's known printers as worker threads read them (a worker orients a new flow whose
+/// two ports are both monitored by them): republished only when the judge's set changed.
+pub struct PublishedPrinters {
+    set: Printers,
+    generation: u64,
+}
+
+/// What a worker thread holds: the latest published set, swapped whole.
+pub type Printers = Arc<RwLock<Arc<HashSet<IpAddr>>>>;
+
+impl Default for PublishedPrinters {
+    fn default() -> Self {
+        PublishedPrinters {
+            set: Printers::default(),
+            generation: u64::MAX,
+        }
+    }
+}
+
+impl PublishedPrinters {
+    /// A handle for a worker thread.
+    pub fn reader(&self) -> Printers {
+        Arc::clone(&self.set)
+    }
+
+    /// Publishes the judge's printers if they changed since the last time.
+    pub fn publish(&mut self, judge: &Judge) {
+        let g = judge.detect().printers_generation();
+        if g == self.generation {
+            return;
+        }
+        self.generation = g;
+        let set = judge.detect().printer_addresses().into_iter().collect();
+        if let Ok(mut p) = self.set.write() {
+            *p = Arc::new(set);
+        }
+    }
+}
+
+/// The set a worker reads for one batch of work.
+pub fn snapshot(p: &Printers) -> Arc<HashSet<IpAddr>> {
+    p.read().map(|s| Arc::clone(&s)).unwrap_or_default()
 }

@@ -15,7 +15,7 @@
 //! with no SYN and no BJNP header to go by, are oriented that way).
 
 use super::fact::{Batch, Fact, Pos, WorkerStats};
-use super::judge::Judge;
+use super::judge::{snapshot, Judge, Printers, PublishedPrinters};
 use super::worker::Worker;
 use super::{stats_record, EngineConfig, FrameEngine, SWEEP_INTERVAL_NS};
 use crate::capture::{Frame, Source};
@@ -23,11 +23,9 @@ use crate::decode::{self, Decoded};
 use crate::event::{InventoryReport, Origin, Record};
 use crate::net::{PortSet, Timestamp};
 use crate::output::RecordSink;
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::IpAddr;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
-use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 /// Frames dispatched between two hand-overs to the workers.
@@ -74,8 +72,6 @@ struct Facts {
     stats: Option<WorkerStats>,
 }
 
-type Printers = Arc<RwLock<Arc<HashSet<IpAddr>>>>;
-
 struct Lane {
     tx: Option<SyncSender<Job>>,
     job: Job,
@@ -93,8 +89,7 @@ pub struct Pool {
     /// Counts frames and runs the pre-check; never holds a flow.
     front: Worker,
     judge: Judge,
-    printers: Printers,
-    printers_generation: u64,
+    printers: PublishedPrinters,
     hasher: hashbrown::DefaultHashBuilder,
     seq: u64,
     next_sweep: Timestamp,
@@ -106,7 +101,7 @@ pub struct Pool {
 impl Pool {
     pub fn new(cfg: EngineConfig, workers: usize) -> Self {
         let n = workers.max(1);
-        let printers: Printers = Arc::new(RwLock::new(Arc::new(HashSet::new())));
+        let printers = PublishedPrinters::default();
         let (facts_tx, facts) = channel();
         let mut per_worker = cfg.clone();
         per_worker.flow.max_flows = cfg.flow.max_flows.div_ceil(n).max(16);
@@ -115,7 +110,7 @@ impl Pool {
                 let (tx, rx) = sync_channel(JOBS_IN_FLIGHT);
                 let worker = per_worker.worker(i as u16);
                 let out = facts_tx.clone();
-                let printers = Arc::clone(&printers);
+                let printers = printers.reader();
                 let handle = std::thread::Builder::new()
                     .name(format!("worker-{i}"))
                     .spawn(move || work(i, worker, rx, out, printers))
@@ -138,7 +133,6 @@ impl Pool {
             front: cfg.worker(u16::MAX),
             judge,
             printers,
-            printers_generation: u64::MAX,
             hasher: hashbrown::DefaultHashBuilder::default(),
             seq: 0,
             next_sweep: Timestamp::default(),
@@ -267,20 +261,7 @@ impl Pool {
 
     /// Gives the workers the printers the judge knows, when that changed.
     fn publish_printers(&mut self) {
-        let g = self.judge.detect().printers_generation();
-        if g == self.printers_generation {
-            return;
-        }
-        self.printers_generation = g;
-        let set: HashSet<IpAddr> = self
-            .judge
-            .detect()
-            .printer_addresses()
-            .into_iter()
-            .collect();
-        if let Ok(mut p) = self.printers.write() {
-            *p = Arc::new(set);
-        }
+        self.printers.publish(&self.judge);
     }
 
     fn totals(&self) -> WorkerStats {
@@ -419,7 +400,7 @@ fn work(
     printers: Printers,
 ) {
     while let Ok(job) = jobs.recv() {
-        let known = printers.read().map(|p| Arc::clone(&p)).unwrap_or_default();
+        let known = snapshot(&printers);
         let mut facts = Vec::new();
         let mut sink = Batch {
             facts: &mut facts,

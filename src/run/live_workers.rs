@@ -12,17 +12,15 @@
 use super::live::{Clock, FrameSource, POLL_MS};
 use crate::capture::{CaptureError, Frame, Source};
 use crate::engine::fact::{Batch, Fact, Pos, WorkerStats};
-use crate::engine::judge::Judge;
+use crate::engine::judge::{snapshot, Judge, Printers, PublishedPrinters};
 use crate::engine::{records, stats_record_with, EngineConfig, FrameEngine, SWEEP_INTERVAL_NS};
 use crate::event::{InventoryReport, Origin, Record, WorkerLoad};
 use crate::health::SilenceWatch;
 use crate::net::{PortSet, Timestamp};
 use crate::output::RecordSink;
-use std::collections::HashSet;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A worker sends its counters at least this often, with or without facts.
@@ -37,7 +35,6 @@ struct Facts {
     last: bool,
 }
 
-type Printers = Arc<RwLock<Arc<HashSet<IpAddr>>>>;
 /// libpcap's (received, dropped, if_dropped) of one socket.
 type SocketCounters = Option<(u64, u64, u64)>;
 
@@ -48,8 +45,7 @@ pub struct LiveWorkers {
     judge: Judge,
     iface: Arc<str>,
     stats: Vec<(WorkerStats, SocketCounters)>,
-    printers: Printers,
-    printers_generation: u64,
+    printers: PublishedPrinters,
 }
 
 impl LiveWorkers {
@@ -59,28 +55,14 @@ impl LiveWorkers {
             cfg,
             iface: iface.into(),
             stats: vec![Default::default(); workers.max(1)],
-            printers: Arc::new(RwLock::new(Arc::new(HashSet::new()))),
-            printers_generation: u64::MAX,
+            printers: PublishedPrinters::default(),
         };
         lw.publish_printers();
         lw
     }
 
     fn publish_printers(&mut self) {
-        let g = self.judge.detect().printers_generation();
-        if g == self.printers_generation {
-            return;
-        }
-        self.printers_generation = g;
-        let set: HashSet<IpAddr> = self
-            .judge
-            .detect()
-            .printer_addresses()
-            .into_iter()
-            .collect();
-        if let Ok(mut p) = self.printers.write() {
-            *p = Arc::new(set);
-        }
+        self.printers.publish(&self.judge);
     }
 
     fn totals(&self) -> (WorkerStats, Option<(u64, u64, u64)>, Vec<WorkerLoad>) {
@@ -134,7 +116,7 @@ impl LiveWorkers {
                 .enumerate()
                 .map(|(i, source)| {
                     let tx = tx.clone();
-                    let printers = Arc::clone(&self.printers);
+                    let printers = self.printers.reader();
                     let iface = Arc::clone(&self.iface);
                     std::thread::Builder::new()
                         .name(format!("worker-{i}"))
@@ -215,7 +197,7 @@ fn work(
     let mut result = Ok(());
     loop {
         let stopping = stop.load(Ordering::Relaxed);
-        let known = printers.read().map(|p| Arc::clone(&p)).unwrap_or_default();
+        let known = snapshot(&printers);
         let mut sink = Batch {
             facts: &mut facts,
             printers: &|ip| known.contains(&ip),
