@@ -55,13 +55,18 @@ fn discover_frame(t: u32, sport: u16) -> Vec<u8> {
 }
 
 fn spawn_reading_stdin(args: &[&str]) -> (Child, ChildStdin) {
+    spawn_reading_stdin_with(args, Stdio::inherit())
+}
+
+/// The same, with `stderr` where the test wants it (piped: to read the final stats there).
+fn spawn_reading_stdin_with(args: &[&str], stderr: Stdio) -> (Child, ChildStdin) {
     let mut child = Command::new(bin())
         .args(["-r", "-", "-q"])
         .args(args)
         .current_dir(root())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -468,11 +473,7 @@ fn a_filling_disk_drops_records_whole_and_counted() {
     assert!(size > 32 * 1024, "the disk filled up: {size} bytes");
     let recs = assert_whole_lines(&copy, 0);
     assert!(stderr.contains("cannot write records"), "{stderr}");
-    let stats_line = stderr
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .expect("final stats on stderr");
-    let st: Value = serde_json::from_str(stats_line).unwrap();
+    let st = final_stats_on_stderr(&stderr);
     let out_st = &st["stats"]["output"];
     let n = |k: &str| out_st[k].as_u64().unwrap();
     assert!(n("dropped_sink_down") > 0, "{out_st}");
@@ -548,6 +549,15 @@ fn a_failed_reopen_after_dropping_root_keeps_the_open_file() {
     assert_eq!(last["stats"]["output"]["reopens"], 0);
 }
 
+/// The final `stats` record a run wrote to stderr (its sink could not take it).
+fn final_stats_on_stderr(stderr: &str) -> Value {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("final stats on stderr: {stderr}"));
+    serde_json::from_str(line).unwrap()
+}
+
 /// SIGTERM, then wait at most `limit` for the exit (killed after that): the status, if it
 /// exited by itself, and how long it took.
 fn terminate_bounded(
@@ -579,16 +589,7 @@ fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
     // bound and never read: after a few datagrams every send waits
     let _stalled = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
     let target = format!("unix://{}", path.display());
-    let mut child = Command::new(bin())
-        .args(["-r", "-", "-q", "--syslog", &target])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&pcap_header()).unwrap();
+    let (mut child, mut stdin) = spawn_reading_stdin_with(&["--syslog", &target], Stdio::piped());
     feed(&mut stdin, 0, 400);
     std::thread::sleep(Duration::from_millis(1500));
     let (status, took) = terminate_bounded(&mut child, Duration::from_secs(10));
@@ -600,11 +601,7 @@ fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
         "SIGTERM took {took:?}: {stderr}"
     );
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
-    let stats_line = stderr
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .expect("final stats on stderr");
-    let st: Value = serde_json::from_str(stats_line).unwrap();
+    let st = final_stats_on_stderr(&stderr);
     let out_st = &st["stats"]["output"];
     assert!(
         out_st["dropped_sink_down"].as_u64().unwrap() > 0,
@@ -619,17 +616,9 @@ fn sigterm_ends_within_five_seconds_whatever_the_sink_does() {
 fn sigterm_with_a_stuck_tcp_receiver_and_a_full_queue() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = format!("tcp://{}", listener.local_addr().unwrap());
-    let mut child = Command::new(bin())
-        .args(["-r", "-", "-q", "--syslog", &target])
-        .current_dir(root())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (mut child, mut stdin) = spawn_reading_stdin_with(&["--syslog", &target], Stdio::piped());
     let (_conn, _) = listener.accept().unwrap(); // held open, never read
-    let mut stdin = child.stdin.take().unwrap();
-    let mut data = pcap_header();
+    let mut data = vec![];
     for i in 0..60_000u32 {
         data.extend(discover_frame(i / 1000, 1024 + (i % 60_000) as u16));
     }
@@ -645,11 +634,7 @@ fn sigterm_with_a_stuck_tcp_receiver_and_a_full_queue() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{stderr}");
-    let line = stderr
-        .lines()
-        .find(|l| l.starts_with('{'))
-        .expect("final stats on stderr");
-    let st: Value = serde_json::from_str(line).unwrap();
+    let st = final_stats_on_stderr(&stderr);
     let out = &st["stats"]["output"];
     let n = |k: &str| out[k].as_u64().unwrap();
     assert!(n("dropped_sink_down") > 0, "{out}");
