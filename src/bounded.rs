@@ -96,20 +96,33 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
         Some(e)
     }
 
-    /// Drops the entry least recently inserted or touched.
-    fn evict_one(&mut self) {
+    /// Drops the entry least recently inserted or touched (counted as evicted).
+    fn evict_one(&mut self) -> Option<(K, V)> {
+        let out = self.pop_oldest();
+        self.evicted += u64::from(out.is_some());
+        out
+    }
+
+    /// Takes out the entry least recently inserted or touched (a caller that evicts for a
+    /// budget of its own counts it).
+    pub fn pop_oldest(&mut self) -> Option<(K, V)> {
         while let Some((i, s)) = self.order.pop_front() {
             if self.slab[i as usize].as_ref().is_some_and(|e| e.stamp == s) {
-                self.take(i);
-                self.evicted += 1;
-                return;
+                return self.take(i).map(|e| (e.key, e.value));
             }
         }
+        None
     }
 
     /// Inserts or replaces `k`, now. When full, the entry least recently inserted or touched
     /// goes first.
     pub fn insert(&mut self, k: K, v: V, now: Timestamp) {
+        self.insert_evicting(k, v, now);
+    }
+
+    /// [`insert`](Self::insert), handing back the entry evicted to make room, for a table
+    /// whose entries must be reported when they go.
+    pub fn insert_evicting(&mut self, k: K, v: V, now: Timestamp) -> Option<(K, V)> {
         if let Some(i) = self.slot_of(&k) {
             let stamp = self.stamp(i);
             self.slab[i as usize] = Some(Entry {
@@ -118,11 +131,13 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
                 stamp,
                 value: v,
             });
-            return;
+            return None;
         }
-        if self.len() >= self.cap {
-            self.evict_one();
-        }
+        let evicted = if self.len() >= self.cap {
+            self.evict_one()
+        } else {
+            None
+        };
         let i = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -143,6 +158,7 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
                 .as_ref()
                 .map_or(0, |e| hasher.hash_one(e.key))
         });
+        evicted
     }
 
     pub fn get(&self, k: &K) -> Option<(Timestamp, &V)> {
@@ -187,12 +203,22 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
 
     /// Drops entries older than `ttl_ns` before `now`.
     pub fn expire(&mut self, now: Timestamp, ttl_ns: u64) {
-        for i in 0..self.slab.len() as u32 {
-            if self.slab[i as usize]
-                .as_ref()
-                .is_some_and(|e| now.since(e.at) > ttl_ns)
-            {
-                self.take(i);
+        self.expire_each(now, ttl_ns, |_, _| {});
+    }
+
+    /// Takes out entries older than `ttl_ns` before `now`, handing each to `gone` in the
+    /// order they were inserted or last touched.
+    pub fn expire_each(&mut self, now: Timestamp, ttl_ns: u64, mut gone: impl FnMut(K, V)) {
+        let mut old: Vec<(u64, u32)> = Vec::new();
+        for (i, e) in self.slab.iter().enumerate() {
+            if let Some(e) = e.as_ref().filter(|e| now.since(e.at) > ttl_ns) {
+                old.push((e.stamp, i as u32));
+            }
+        }
+        old.sort_unstable();
+        for (_, i) in old {
+            if let Some(e) = self.take(i) {
+                gone(e.key, e.value);
             }
         }
     }

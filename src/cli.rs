@@ -219,6 +219,11 @@ pub struct PolicyArgs {
     /// (repeatable).
     #[arg(long = "blocked-port", value_name = "PORT")]
     pub blocked_ports: Vec<u16>,
+
+    /// How the monitored hosts put overlapping IP fragments together, so the datagram
+    /// analysed is the one they see: linux (default), first, last or bsd (docs/EVASION.md).
+    #[arg(long = "defrag-policy", value_name = "POLICY", value_parser = crate::detect::policy::parse_overlap_policy)]
+    pub defrag_policy: Option<crate::defrag::OverlapPolicy>,
 }
 
 impl PolicyArgs {
@@ -232,6 +237,7 @@ impl PolicyArgs {
             allow: self.allow.clone(),
             printers: self.printers.clone(),
             blocked_ports: self.blocked_ports.clone(),
+            defrag_policy: self.defrag_policy,
         }
     }
 }

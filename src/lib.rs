@@ -10,6 +10,7 @@ pub mod bounded;
 pub mod capture;
 pub mod cli;
 pub mod decode;
+pub mod defrag;
 pub mod detect;
 pub mod engine;
 pub mod event;

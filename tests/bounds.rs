@@ -194,7 +194,10 @@ fn suppression_table_holds_its_cap() {
 #[test]
 fn fragment_trains_hold_their_cap() {
     let mut r = Run::new(EngineConfig {
-        max_fragment_trains: 1_000,
+        defrag: bjnp_watch::defrag::DefragConfig {
+            max_datagrams: 1_000,
+            ..Default::default()
+        },
         ..EngineConfig::default()
     });
     let mut out = Discard::default();

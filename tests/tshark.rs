@@ -20,10 +20,11 @@ fn tshark_rows(file: &str) -> BTreeMap<u64, Row> {
             "-r",
             file,
             "-n",
+            // Both put IP fragments together and report the message on its last fragment.
             "-o",
-            "ip.defragment:FALSE",
+            "ip.defragment:TRUE",
             "-o",
-            "ipv6.defragment:FALSE",
+            "ipv6.defragment:TRUE",
             "-d",
             "udp.port==8610,bjnp",
             "-Y",

@@ -184,7 +184,7 @@ mod tests {
             },
             payload: &[],
             wire_payload_len: 0,
-            fragment: None,
+            reassembled: None,
             frame_cut: false,
             link_group: None,
         }

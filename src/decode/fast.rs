@@ -83,7 +83,7 @@ pub fn decode(linktype: u32, data: &[u8]) -> Option<Packet<'_>> {
         tcp,
         payload,
         wire_payload_len: wire,
-        fragment: None,
+        reassembled: None,
         frame_cut: false,
         link_group: None,
     })

@@ -8,8 +8,7 @@ pub mod link;
 pub mod prefilter;
 
 use etherparse::{
-    ip_number, EtherType, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket,
-    TransportSlice,
+    ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice,
 };
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -59,17 +58,35 @@ impl Tcp {
     }
 }
 
-/// An IP fragment's identity, for counting fragments of monitored datagrams.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Fragment {
+/// One IP fragment of a TCP or UDP datagram: the datagram it belongs to, where its bytes go,
+/// and the bytes as captured. Put together by the defragmenter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub vlan: Vlans,
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// IPv4 identification (16 bits) or IPv6 fragment identification (32 bits).
     pub id: u32,
     /// Offset in bytes.
     pub offset: u32,
     pub more: bool,
-    /// IP protocol number of the fragmented payload.
+    /// IP protocol number of the fragmented payload (6 or 17).
     pub proto: u8,
+    /// The fragment's bytes as captured (shorter than `announced` when snaplen cut it).
+    pub data: &'a [u8],
+    /// The fragment's length the IP header announces.
+    pub announced: usize,
+}
+
+/// How a packet was put together from IP fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reassembled {
+    pub id: u32,
+    /// Fragments that went into it.
+    pub fragments: u16,
+    /// Every byte up to the last fragment arrived; `false` for the head of a datagram whose
+    /// other fragments never came (analysed as far as it goes).
+    pub complete: bool,
 }
 
 /// A decoded TCP or UDP packet. Borrowed: nothing is copied out of the frame.
@@ -88,8 +105,8 @@ pub struct Packet<'a> {
     /// The payload length the headers announce (UDP length, IP total length); larger than
     /// `payload.len()` when snaplen cut the frame or the datagram is a first fragment.
     pub wire_payload_len: usize,
-    /// Set when this is the first fragment of a fragmented datagram.
-    pub fragment: Option<Fragment>,
+    /// Set when the packet was put together from IP fragments.
+    pub reassembled: Option<Reassembled>,
     /// The capture kept fewer bytes than were on the wire (snaplen). Set by the engine from
     /// the frame's lengths: a header that merely *claims* more data than the frame holds is
     /// a lie to report, not a capture artefact.
@@ -103,7 +120,12 @@ pub struct Packet<'a> {
 impl Packet<'_> {
     /// The payload is shorter than announced because snaplen cut the frame.
     pub fn capture_truncated(&self) -> bool {
-        self.frame_cut && self.payload.len() < self.wire_payload_len && self.fragment.is_none()
+        self.frame_cut && self.payload.len() < self.wire_payload_len && !self.fragments_missing()
+    }
+
+    /// The payload is shorter than announced because fragments of its datagram never came.
+    pub fn fragments_missing(&self) -> bool {
+        self.reassembled.is_some_and(|r| !r.complete)
     }
 
     /// Sequence space this segment's payload occupies: the announced length when snaplen cut
@@ -121,8 +143,9 @@ impl Packet<'_> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decoded<'a> {
     Packet(Packet<'a>),
-    /// A non-first IP fragment: no ports, only the fragment identity.
-    Fragment(Fragment, Vlans),
+    /// An IP fragment of a TCP or UDP datagram (the first one too: its ports are only certain
+    /// once the datagram is whole).
+    Fragment(Fragment<'a>),
     /// An ICMP or ICMPv6 destination unreachable that quotes a TCP or UDP packet.
     Unreachable(Unreachable),
     /// IP, but neither TCP nor UDP.
@@ -206,13 +229,12 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
             let h = v4.header();
             let src = IpAddr::V4(Ipv4Addr::from(h.source()));
             let dst = IpAddr::V4(Ipv4Addr::from(h.destination()));
-            let frag = v4.is_payload_fragmented().then(|| Fragment {
-                src,
-                dst,
-                id: u32::from(h.identification()),
-                offset: u32::from(h.fragments_offset().value()) * 8,
-                more: h.more_fragments(),
-                proto: h.protocol().0,
+            let frag = v4.is_payload_fragmented().then(|| {
+                (
+                    u32::from(h.identification()),
+                    u32::from(h.fragments_offset().value()) * 8,
+                    h.more_fragments(),
+                )
             });
             (src, dst, v4.payload(), frag)
         }
@@ -220,28 +242,34 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
             let h = v6.header();
             let src = IpAddr::V6(Ipv6Addr::from(h.source()));
             let dst = IpAddr::V6(Ipv6Addr::from(h.destination()));
-            let payload = v6.payload();
-            let frag = ipv6_fragment(h.next_header().0, v6.extensions().slice()).map(
-                |(id, offset, more)| Fragment {
-                    src,
-                    dst,
-                    id,
-                    offset,
-                    more,
-                    proto: payload.ip_number.0,
-                },
-            );
+            let frag = ipv6_fragment(h.next_header().0, v6.extensions().slice());
             // A fragment header that says "offset 0, no more" is an atomic fragment: not one.
-            let frag = frag.filter(|f| f.offset != 0 || f.more);
-            (src, dst, payload, frag)
+            let frag = frag.filter(|&(_, offset, more)| offset != 0 || more);
+            (src, dst, v6.payload(), frag)
         }
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
+    if let Some((id, offset, more)) = frag {
+        // Every fragment names the protocol; only TCP and UDP datagrams are put together.
+        return match ip_payload.ip_number {
+            ip_number::TCP | ip_number::UDP => Decoded::Fragment(Fragment {
+                vlan,
+                src,
+                dst,
+                id,
+                offset,
+                more,
+                proto: ip_payload.ip_number.0,
+                data: ip_payload.payload,
+                announced: ip_payload_announced(net),
+            }),
+            _ => Decoded::OtherIp,
+        };
+    }
     let l4 = match ip_payload.ip_number {
         ip_number::TCP => L4::Tcp,
         ip_number::UDP => L4::Udp,
-        _ if frag.is_some_and(|f| f.offset != 0) => return Decoded::Fragment(frag.unwrap(), vlan),
-        n @ (ip_number::ICMP | ip_number::IPV6_ICMP) if frag.is_none() => {
+        n @ (ip_number::ICMP | ip_number::IPV6_ICMP) => {
             let v6 = n == ip_number::IPV6_ICMP;
             return match icmp::unreachable(v6, src, vlan, ip_payload.payload) {
                 Some(u) => Decoded::Unreachable(u),
@@ -250,12 +278,6 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
         }
         _ => return Decoded::OtherIp,
     };
-    if let Some(f) = frag {
-        if f.offset != 0 {
-            return Decoded::Fragment(f, vlan);
-        }
-        return first_fragment(vlan, src, dst, l4, ip_payload, f);
-    }
     match &p.transport {
         Some(TransportSlice::Udp(u)) => {
             let announced = usize::from(u.length()).saturating_sub(8);
@@ -269,7 +291,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 tcp: Tcp::default(),
                 payload: u.payload(),
                 wire_payload_len: announced.max(u.payload().len()),
-                fragment: None,
+                reassembled: None,
                 frame_cut: false,
                 link_group: None,
             })
@@ -295,7 +317,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 },
                 payload: t.payload(),
                 wire_payload_len: announced.max(t.payload().len()),
-                fragment: None,
+                reassembled: None,
                 frame_cut: false,
                 link_group: None,
             })
@@ -312,7 +334,7 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 tcp: Tcp::default(),
                 payload: &[],
                 wire_payload_len: 1,
-                fragment: None,
+                reassembled: None,
                 frame_cut: false,
                 link_group: None,
             }),
@@ -360,48 +382,61 @@ fn ipv6_fragment(mut next: u8, mut ext: &[u8]) -> Option<(u32, u32, bool)> {
     None
 }
 
-fn first_fragment<'a>(
+/// The transport header and payload of a datagram put together from fragments: a packet like
+/// any other, borrowed from the defragmenter's buffer. `None` when the bytes cannot hold the
+/// ports (the head of the datagram never came).
+pub fn reassembled<'a>(
     vlan: Vlans,
     src: IpAddr,
     dst: IpAddr,
-    l4: L4,
-    ip_payload: &LaxIpPayloadSlice<'a>,
-    f: Fragment,
-) -> Decoded<'a> {
-    let b = ip_payload.payload;
-    let hdr_len = match l4 {
-        L4::Udp => 8,
-        L4::Tcp => b.get(12).map_or(20, |o| usize::from(o >> 4) * 4).max(20),
+    proto: u8,
+    bytes: &'a [u8],
+    how: Reassembled,
+) -> Option<Packet<'a>> {
+    let ports = bytes.get(..4)?;
+    let (src_port, dst_port) = (
+        u16::from_be_bytes([ports[0], ports[1]]),
+        u16::from_be_bytes([ports[2], ports[3]]),
+    );
+    let (l4, tcp, payload, announced) = match proto {
+        6 => {
+            let tcp = match bytes.get(4..14) {
+                Some(t) => Tcp {
+                    seq: u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
+                    ack: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
+                    flags: t[9],
+                },
+                None => Tcp::default(),
+            };
+            let hdr = bytes
+                .get(12)
+                .map_or(20, |o| usize::from(o >> 4) * 4)
+                .max(20);
+            let payload = bytes.get(hdr..).unwrap_or(&[]);
+            (L4::Tcp, tcp, payload, payload.len())
+        }
+        17 => {
+            let len = bytes
+                .get(4..6)
+                .map_or(0, |l| usize::from(u16::from_be_bytes([l[0], l[1]])));
+            let payload = bytes.get(8..).unwrap_or(&[]);
+            // The UDP length bounds the payload; a datagram longer than it carries padding.
+            let payload = &payload[..payload.len().min(len.saturating_sub(8))];
+            (L4::Udp, Tcp::default(), payload, len.saturating_sub(8))
+        }
+        _ => return None,
     };
-    if b.len() < 4 {
-        return Decoded::Truncated;
-    }
-    let announced = match l4 {
-        L4::Udp => b.get(4..6).map_or(0, |l| {
-            usize::from(u16::from_be_bytes([l[0], l[1]])).saturating_sub(8)
-        }),
-        L4::Tcp => 0,
-    };
-    let tcp = match (l4, b.get(4..14)) {
-        (L4::Tcp, Some(t)) => Tcp {
-            seq: u32::from_be_bytes([t[0], t[1], t[2], t[3]]),
-            ack: u32::from_be_bytes([t[4], t[5], t[6], t[7]]),
-            flags: t[9],
-        },
-        _ => Tcp::default(),
-    };
-    let payload = b.get(hdr_len..).unwrap_or(&[]);
-    Decoded::Packet(Packet {
+    Some(Packet {
         vlan,
         src,
         dst,
         l4,
-        src_port: u16::from_be_bytes([b[0], b[1]]),
-        dst_port: u16::from_be_bytes([b[2], b[3]]),
+        src_port,
+        dst_port,
         tcp,
         payload,
         wire_payload_len: announced.max(payload.len()),
-        fragment: Some(f),
+        reassembled: Some(how),
         frame_cut: false,
         link_group: None,
     })
@@ -502,18 +537,32 @@ mod tests {
     fn ipv4_fragments() {
         let mut f = udp_v4(50000, 8611, &[1u8; 24]);
         f[20] = 0x20; // MF, offset 0
-        let Decoded::Packet(p) = decode(linktype::ETHERNET, &f) else {
+        let Decoded::Fragment(fr) = decode(linktype::ETHERNET, &f) else {
             panic!()
         };
-        assert!(p.fragment.is_some_and(|fr| fr.more && fr.offset == 0));
-        assert_eq!(p.dst_port, 8611);
+        assert!(fr.more && fr.offset == 0 && fr.proto == 17);
+        assert_eq!(
+            fr.data.len(),
+            32,
+            "the UDP header is data of the first fragment"
+        );
         let mut f2 = f.clone();
         f2[20] = 0x00;
         f2[21] = 0x04; // offset 32 bytes
-        let Decoded::Fragment(fr, _) = decode(linktype::ETHERNET, &f2) else {
+        let Decoded::Fragment(fr) = decode(linktype::ETHERNET, &f2) else {
             panic!()
         };
         assert_eq!((fr.offset, fr.more, fr.proto), (32, false, 17));
+        // the whole datagram, put together, is a packet with its ports
+        let how = Reassembled {
+            id: 1,
+            fragments: 2,
+            complete: true,
+        };
+        let p = reassembled(fr.vlan, fr.src, fr.dst, 17, &f[34..], how).unwrap();
+        assert_eq!((p.src_port, p.dst_port, p.payload.len()), (50000, 8611, 24));
+        assert!(!p.fragments_missing() && !p.capture_truncated());
+        assert!(reassembled(fr.vlan, fr.src, fr.dst, 17, &f[34..37], how).is_none());
     }
 
     #[test]

@@ -444,6 +444,27 @@ impl Detector {
             | AnomalyEvent::BjnpTcpGap
             | AnomalyEvent::BjnpTcpIncompleteMessage
             | AnomalyEvent::PjlInPrintData => {}
+            // Named on the sender of the fragments, whichever side of the flow it is.
+            AnomalyEvent::FragmentOverlap
+            | AnomalyEvent::FragmentTiny
+            | AnomalyEvent::FragmentTooLarge
+            | AnomalyEvent::FragmentIncomplete => {
+                let rule = Rule::FragmentEvasion;
+                let fire = Fire {
+                    rule,
+                    severity: rule.info().severity,
+                    about: About::Record,
+                    key: (Some(route.l4), route.src, conn.server.0, conn.server.1),
+                    variant: 0,
+                    budget_source: Some(route.src),
+                    sliding: false,
+                    evidence: Evidence {
+                        reason: reason.map(str::to_owned),
+                        ..Evidence::default()
+                    },
+                };
+                self.fire(fire, conn, marks, now, out);
+            }
         }
     }
 

@@ -2,6 +2,7 @@
 //! hosts are printers (the inventory) and which clients may reach them. Read from TOML and/or
 //! the command line; every mistake stops start-up with the file, the line and the reason.
 
+use crate::defrag::OverlapPolicy;
 use crate::net::ports::{PortSet, DEFAULT_TCP, DEFAULT_UDP};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -50,6 +51,35 @@ struct File {
     campaign: CampaignEntry,
     #[serde(default)]
     alerts: AlertsEntry,
+    #[serde(default)]
+    defrag: DefragEntry,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefragEntry {
+    #[serde(default, deserialize_with = "overlap_policy")]
+    policy: Option<OverlapPolicy>,
+}
+
+fn overlap_policy<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<OverlapPolicy>, D::Error> {
+    let s = String::deserialize(d)?;
+    parse_overlap_policy(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// An overlap policy by name (`linux`, `first`, `last`, `bsd`).
+pub fn parse_overlap_policy(s: &str) -> Result<OverlapPolicy, String> {
+    OverlapPolicy::from_name(s).ok_or_else(|| {
+        let names: Vec<&str> = OverlapPolicy::ALL.iter().map(|p| p.name()).collect();
+        format!(
+            "unknown fragment overlap policy '{s}' (one of: {})",
+            names.join(", ")
+        )
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -167,6 +197,8 @@ pub struct Policy {
     /// Alerts of each budgeted rule written per `scan_window`; the rest are counted and
     /// summarised.
     pub alert_budget: u32,
+    /// How the monitored hosts put overlapping IP fragments together.
+    pub defrag_policy: OverlapPolicy,
     /// Where the policy came from, for alerts ("the policy entry that was missed").
     pub origin: String,
 }
@@ -188,6 +220,7 @@ impl Default for Policy {
             campaign_attempts: 128,
             log_folded_flows: false,
             alert_budget: 10,
+            defrag_policy: OverlapPolicy::default(),
             origin: "none".into(),
         }
     }
@@ -199,6 +232,7 @@ pub struct Shorthands {
     pub allow: Vec<IpNet>,
     pub printers: Vec<IpAddr>,
     pub blocked_ports: Vec<u16>,
+    pub defrag_policy: Option<OverlapPolicy>,
 }
 
 impl Policy {
@@ -229,7 +263,14 @@ impl Policy {
                 p.blocked_ports.push(*port);
             }
         }
-        if !cli.allow.is_empty() || !cli.printers.is_empty() || !cli.blocked_ports.is_empty() {
+        if let Some(d) = cli.defrag_policy {
+            p.defrag_policy = d;
+        }
+        if !cli.allow.is_empty()
+            || !cli.printers.is_empty()
+            || !cli.blocked_ports.is_empty()
+            || cli.defrag_policy.is_some()
+        {
             p.origin = match path {
                 Some(_) => format!("{} + command line", p.origin),
                 None => "command line".into(),
@@ -278,6 +319,7 @@ impl Policy {
             campaign_attempts: f.campaign.attempts.unwrap_or(d.campaign_attempts),
             log_folded_flows: f.campaign.log_folded_flows.unwrap_or(d.log_folded_flows),
             alert_budget: f.alerts.budget.unwrap_or(d.alert_budget),
+            defrag_policy: f.defrag.policy.unwrap_or(d.defrag_policy),
             origin: name.into(),
         };
         p.validate(Some(text), name)?;
@@ -479,6 +521,7 @@ impl Policy {
             self.campaign_sources, self.campaign_attempts, self.log_folded_flows
         );
         let _ = writeln!(s, "\n[alerts]\nbudget = {}", self.alert_budget);
+        let _ = writeln!(s, "\n[defrag]\npolicy = {}", q(self.defrag_policy.name()));
         s
     }
 }
@@ -631,8 +674,18 @@ window = "1h"
             allow: vec!["192.0.2.8/29".parse().unwrap()],
             printers: vec!["192.0.2.30".parse().unwrap()],
             blocked_ports: vec![9100],
+            defrag_policy: Some(OverlapPolicy::Bsd),
         };
         let p = Policy::load(None, &cli).unwrap();
+        assert_eq!(p.defrag_policy, OverlapPolicy::Bsd);
+        assert!(p.effective_toml().contains("[defrag]\npolicy = \"bsd\""));
+        let f = Policy::parse("[defrag]\npolicy = \"first\"\n", "t.toml").unwrap();
+        assert_eq!(f.defrag_policy, OverlapPolicy::First);
+        let e = Policy::parse("[defrag]\npolicy = \"windows\"\n", "t.toml").unwrap_err();
+        assert!(
+            e.to_string().contains("one of: linux, first, last, bsd"),
+            "{e}"
+        );
         assert!(p.allows("192.0.2.10".parse().unwrap(), "192.0.2.30".parse().unwrap()));
         assert!(p.printer("192.0.2.30".parse().unwrap()).is_some());
         assert!(p.is_blocked(9100));

@@ -25,6 +25,9 @@ pub enum Rule {
     BjnpMalformed,
     /// 12xx-14xx: a risky construct in a print stream.
     Print(Risk),
+    /// 1502: IP fragments shaped to hide a datagram from a monitor (overlaps with other
+    /// bytes, a first fragment inside the transport header, past 64 KiB, never completed).
+    FragmentEvasion,
 }
 
 const POLICY: &str = "Policy Violation";
@@ -116,6 +119,7 @@ impl Rule {
                 BjlInkDetection => info(1413, "bjl-ink-detection-change", ADMIN, 3),
                 BjlCleaning => info(1414, "bjl-repeated-cleaning", DOS, 3),
             },
+            Rule::FragmentEvasion => info(1502, "fragmentation-evasion", BAD, 2),
         }
     }
 }
@@ -137,6 +141,7 @@ mod tests {
             Rule::BjnpMalformed,
         ];
         rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
+        rules.push(Rule::FragmentEvasion);
         let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
         for (i, a) in infos.iter().enumerate() {
             assert!((1..=4).contains(&a.severity), "{a:?}");

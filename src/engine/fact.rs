@@ -222,6 +222,10 @@ impl WorkerStats {
         d.truncated += e.truncated;
         d.invalid += e.invalid;
         d.fragments += e.fragments;
+        d.fragments_reassembled += e.fragments_reassembled;
+        d.fragment_trains_incomplete += e.fragment_trains_incomplete;
+        d.fragment_trains_discarded += e.fragment_trains_discarded;
+        d.fragment_trains_headless += e.fragment_trains_headless;
         d.unsupported_linktype += e.unsupported_linktype;
         d.unreachables += e.unreachables;
         d.unreachables_unmatched += e.unreachables_unmatched;

@@ -5,13 +5,13 @@
 
 pub mod evidence;
 pub mod fact;
-mod fragments;
 pub mod judge;
 pub mod pool;
 pub mod records;
 pub mod worker;
 
 use crate::capture::{Frame, Source};
+use crate::defrag::DefragConfig;
 use crate::detect::{policy::Policy, Detector};
 use crate::event::{BjnpStats, Body, InventoryReport, Origin, OutputStats, Record, Stats};
 use crate::flow::FlowConfig;
@@ -28,7 +28,8 @@ pub struct EngineConfig {
     pub flow: FlowConfig,
     /// The fixed-offset pre-check; off only to prove it changes nothing.
     pub prefilter: bool,
-    pub max_fragment_trains: usize,
+    /// Datagrams put together from fragments: the overlap policy, caps and age.
+    pub defrag: DefragConfig,
 }
 
 impl Default for EngineConfig {
@@ -37,7 +38,7 @@ impl Default for EngineConfig {
             policy: Policy::default(),
             flow: FlowConfig::default(),
             prefilter: true,
-            max_fragment_trains: 4096,
+            defrag: DefragConfig::default(),
         }
     }
 }
@@ -50,7 +51,10 @@ impl EngineConfig {
             self.policy.ports.clone(),
             self.flow.clone(),
             self.prefilter,
-            self.max_fragment_trains,
+            DefragConfig {
+                policy: self.policy.defrag_policy,
+                ..self.defrag
+            },
         )
     }
 

@@ -164,7 +164,7 @@ impl Pool {
     fn lane_of(&self, frame: &Frame<'_>) -> usize {
         let pair = match decode::decode(frame.linktype, frame.data) {
             Decoded::Packet(p) => Some((p.src, p.dst)),
-            Decoded::Fragment(f, _) => Some((f.src, f.dst)),
+            Decoded::Fragment(f) => Some((f.src, f.dst)),
             // An unreachable belongs with the flow it quotes, whoever sent it.
             Decoded::Unreachable(u) => Some((u.src, u.dst)),
             _ => None,

@@ -3,12 +3,11 @@
 //! the counters or a health warning.
 
 use super::fact::PacketInfo;
-use crate::decode::{Fragment, Packet};
+
 use crate::detect::{AlertDraft, FlowMarks};
 use crate::event::{
-    community_id_v1, Alert, AlertInfo, Anomaly, AnomalyEvent, AnomalyType, AppProto, Body,
-    Campaign, CaptureStats, DecoderStats, Endpoints, FlowInfo, FlowRecord, FlowState, Origin,
-    Printer, Record, Stats, Summary, Warning,
+    community_id_v1, Alert, AlertInfo, AppProto, Body, Campaign, CaptureStats, DecoderStats,
+    Endpoints, FlowInfo, FlowRecord, FlowState, Origin, Printer, Record, Stats, Summary, Warning,
 };
 use crate::flow::Conn;
 use crate::net::{Timestamp, L4};
@@ -180,32 +179,6 @@ pub fn summary(s: Summary, ts: Timestamp, origin: &Origin) -> Record {
         origin: origin.clone(),
         endpoints: None,
         body: Body::Summary(Box::new(s)),
-    }
-}
-
-/// A fragmented datagram to or from a monitored port.
-pub fn fragment(p: &Packet<'_>, f: &Fragment, ts: Timestamp, origin: &Origin) -> Record {
-    let cid = community_id_v1(0, p.src, p.dst, p.src_port, p.dst_port, f.proto);
-    Record {
-        timestamp: ts,
-        flow_id: None,
-        origin: origin.clone(),
-        endpoints: Some(packet_endpoints(&PacketInfo::of(p), None, cid)),
-        body: Body::Anomaly(Anomaly {
-            kind: AnomalyType::Decode,
-            event: if p.src.is_ipv4() {
-                AnomalyEvent::Ipv4Fragment
-            } else {
-                AnomalyEvent::Ipv6Fragment
-            },
-            layer: None,
-            reason: Some(format!(
-                "fragmented datagram to a monitored port (id {}, {} bytes announced); not reassembled",
-                f.id, p.wire_payload_len
-            )),
-            bytes: None,
-            preview_hex: None,
-        }),
     }
 }
 

@@ -4,13 +4,14 @@
 //! analyzer reported something, so most packets of a long print stream stay here.
 
 use super::fact::{EndView, FactSink, PacketInfo, PacketView, Pos, WorkerStats};
-use super::fragments::Fragments;
-use super::records;
 use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
 use crate::capture::{Frame, Source};
-use crate::decode::{self, prefilter, Decoded, Packet, Unreachable, L4};
+use crate::decode::{self, prefilter, Decoded, Packet, Reassembled, Unreachable, L4};
+use crate::defrag::{DefragConfig, Defragmenter, Done, Ending, OverlapPolicy};
 use crate::detect::{self, Seen};
-use crate::event::{CaptureStats, DecoderStats, EndReason, Origin};
+use crate::event::{
+    Anomaly, AnomalyEvent, AnomalyType, CaptureStats, DecoderStats, EndReason, Origin,
+};
 use crate::flow::{Conn, Dir, Flow, FlowConfig, FlowKey, FlowTable};
 use crate::net::{PortSet, Timestamp};
 use std::net::IpAddr;
@@ -19,6 +20,25 @@ use std::net::IpAddr;
 pub struct WorkerFlow {
     app: AppState,
     seen: Seen,
+}
+
+/// When and how big a packet was: its frame's, or for a datagram put together from fragments,
+/// its last fragment's time and number and the wire bytes of all of them.
+#[derive(Clone, Copy)]
+struct At {
+    ts: Timestamp,
+    cnt: u64,
+    wire: u32,
+}
+
+impl At {
+    fn frame(f: &Frame<'_>) -> Self {
+        At {
+            ts: f.ts,
+            cnt: f.cnt,
+            wire: f.orig_len,
+        }
+    }
 }
 
 /// How the judge knows a flow: its worker and its place in that worker's table (a place is
@@ -37,7 +57,7 @@ pub struct Worker {
     ports: PortSet,
     prefilter: bool,
     flows: FlowTable<WorkerFlow>,
-    frags: Fragments,
+    defrag: Defragmenter,
     analyzers: analyze::Shared,
     capture: CaptureStats,
     decoder: DecoderStats,
@@ -57,13 +77,13 @@ impl Worker {
         ports: PortSet,
         flow: FlowConfig,
         prefilter: bool,
-        max_fragment_trains: usize,
+        defrag: DefragConfig,
     ) -> Self {
         Worker {
             ports,
             prefilter,
             flows: FlowTable::new(flow),
-            frags: Fragments::new(max_fragment_trains),
+            defrag: Defragmenter::new(defrag),
             analyzers: analyze::Shared::default(),
             capture: CaptureStats::default(),
             decoder: DecoderStats::default(),
@@ -136,14 +156,13 @@ impl Worker {
         match decode::decode(frame.linktype, frame.data) {
             Decoded::Packet(mut p) => {
                 p.frame_cut = frame.data.len() < frame.orig_len as usize;
-                self.packet(frame, &p, seq, out)
+                self.packet(At::frame(frame), &p, seq, out, None)
             }
-            Decoded::Fragment(f, _) => {
-                if self.frags.follows(&f) {
-                    self.decoder.fragments += 1;
-                } else {
-                    self.decoder.ignored += 1;
-                }
+            Decoded::Fragment(f) => {
+                self.decoder.fragments += 1;
+                self.defrag
+                    .fragment(&f, frame.ts, frame.cnt, frame.orig_len);
+                self.datagrams(seq, out);
             }
             Decoded::Unreachable(u) => self.unreachable(frame, &u, seq, out),
             Decoded::OtherIp => self.decoder.ignored += 1,
@@ -154,7 +173,49 @@ impl Worker {
         }
     }
 
-    fn packet(&mut self, frame: &Frame<'_>, p: &Packet<'_>, seq: u64, out: &mut dyn FactSink) {
+    /// Datagrams the defragmenter handed on: each goes on as one packet.
+    fn datagrams(&mut self, seq: u64, out: &mut dyn FactSink) {
+        while let Some(done) = self.defrag.take_done() {
+            self.datagram(&done, seq, out);
+        }
+    }
+
+    fn datagram(&mut self, done: &Done, seq: u64, out: &mut dyn FactSink) {
+        let d = &done.datagram;
+        let complete = done.ending == Ending::Complete;
+        match done.ending {
+            Ending::Complete => self.decoder.fragments_reassembled += 1,
+            Ending::Discarded => self.decoder.fragment_trains_discarded += 1,
+            Ending::TimedOut | Ending::Evicted | Ending::EndOfInput => {
+                self.decoder.fragment_trains_incomplete += 1
+            }
+        }
+        let how = Reassembled {
+            id: done.key.id,
+            fragments: d.fragments,
+            complete,
+        };
+        let (k, head) = (done.key, d.head());
+        let Some(p) = decode::reassembled(d.vlan, k.src, k.dst, k.proto, head, how) else {
+            self.decoder.fragment_trains_headless += 1;
+            return;
+        };
+        let at = At {
+            ts: d.last_ts,
+            cnt: d.last_cnt,
+            wire: u32::try_from(d.wire_bytes).unwrap_or(u32::MAX),
+        };
+        self.packet(at, &p, seq, out, Some(done));
+    }
+
+    fn packet(
+        &mut self,
+        at: At,
+        p: &Packet<'_>,
+        seq: u64,
+        out: &mut dyn FactSink,
+        defrag: Option<&Done>,
+    ) {
         let proto = p.l4.ip_number();
         let (msrc, mdst) = (
             self.ports.contains(proto, p.src_port),
@@ -165,15 +226,8 @@ impl Worker {
             return;
         }
         self.count_monitored(p);
-        let ts = frame.ts;
+        let ts = at.ts;
         let pos = Pos::at(seq);
-        if let Some(f) = p.fragment {
-            self.decoder.fragments += 1;
-            if self.frags.open(&f, ts) {
-                let r = records::fragment(p, &f, ts, &self.origin_at(frame.cnt));
-                out.record(pos, r);
-            }
-        }
         // Known printers orient a new flow whose two ports are both monitored.
         let printers = if msrc && mdst {
             (out.is_printer(p.src), out.is_printer(p.dst))
@@ -203,16 +257,25 @@ impl Worker {
                 out.end(pos, view);
             },
         );
-        let dir = flow.conn.update(p, frame.orig_len);
+        let dir = flow.conn.update(p, at.wire);
         self.last_flow = Some(flow.conn.id());
         let cx = PacketCx {
             ts,
-            cnt: (frame.cnt > 0).then_some(frame.cnt),
+            cnt: (at.cnt > 0).then_some(at.cnt),
             dir,
             conn: &flow.conn,
             p,
         };
-        flow.ext.app.on_packet(analyzers, &cx, events);
+        // A datagram the overlap policy threw away never reached the target: nothing to
+        // analyse, only what its fragments did.
+        if defrag.is_some_and(|d| d.ending == Ending::Discarded) {
+            events.clear();
+        } else {
+            flow.ext.app.on_packet(analyzers, &cx, events);
+        }
+        if let Some(done) = defrag {
+            defrag_events(p, done, self.defrag.policy(), events);
+        }
         let transitions = detect::transitions(&flow.conn, &mut flow.ext.seen, dir);
         if events.is_empty() && !transitions.any() {
             return;
@@ -223,7 +286,7 @@ impl Worker {
             app_proto: flow.ext.app_proto(&flow.conn),
             dir,
             ts,
-            origin: origin_of(source, frame.cnt),
+            origin: origin_of(source, at.cnt),
             packet: PacketInfo::of(p),
             transitions,
             events,
@@ -324,11 +387,15 @@ impl Worker {
                 end_view(id, f, reason, now, origin.clone(), analyzers, events),
             );
         });
-        self.frags.expire(now);
+        self.defrag.expire(now);
+        self.datagrams(seq, out);
     }
 
     /// Every flow ends (end of input, stop signal), at `seq`.
     pub fn drain(&mut self, now: Timestamp, seq: u64, out: &mut dyn FactSink) {
+        // Datagrams still waiting for fragments go on first, as far as they came.
+        self.defrag.drain();
+        self.datagrams(seq, out);
         let origin = self.origin_at(0);
         let (id, analyzers, events) = (self.id, &mut self.analyzers, &mut self.events);
         self.flows.drain(&mut |f, reason| {
@@ -353,8 +420,8 @@ impl Worker {
         WorkerStats {
             capture: self.capture,
             decoder: self.decoder,
-            fragment_trains: self.frags.len() as u64,
-            fragment_trains_evicted: self.frags.evicted(),
+            fragment_trains: self.defrag.stats().held,
+            fragment_trains_evicted: self.defrag.stats().evicted,
             flow: self.flows.stats(),
             bjnp: self.analyzers.stats(),
             first_ts: self.first_ts,
@@ -380,6 +447,73 @@ fn origin_of(source: &Option<Source>, cnt: u64) -> Origin {
         },
         Some(Source::Iface(i)) => Origin::Iface(i.clone()),
         None => Origin::None,
+    }
+}
+
+/// What a datagram's fragments did, as anomalies on its flow: that it came in fragments (once
+/// per datagram), then each thing a well-behaved sender never does.
+fn defrag_events(p: &Packet<'_>, done: &Done, policy: OverlapPolicy, out: &mut Vec<AppEvent>) {
+    let d = &done.datagram;
+    let f = &d.findings;
+    let mut push = |event, reason: String| {
+        out.push(AppEvent::Anomaly(Anomaly {
+            kind: AnomalyType::Decode,
+            event,
+            layer: None,
+            reason: Some(reason),
+            bytes: None,
+            preview_hex: None,
+        }))
+    };
+    let what = match done.ending {
+        Ending::Complete => "put together",
+        Ending::Discarded => "thrown away, as the target would",
+        Ending::TimedOut => "incomplete: its fragments stopped coming",
+        Ending::Evicted => "incomplete: dropped to make room",
+        Ending::EndOfInput => "incomplete when the capture ended",
+    };
+    push(
+        if p.src.is_ipv4() {
+            AnomalyEvent::Ipv4Fragment
+        } else {
+            AnomalyEvent::Ipv6Fragment
+        },
+        format!(
+            "datagram id {} in {} fragments, {what} ({} bytes from offset 0)",
+            done.key.id,
+            d.fragments,
+            d.head().len()
+        ),
+    );
+    if let Some(at) = f.conflict_at {
+        push(
+            AnomalyEvent::FragmentOverlap,
+            format!(
+                "fragments overlap with different bytes at offset {at}; overlap policy {policy}"
+            ),
+        );
+    }
+    if let Some(len) = f.tiny_first {
+        push(
+            AnomalyEvent::FragmentTiny,
+            format!("first fragment of {len} bytes ends inside the transport header"),
+        );
+    }
+    if f.too_large {
+        push(
+            AnomalyEvent::FragmentTooLarge,
+            format!(
+                "fragments reach past {} bytes or number more than {}",
+                crate::defrag::MAX_DATAGRAM,
+                crate::defrag::MAX_PIECES
+            ),
+        );
+    }
+    if matches!(
+        done.ending,
+        Ending::TimedOut | Ending::Evicted | Ending::EndOfInput
+    ) {
+        push(AnomalyEvent::FragmentIncomplete, what.to_owned());
     }
 }
 

@@ -93,12 +93,19 @@ pub struct DecoderStats {
     pub truncated: u64,
     /// Headers that do not parse.
     pub invalid: u64,
-    /// IP fragments of datagrams to or from a monitored port.
+    /// IP fragments of TCP and UDP datagrams.
     pub fragments: u64,
-    /// Fragmented datagrams to or from a monitored port being followed, and those dropped at
-    /// the cap before their last fragment came.
+    /// Fragmented datagrams being put together now, and those dropped at a cap (datagrams or
+    /// bytes) before their last fragment came.
     pub fragment_trains: u64,
     pub fragment_trains_evicted: u64,
+    /// Datagrams put together whole; handed on incomplete (timed out, evicted, cut by the end
+    /// of the capture); thrown away by the overlap policy; and incomplete ones whose head never
+    /// came (no ports, so nothing tells whether they were monitored).
+    pub fragments_reassembled: u64,
+    pub fragment_trains_incomplete: u64,
+    pub fragment_trains_discarded: u64,
+    pub fragment_trains_headless: u64,
     pub unsupported_linktype: u64,
     /// ICMP/ICMPv6 destination unreachables that refused a tracked attempt on a monitored
     /// port, and those quoting a monitored port whose flow was not (or no longer) tracked.

@@ -84,8 +84,17 @@ named_enum! {
     pub enum AnomalyEvent {
         /// Bytes on a BJNP port that fail the hard checks.
         NotBjnp = "not_bjnp",
+        /// A datagram to or from a monitored port came in IP fragments (put together).
         Ipv4Fragment = "ipv4.fragment",
         Ipv6Fragment = "ipv6.fragment",
+        /// Fragments overlapped bytes already held with other bytes.
+        FragmentOverlap = "ip.fragment_overlap",
+        /// A first fragment ends inside the transport header.
+        FragmentTiny = "ip.fragment_tiny",
+        /// Fragments reach past the largest datagram, or far too many of them.
+        FragmentTooLarge = "ip.fragment_too_large",
+        /// A datagram's fragments stopped coming before it was whole.
+        FragmentIncomplete = "ip.fragment_incomplete",
         /// A BJNP TCP stream lost a segment.
         BjnpTcpGap = "bjnp.tcp_gap",
         /// A BJNP TCP connection closed inside a message.

@@ -496,7 +496,7 @@ mod tests {
             tcp: Tcp::default(),
             payload: &[],
             wire_payload_len: 0,
-            fragment: None,
+            reassembled: None,
             frame_cut: false,
             link_group: None,
         }

@@ -160,7 +160,7 @@ impl BjnpFlow {
                 extra.set(Anomalies::MULTIPLE_MESSAGES);
             }
             if !m.is_complete() {
-                extra.set(if p.fragment.is_some() {
+                extra.set(if p.fragments_missing() {
                     Anomalies::IP_FRAGMENT
                 } else if p.capture_truncated() {
                     Anomalies::CAPTURE_TRUNCATED
@@ -205,7 +205,7 @@ impl BjnpFlow {
         out: &mut Vec<AppEvent>,
     ) {
         // A header cut by snaplen is the capture's fault, counted by the decoder.
-        if matches!(e, HeaderError::TooShort(_)) && (p.capture_truncated() || p.fragment.is_some())
+        if matches!(e, HeaderError::TooShort(_)) && (p.capture_truncated() || p.fragments_missing())
         {
             return;
         }
@@ -304,7 +304,7 @@ mod tests {
             tcp: Tcp::default(),
             payload,
             wire_payload_len: payload.len(),
-            fragment: None,
+            reassembled: None,
             frame_cut: false,
             link_group: None,
         }

@@ -101,7 +101,7 @@ impl BjnpFlow {
                     *stopped = true;
                 }
             });
-            if p.capture_truncated() || p.fragment.is_some() {
+            if p.capture_truncated() || p.fragments_missing() {
                 // snaplen cut the segment: the rest of the stream cannot be framed.
                 stream.stopped = true;
                 sh.stats.tcp_gaps += 1;
