@@ -1,12 +1,12 @@
 //! BPF filters. The default live filter selects the monitored ports, also inside 802.1Q/QinQ
-//! tags, plus later IP fragments (which carry no ports) so fragments of printer traffic are
-//! counted.
+//! tags, plus IP fragments (later ones carry no ports) so datagrams to printers can be put
+//! together.
 
 use super::CaptureError;
 use crate::net::PortSet;
 use std::collections::HashMap;
 
-/// A BPF expression selecting `ports` (TCP and UDP), later fragments and IPv6 packets with
+/// A BPF expression selecting `ports` (TCP and UDP), IPv4 fragments and IPv6 packets with
 /// extension headers; on Ethernet also inside one or two VLAN tags.
 pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
     let part = |proto: &str, list: Vec<u16>| -> Option<String> {
@@ -32,8 +32,10 @@ pub fn default_expression(ports: &PortSet, linktype: u32) -> String {
     .into_iter()
     .flatten()
     .collect();
-    // Later fragments have no ports; the engine keeps only those of monitored datagrams.
-    parts.push("(ip[6:2] & 0x1fff != 0)".into());
+    // Every IPv4 fragment (more-fragments set or an offset): later ones carry no ports, and a
+    // first fragment cut inside the transport header fails the port tests. The engine puts
+    // each datagram together and only then knows whether it is monitored.
+    parts.push("(ip[6:2] & 0x3fff != 0)".into());
     // Destination unreachables that refuse an attempt on a monitored port (a firewall's
     // REJECT): the quoted packet's protocol and destination port decide, so a UDP scan of
     // other ports does not wake the sensor for every error it draws.

@@ -444,12 +444,17 @@ impl Detector {
             | AnomalyEvent::BjnpTcpGap
             | AnomalyEvent::BjnpTcpIncompleteMessage
             | AnomalyEvent::PjlInPrintData => {}
-            // Named on the sender of the fragments, whichever side of the flow it is.
-            AnomalyEvent::FragmentOverlap
+            // Named on the sender of the segments or fragments, whichever side it is.
+            e @ (AnomalyEvent::TcpOverlapConflict
+            | AnomalyEvent::FragmentOverlap
             | AnomalyEvent::FragmentTiny
             | AnomalyEvent::FragmentTooLarge
-            | AnomalyEvent::FragmentIncomplete => {
-                let rule = Rule::FragmentEvasion;
+            | AnomalyEvent::FragmentIncomplete) => {
+                let rule = if e == AnomalyEvent::TcpOverlapConflict {
+                    Rule::TcpOverlapEvasion
+                } else {
+                    Rule::FragmentEvasion
+                };
                 let fire = Fire {
                     rule,
                     severity: rule.info().severity,

@@ -25,6 +25,9 @@ pub enum Rule {
     BjnpMalformed,
     /// 12xx-14xx: a risky construct in a print stream.
     Print(Risk),
+    /// 1501: TCP segments that overlap bytes already received with other bytes (insertion or
+    /// evasion: one thing for the monitor, another for the printer).
+    TcpOverlapEvasion,
     /// 1502: IP fragments shaped to hide a datagram from a monitor (overlaps with other
     /// bytes, a first fragment inside the transport header, past 64 KiB, never completed).
     FragmentEvasion,
@@ -119,6 +122,7 @@ impl Rule {
                 BjlInkDetection => info(1413, "bjl-ink-detection-change", ADMIN, 3),
                 BjlCleaning => info(1414, "bjl-repeated-cleaning", DOS, 3),
             },
+            Rule::TcpOverlapEvasion => info(1501, "tcp-overlap-evasion", BAD, 2),
             Rule::FragmentEvasion => info(1502, "fragmentation-evasion", BAD, 2),
         }
     }
@@ -141,6 +145,7 @@ mod tests {
             Rule::BjnpMalformed,
         ];
         rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
+        rules.push(Rule::TcpOverlapEvasion);
         rules.push(Rule::FragmentEvasion);
         let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
         for (i, a) in infos.iter().enumerate() {

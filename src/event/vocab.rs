@@ -101,6 +101,9 @@ named_enum! {
         BjnpTcpIncompleteMessage = "bjnp.tcp_incomplete_message",
         /// An `@PJL` line inside page data: the printer prints it as data, but someone tried.
         PjlInPrintData = "print.pjl_in_data",
+        /// TCP segments overlapped bytes already received with other bytes (the first copy was
+        /// kept).
+        TcpOverlapConflict = "tcp.overlap_conflict",
     }
 }
 

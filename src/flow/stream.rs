@@ -1,11 +1,21 @@
 //! One direction of a TCP stream, delivered in order: retransmissions and overlaps are trimmed,
 //! early segments wait in a small capped buffer, and a hole that does not fill becomes an
 //! explicit gap the parser is told about. Memory per direction is bounded by `MAX_BUFFERED`
-//! however long the stream.
+//! (plus `UNACKED` when overlaps are verified) however long the stream.
+//!
+//! Overlap policy: the first copy of a byte wins, whether it was delivered or still waits
+//! behind a hole (a receiver that already took bytes keeps them). A stream whose overlaps are
+//! verified (the client's side of a print or BJNP stream) keeps the bytes it delivered that the
+//! receiver has not acknowledged yet, the only ones a sender may still send again, and counts
+//! every overlapping segment whose bytes differ from the copy that won (`conflicts`): the
+//! insertion/evasion trick of sending one thing to the monitor and another to the printer. A
+//! healthy stream whose receiver acknowledges what it got holds nothing.
 
 /// Out-of-order bytes held per direction before a hole is declared a gap.
 pub const MAX_BUFFERED: usize = 256 * 1024;
 const MAX_SEGMENTS: usize = 64;
+/// Delivered, unacknowledged bytes kept for comparing overlaps (the newest), when verifying.
+pub const UNACKED: usize = 4096;
 
 /// What the stream hands the parser.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,11 +28,19 @@ pub enum Delivery<'a> {
 #[derive(Default)]
 pub struct Reassembler {
     next: Option<u32>,
-    /// (seq, bytes) waiting for the hole before them, sorted by seq.
-    pending: Vec<(u32, Vec<u8>)>,
+    /// (seq, bytes, counted) waiting for the hole before them, sorted by seq; `counted`: a
+    /// conflict of this segment's overlap was already counted when it arrived.
+    pending: Vec<(u32, Vec<u8>, bool)>,
     buffered: usize,
     pub gaps: u64,
     pub retransmitted: u64,
+    /// Compare overlapping bytes with the copy that won (see the module's policy).
+    pub verify: bool,
+    /// Delivered bytes not yet acknowledged (only when verifying), ending at `next`.
+    unacked: Vec<u8>,
+    /// Overlapping segments whose bytes differed, and the sequence number of the first.
+    pub conflicts: u64,
+    pub first_conflict: Option<u32>,
 }
 
 /// Sequence-space comparison (RFC 1982 style): positive when `a` is after `b`.
@@ -31,6 +49,37 @@ fn diff(a: u32, b: u32) -> i64 {
 }
 
 impl Reassembler {
+    /// A reassembler that compares overlaps with the copy that won.
+    pub fn verifying() -> Self {
+        Reassembler {
+            verify: true,
+            ..Reassembler::default()
+        }
+    }
+
+    /// The receiver acknowledged everything before `ack`: those bytes can no longer be sent
+    /// again to any effect, so they are not kept.
+    pub fn acked(&mut self, ack: u32) {
+        let Some(next) = self.next.filter(|_| !self.unacked.is_empty()) else {
+            return;
+        };
+        let from = next.wrapping_sub(self.unacked.len() as u32);
+        let done = diff(ack, from);
+        if done <= 0 {
+            return;
+        }
+        if done as usize >= self.unacked.len() {
+            self.unacked = Vec::new();
+        } else {
+            self.unacked.drain(..done as usize);
+        }
+    }
+
+    /// Bytes held for comparison (what verification costs this stream now).
+    pub fn unacked(&self) -> usize {
+        self.unacked.len()
+    }
+
     /// A SYN: data starts at `isn + 1`.
     pub fn syn(&mut self, isn: u32) {
         if self.next.is_none() {
@@ -55,13 +104,51 @@ impl Reassembler {
             return;
         }
         let skip = off.unsigned_abs() as usize;
+        if self.verify && skip > 0 {
+            self.check_delivered(seq, &data[..skip.min(data.len())], skip);
+        }
         if skip >= data.len() {
             self.retransmitted += 1;
             return;
         }
-        deliver(Delivery::Data(&data[skip..]));
+        self.emit(&data[skip..], deliver);
         self.next = Some(next.wrapping_add((data.len() - skip) as u32));
         self.drain(deliver);
+    }
+
+    /// Bytes handed to the parser, kept for comparing later overlaps until acknowledged.
+    fn emit(&mut self, bytes: &[u8], deliver: &mut dyn FnMut(Delivery<'_>)) {
+        deliver(Delivery::Data(bytes));
+        if self.verify {
+            let tail = &bytes[bytes.len() - bytes.len().min(UNACKED)..];
+            let over = (self.unacked.len() + tail.len()).saturating_sub(UNACKED);
+            self.unacked.drain(..over.min(self.unacked.len()));
+            self.unacked.extend_from_slice(tail);
+        }
+    }
+
+    /// `old`, the head of a segment at `seq` that lies before `next` (`back` bytes of it
+    /// overlap delivered bytes), against the delivered bytes still kept.
+    fn check_delivered(&mut self, seq: u32, old: &[u8], back: usize) {
+        let kept = self.unacked.len();
+        // the kept bytes are the last `kept` before `next`; `old` starts `back` before it
+        let (skip_old, from_kept) = if back > kept {
+            (back - kept, 0)
+        } else {
+            (0, kept - back)
+        };
+        let Some(old) = old.get(skip_old..) else {
+            return; // wholly older than what is kept: cannot be compared
+        };
+        let n = old.len().min(kept - from_kept);
+        if old[..n] != self.unacked[from_kept..from_kept + n] {
+            self.conflict(seq);
+        }
+    }
+
+    fn conflict(&mut self, seq: u32) {
+        self.conflicts += 1;
+        self.first_conflict.get_or_insert(seq);
     }
 
     /// The connection ended: whatever still waits behind a hole is delivered after a gap.
@@ -86,29 +173,48 @@ impl Reassembler {
                 // Still too much even alone: deliver it after a gap.
                 let gap = self.next.map_or(0, |n| diff(seq, n).max(0) as u32);
                 self.gaps += 1;
+                self.unacked.clear();
                 deliver(Delivery::Gap(gap));
-                deliver(Delivery::Data(data));
+                self.emit(data, deliver);
                 self.next = Some(seq.wrapping_add(data.len() as u32));
                 return;
+            }
+        }
+        let mut counted = false;
+        if self.verify {
+            // a waiting segment's bytes won: an overlapping one must say the same
+            let end = i64::from(data.len() as u32);
+            counted = self.pending.iter().any(|(s, d, _)| {
+                let from = diff(*s, seq).max(0);
+                let to = (diff(*s, seq) + d.len() as i64).min(end);
+                from < to && {
+                    let off = (from - diff(*s, seq)) as usize;
+                    let (a, b) = (from as usize, to as usize);
+                    d[off..off + (b - a)] != data[a..b]
+                }
+            });
+            if counted {
+                self.conflict(seq);
             }
         }
         let at = self
             .pending
             .iter()
-            .position(|(s, _)| diff(*s, seq) > 0)
+            .position(|(s, _, _)| diff(*s, seq) > 0)
             .unwrap_or(self.pending.len());
         self.buffered += data.len();
-        self.pending.insert(at, (seq, data.to_vec()));
+        self.pending.insert(at, (seq, data.to_vec(), counted));
     }
 
     /// Jumps over the hole before the earliest waiting segment.
     fn skip_hole(&mut self, deliver: &mut dyn FnMut(Delivery<'_>)) {
-        let (Some(next), Some(&(seq, _))) = (self.next, self.pending.first()) else {
+        let (Some(next), Some(&(seq, _, _))) = (self.next, self.pending.first()) else {
             return;
         };
         let gap = diff(seq, next);
         if gap > 0 {
             self.gaps += 1;
+            self.unacked.clear();
             deliver(Delivery::Gap(gap as u32));
             self.next = Some(seq);
         }
@@ -116,16 +222,19 @@ impl Reassembler {
 
     /// Delivers waiting segments that are now contiguous.
     fn drain(&mut self, deliver: &mut dyn FnMut(Delivery<'_>)) {
-        while let (Some(next), Some((seq, _))) = (self.next, self.pending.first()) {
+        while let (Some(next), Some((seq, _, _))) = (self.next, self.pending.first()) {
             let off = diff(*seq, next);
             if off > 0 {
                 return;
             }
-            let (seq, data) = self.pending.remove(0);
+            let (seq, data, counted) = self.pending.remove(0);
             self.buffered -= data.len();
             let skip = diff(next, seq) as usize;
+            if self.verify && !counted && skip > 0 {
+                self.check_delivered(seq, &data[..skip.min(data.len())], skip);
+            }
             if skip < data.len() {
-                deliver(Delivery::Data(&data[skip..]));
+                self.emit(&data[skip..], deliver);
                 self.next = Some(next.wrapping_add((data.len() - skip) as u32));
             }
         }
@@ -166,6 +275,61 @@ mod tests {
         assert_eq!(out, ["hello ", "wor", "ld", "!"]);
         assert_eq!(r.retransmitted, 1);
         assert_eq!(r.buffered(), 0);
+    }
+
+    #[test]
+    fn overlaps_with_other_bytes_are_conflicts_and_the_first_copy_wins() {
+        let mut r = Reassembler::verifying();
+        r.syn(99);
+        // delivered "@PJL INFO ID", then the same bytes again (a plain retransmission), then an
+        // overlap that says something else: kept out, counted
+        let out = run(
+            &mut r,
+            &[
+                (100, b"@PJL INFO ID"),
+                (100, b"@PJL INFO ID"),
+                (105, b"INFO"),
+                (105, b"FSDELETE NAME"),
+            ],
+        );
+        assert_eq!(out.concat(), "@PJL INFO IDE NAME", "the first copy won");
+        assert_eq!((r.conflicts, r.first_conflict), (1, Some(105)));
+        // two early segments that overlap each other with other bytes: the waiting one wins
+        let mut r = Reassembler::verifying();
+        r.syn(0);
+        let out = run(&mut r, &[(5, b"AAAA"), (7, b"BBBB"), (1, b"0123")]);
+        assert_eq!(out.concat(), "0123AAAABB");
+        assert_eq!(r.conflicts, 1);
+        // without verification nothing is compared or kept
+        let mut r = Reassembler::default();
+        r.syn(99);
+        run(&mut r, &[(100, b"abc"), (100, b"xyz")]);
+        assert_eq!((r.conflicts, r.unacked()), (0, 0));
+    }
+
+    #[test]
+    fn acknowledged_bytes_are_not_kept() {
+        let mut r = Reassembler::verifying();
+        r.syn(0);
+        run(&mut r, &[(1, b"hello "), (7, b"world")]);
+        assert_eq!(r.unacked(), 11);
+        r.acked(7);
+        assert_eq!(r.unacked(), 5, "\"world\" is still in flight");
+        // a resend of acknowledged bytes cannot be compared (nor change what the printer got)
+        run(&mut r, &[(1, b"HELLO ")]);
+        assert_eq!(r.conflicts, 0);
+        // one of bytes in flight can
+        run(&mut r, &[(7, b"WORLD")]);
+        assert_eq!(r.conflicts, 1);
+        r.acked(12);
+        assert_eq!(r.unacked(), 0);
+        // a long unacknowledged run keeps only the newest bytes
+        let big = vec![b'x'; 3 * UNACKED];
+        run(&mut r, &[(12, &big)]);
+        assert_eq!(r.unacked(), UNACKED);
+        // an old acknowledgement changes nothing
+        r.acked(5);
+        assert_eq!(r.unacked(), UNACKED);
     }
 
     #[test]

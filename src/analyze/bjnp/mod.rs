@@ -71,6 +71,7 @@ pub struct BjnpFlow {
 
 const REPORTED_GAP: u8 = 1;
 const REPORTED_INCOMPLETE: u8 = 2;
+const REPORTED_OVERLAP: u8 = 4;
 
 impl Analyzer for BjnpFlow {
     fn on_packet(&mut self, shared: &mut Shared, cx: &PacketCx<'_, '_>, out: &mut Vec<AppEvent>) {

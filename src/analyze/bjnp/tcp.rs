@@ -1,7 +1,7 @@
 //! BJNP over TCP: each direction reassembled in order and cut into messages by the framer; a
 //! lost segment, garbage or a close inside a message stops that direction, once, with an anomaly.
 
-use super::{BjnpFlow, BjnpShared, REPORTED_GAP, REPORTED_INCOMPLETE};
+use super::{BjnpFlow, BjnpShared, REPORTED_GAP, REPORTED_INCOMPLETE, REPORTED_OVERLAP};
 use crate::analyze::{AppEvent, PacketCx};
 use crate::decode::Tcp;
 use crate::event::AnomalyEvent;
@@ -38,6 +38,8 @@ impl BjnpFlow {
         let isns = cx.conn.isn;
         let streams = self.streams.get_or_insert_with(|| {
             let mut s: Box<[Stream; 2]> = Box::default();
+            // the client's side is what the printer runs: its overlaps are compared
+            s[Dir::ToServer.index()].reasm.verify = true;
             for (d, isn) in s.iter_mut().zip(isns) {
                 if let Some(isn) = isn {
                     // A retransmitted SYN changes nothing: the reassembler keeps its first ISN.
@@ -47,6 +49,10 @@ impl BjnpFlow {
             }
             s
         });
+        if p.tcp.has(Tcp::ACK) {
+            // what this side acknowledges, the other side may no longer change
+            streams[1 - di].reasm.acked(p.tcp.ack);
+        }
         let mut stream = std::mem::take(&mut streams[di]);
         let seq = p.tcp.seq.wrapping_add(u32::from(p.tcp.has(Tcp::SYN)));
         if !p.payload.is_empty() && !stream.stopped {
@@ -117,6 +123,14 @@ impl BjnpFlow {
             }
             if let Some(e) = not_bjnp {
                 self.not_bjnp(sh, p, e, out);
+            }
+            if let Some(at) = stream.reasm.first_conflict {
+                self.stream_anomaly(
+                    REPORTED_OVERLAP,
+                    AnomalyEvent::TcpOverlapConflict,
+                    format!("a segment at seq {at} overlaps bytes already received with other bytes; the first copy was kept"),
+                    out,
+                );
             }
         }
         if closing && !stream.stopped && !stream.framer.failed() && !stream.framer.at_boundary() {

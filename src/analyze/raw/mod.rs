@@ -63,6 +63,8 @@ pub struct RawFlow {
     data_head: Option<Vec<u8>>,
     /// `@PJL` lines found in page data so far (the first few are reported).
     pjl_in_data: u32,
+    /// An overlap with other bytes in the client's stream was reported.
+    overlap_reported: bool,
 }
 
 /// The PostScript scanner of a part: none (another language), wanted but not yet needed (only
@@ -76,7 +78,8 @@ enum Ps {
 impl Default for RawFlow {
     fn default() -> Self {
         RawFlow {
-            streams: Default::default(),
+            // the client's side is what the printer runs: its overlaps are compared
+            streams: [Reassembler::verifying(), Reassembler::default()],
             mode: Mode::Start,
             line: Vec::new(),
             line_overflow: false,
@@ -91,6 +94,7 @@ impl Default for RawFlow {
             data_line_start: true,
             data_head: None,
             pjl_in_data: 0,
+            overlap_reported: false,
         }
     }
 }
@@ -131,6 +135,10 @@ impl RawFlow {
         if tcp.has(Tcp::SYN) {
             self.streams[di].syn(tcp.seq);
         }
+        if tcp.has(Tcp::ACK) {
+            // what this side acknowledges, the other side may no longer change
+            self.streams[1 - di].acked(tcp.ack);
+        }
         if payload.is_empty() {
             return;
         }
@@ -138,6 +146,19 @@ impl RawFlow {
         // data on a SYN starts after the SYN's own sequence number
         let seq = tcp.seq.wrapping_add(u32::from(tcp.has(Tcp::SYN)));
         stream.segment(seq, payload, &mut |d| self.deliver(dir, d, out));
+        if let (false, Some(at)) = (self.overlap_reported, stream.first_conflict) {
+            self.overlap_reported = true;
+            out.push(AppEvent::Anomaly(Anomaly {
+                kind: AnomalyType::Stream,
+                event: AnomalyEvent::TcpOverlapConflict,
+                layer: self.last_language.map(AppProto::Print),
+                reason: Some(format!(
+                    "a segment at seq {at} overlaps bytes already received with other bytes; the first copy was kept"
+                )),
+                bytes: None,
+                preview_hex: None,
+            }));
+        }
         self.streams[di] = stream;
     }
 
