@@ -211,6 +211,46 @@ fn fragment_trains_hold_their_cap() {
     let d = r.stats().decoder;
     assert!(d.fragment_trains_evicted >= 2_000, "{d:?}");
     assert!(d.fragments >= 3_000, "{d:?}");
+    // each evicted one was handed on, as far as it came, and counted incomplete
+    assert_eq!(
+        d.fragment_trains_incomplete, d.fragment_trains_evicted,
+        "{d:?}"
+    );
+}
+
+/// Later fragments only (no ports, so nothing tells whether they are monitored), far out in
+/// the datagram so each one makes its datagram big: the byte cap holds, not just the count.
+#[test]
+fn a_flood_of_never_completing_fragments_stays_within_the_byte_cap() {
+    use bjnp_watch::decode::{decode, Decoded};
+    use bjnp_watch::defrag::{DefragConfig, Defragmenter};
+    const CAP: usize = 4 << 20;
+    let mut d = Defragmenter::new(DefragConfig {
+        max_bytes: CAP,
+        ..DefragConfig::default()
+    });
+    let mut frame = udp(0x0a00_0001, PRINTER, 40_000, 8611, &[7; 1_400], Some(0));
+    let mut handed_on = 0u64;
+    for i in 0..50_000u32 {
+        // a different datagram each time, at offset 60 000
+        frame[18..20].copy_from_slice(&(i as u16).to_be_bytes());
+        frame[14 + 12..14 + 16].copy_from_slice(&(0x0a00_0000 + (i >> 16)).to_be_bytes());
+        frame[20..22].copy_from_slice(&(0x2000u16 | (60_000 / 8)).to_be_bytes());
+        let Decoded::Fragment(f) = decode(1, &frame) else {
+            panic!("not a fragment")
+        };
+        d.fragment(&f, Timestamp(T0 + u64::from(i)), u64::from(i), 1_442);
+        while d.take_done().is_some() {
+            handed_on += 1;
+        }
+        let s = d.stats();
+        // one datagram of ~180 KiB (bytes and who holds each) may sit above the cap at most
+        assert!(s.held_bytes as usize <= CAP + 256 * 1024, "{s:?}");
+    }
+    let s = d.stats();
+    assert!(s.evicted > 40_000, "{s:?}");
+    // every datagram is held, handed on, or counted: none vanishes
+    assert_eq!(s.held + handed_on, 50_000, "{s:?}");
 }
 
 #[test]
