@@ -10,6 +10,10 @@ Writes fuzz/corpus/<target>/ (not committed; `make fuzz` runs this first):
                 first 4 KiB; for pjl also each PJL line alone)
   postscript, pcl   the same, prefixed with a chunk-size byte
   eve_records   the golden EVE records of each sample (tests/expected/), the first 64 KiB
+  defrag        trains of fragments in the target's framing: in order, reversed, with a
+                duplicate and with an overlap of other bytes
+  stream_overlap  segments and acknowledgements in the target's framing: in order, a resend,
+                a resend of other bytes, a hole filled late
 """
 
 import hashlib
@@ -92,6 +96,31 @@ def save(target, data):
         f.write(data)
 
 
+def defrag_seeds():
+    # fuzz_targets/defrag.rs: protocol byte, then (offset/8, MF<<7 | length, bytes) each
+    def frag(off, more, data):
+        return bytes([off, (0x80 if more else 0) | len(data)]) + data
+    body = bytes(range(40))
+    a, b, c = frag(0, True, body[:16]), frag(2, True, body[16:32]), frag(4, False, body[32:])
+    save("defrag", b"\x00" + a + b + c)
+    save("defrag", b"\x01" + c + b + a)
+    save("defrag", b"\x00" + a + b + b + c)
+    save("defrag", b"\x00" + a + frag(1, True, b"X" * 16) + b + c)
+
+
+def stream_seeds():
+    # fuzz_targets/stream_overlap.rs: (length, offset u16, bytes) segments, (0x80, ack u16)
+    def seg(at, data):
+        return bytes([len(data)]) + struct.pack(">H", at) + data
+    def ack(at):
+        return b"\x80" + struct.pack(">H", at)
+    job = b"@PJL INFO ID\r\n@PJL FSDELETE NAME=\"x\"\r\n"
+    save("stream_overlap", seg(0, job[:20]) + seg(20, job[20:]) + ack(len(job)))
+    save("stream_overlap", seg(0, job[:20]) + seg(0, job[:20]) + seg(20, job[20:]))
+    save("stream_overlap", seg(0, job[:20]) + seg(5, b"FSDELETE") + ack(20) + seg(20, job[20:]))
+    save("stream_overlap", seg(20, job[20:]) + seg(20, b"Z" * 10) + seg(0, job[:20]))
+
+
 def main():
     counts = {}
     for name in sorted(os.listdir(SAMPLES)):
@@ -134,6 +163,8 @@ def main():
     for name in sorted(os.listdir(expected)):
         if name.endswith(".jsonl"):
             save("eve_records", open(os.path.join(expected, name), "rb").read()[: 1 << 16])
+    defrag_seeds()
+    stream_seeds()
     for t in sorted(os.listdir(CORPUS)):
         counts[t] = len(os.listdir(os.path.join(CORPUS, t)))
     print("seeds:", ", ".join(f"{t} {n}" for t, n in counts.items()), file=sys.stderr)

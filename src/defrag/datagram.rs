@@ -164,6 +164,11 @@ impl Datagram {
         // a datagram no stack would deliver.
         if !f.more {
             match self.end {
+                // bytes already held past the end it announces: no stack delivers that
+                _ if self.data.len() as u32 > announced_stop => {
+                    self.findings.conflict_at.get_or_insert(announced_stop);
+                    return self.discard();
+                }
                 Some(e) if e != announced_stop => {
                     self.findings
                         .conflict_at
@@ -380,6 +385,12 @@ mod tests {
             &[(8, false, b"12345678"), (16, false, b"1")],
         );
         assert!(d.discarded && d.findings.evasive());
+        // a last fragment that ends before bytes already held
+        let d = put(
+            OverlapPolicy::First,
+            &[(16, true, b"late...."), (8, false, b"12345678")],
+        );
+        assert!(d.discarded && !d.complete() && d.findings.evasive());
         // a flood of pieces stops at the cap
         let mut d = Datagram::new(&frag(0, true, b""), Timestamp(0));
         for i in 0..(MAX_PIECES as u32 + 10) {
