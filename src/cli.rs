@@ -6,7 +6,9 @@ use crate::engine::EngineConfig;
 use crate::flow::FlowConfig;
 use crate::net::PortSet;
 use crate::output::format::{printable_ascii, Format, Observer};
-use crate::output::sink::{Facility, LineSink, Syslog, SyslogTarget, Transport};
+use crate::output::sink::{
+    Facility, Kafka, KafkaConfig, KafkaTarget, LineSink, Syslog, SyslogTarget, Transport,
+};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -143,6 +145,25 @@ pub struct Cli {
     #[arg(long, value_name = "NAME", default_value = "local5", requires = "syslog",
           value_parser = clap::value_parser!(Facility))]
     pub syslog_facility: Facility,
+
+    /// Send records to a Kafka topic instead of stdout: kafka://HOST:PORT[,HOST:PORT...]/TOPIC.
+    /// Each record is one message keyed by its flow id (one flow's records stay in order on one
+    /// partition); EVE records then carry the sensor's name as `host`. Also `[kafka]` in the
+    /// policy file.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["output", "syslog"],
+          value_parser = KafkaTarget::parse)]
+    pub kafka: Option<KafkaTarget>,
+
+    /// A producer setting for --kafka (repeatable), as librdkafka names it:
+    /// security.protocol=SASL_SSL, sasl.mechanism=SCRAM-SHA-512, sasl.username=U,
+    /// sasl.password=P, ssl.ca.location=/etc/ssl/ca.pem, compression.type=gzip, ...
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub kafka_options: Vec<(String, String)>,
+
+    /// Seconds to wait at start for a Kafka broker to answer before giving up (exit 1)
+    /// [default: 10].
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub kafka_wait: Option<u64>,
 
     /// Live: seconds between `stats` records (0: only at exit). Replays write one at the end.
     #[arg(long, value_name = "SECS", default_value_t = 60,
@@ -428,19 +449,81 @@ impl Cli {
         )))
     }
 
-    /// Who writes the records: `--sensor-name`, else the host name.
-    pub fn observer(&self) -> Observer {
+    /// Who writes the records: `--sensor-name`, else the policy file's `[sensor] name`, else
+    /// the host name.
+    pub fn observer(&self, policy: &Policy) -> Observer {
         let mut o = Observer::local();
-        if let Some(name) = &self.sensor_name {
+        if let Some(name) = self.sensor_name.as_ref().or(policy.sensor_name.as_ref()) {
             o.hostname = printable_ascii(name, 255);
         }
         o
     }
 
-    /// The sink named on the command line, opened now so a bad path fails before capture.
-    pub fn open_sink(&self) -> Result<Box<dyn Transport>, crate::run::RunError> {
+    /// The record formatter: EVE names the sensor (`host`) when a name was given or the records
+    /// go to Kafka, where a fleet's records meet.
+    pub fn formatter(&self, policy: &Policy) -> crate::output::format::Formatter {
+        let f = crate::output::format::Formatter::new(self.format, self.observer(policy));
+        let named = self.sensor_name.is_some() || policy.sensor_name.is_some();
+        if named || self.uses_kafka(policy) {
+            f.with_eve_host()
+        } else {
+            f
+        }
+    }
+
+    /// Records go to Kafka: `--kafka`, or the policy file's `[kafka]` when no other sink is on
+    /// the command line.
+    fn uses_kafka(&self, policy: &Policy) -> bool {
+        self.kafka.is_some()
+            || (policy.kafka.is_some() && self.output.is_none() && self.syslog.is_none())
+    }
+
+    /// The Kafka settings in force: the command line's over the policy file's.
+    pub fn kafka_config(
+        &self,
+        policy: &Policy,
+    ) -> Result<Option<KafkaConfig>, crate::run::RunError> {
+        use crate::run::RunError;
+        if !self.uses_kafka(policy) {
+            return Ok(None);
+        }
+        let file = policy.kafka.clone().unwrap_or_default();
+        let target = match &self.kafka {
+            Some(t) => t.clone(),
+            None => KafkaTarget::parse(&file.url)
+                .map_err(|e| RunError::KafkaSettings(format!("[kafka] url: {e}")))?,
+        };
+        let mut options = file.options;
+        for (k, v) in &self.kafka_options {
+            match options.iter_mut().find(|(have, _)| have == k) {
+                Some(o) => o.1 = v.clone(),
+                None => options.push((k.clone(), v.clone())),
+            }
+        }
+        let connect_wait = self
+            .kafka_wait
+            .map(std::time::Duration::from_secs)
+            .or(file.wait)
+            .unwrap_or(std::time::Duration::from_secs(10));
+        let cfg = KafkaConfig {
+            target,
+            options,
+            connect_wait,
+        };
+        cfg.check().map_err(RunError::KafkaSettings)?;
+        Ok(Some(cfg))
+    }
+
+    /// The sink named on the command line (or the policy file's Kafka), opened now so a bad
+    /// path or an unreachable cluster fails before capture.
+    pub fn open_sink(&self, policy: &Policy) -> Result<Box<dyn Transport>, crate::run::RunError> {
+        if let Some(cfg) = self.kafka_config(policy)? {
+            return Kafka::connect(&cfg)
+                .map(|k| Box::new(k) as Box<dyn Transport>)
+                .map_err(crate::run::RunError::KafkaUnreachable);
+        }
         if let Some(target) = &self.syslog {
-            let host = self.observer().hostname;
+            let host = self.observer(policy).hostname;
             return Ok(Box::new(Syslog::new(
                 target.clone(),
                 self.syslog_facility,
@@ -506,10 +589,12 @@ impl Cli {
             format!("the default for the monitored ports ({n} characters: --print-filter shows it)")
         });
         let _ = writeln!(s, "# filter: {bpf}");
-        let out = match (&self.syslog, &self.output) {
-            (Some(t), _) => format!("syslog {t:?}"),
-            (None, Some(p)) => format!("file {}", p.display()),
-            (None, None) => "stdout".into(),
+        let kafka = self.kafka_config(&policy)?;
+        let out = match (&kafka, &self.syslog, &self.output) {
+            (Some(k), _, _) => format!("{} (not contacted)", k.describe()),
+            (None, Some(t), _) => format!("syslog {t:?}"),
+            (None, None, Some(p)) => format!("file {}", p.display()),
+            (None, None, None) => "stdout".into(),
         };
         let format = format!("{:?}", self.format).to_ascii_lowercase();
         let _ = writeln!(s, "# output: {out}, format {format}");
@@ -572,4 +657,12 @@ fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
         }
     };
     access(&target, AccessFlags::W_OK).map_err(std::io::Error::from)
+}
+
+/// `KEY=VALUE` (`--kafka-option`).
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err(format!("'{s}' is not KEY=VALUE")),
+    }
 }

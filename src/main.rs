@@ -8,7 +8,6 @@ use bjnp_watch::cli::{Cli, Command, InventoryArgs, VerifyArgs};
 use bjnp_watch::engine::pool::Pool;
 use bjnp_watch::engine::{Engine, EngineConfig, FrameEngine};
 use bjnp_watch::net::{linktype, Timestamp};
-use bjnp_watch::output::format::Formatter;
 use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS, QUEUE_RECORDS_REPLAY};
 use bjnp_watch::output::{inventory, Discard};
 use bjnp_watch::report::Progress;
@@ -69,7 +68,8 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
         bjnp_watch::privileges::check_user(user).map_err(RunError::NoSuchUser)?;
     }
     let (stop, reopen) = run::signals()?;
-    let sink = cli.open_sink()?;
+    let sink = cli.open_sink(&policy)?;
+    let format = cli.formatter(&policy);
     let mut evidence = cli.open_evidence(run::hup_flag()?)?;
     let cfg = cli.engine_config(policy);
     let workers = usize::from(cli.workers);
@@ -88,7 +88,6 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
         Some(_) => (Mode::DropWhenFull, QUEUE_RECORDS),
         None => (Mode::Lossless, QUEUE_RECORDS_REPLAY),
     };
-    let format = Formatter::new(cli.format, cli.observer());
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
     out.watch_stop(Arc::clone(&stop));
     let started = Instant::now();

@@ -308,3 +308,65 @@ fn vector_and_filebeat_inputs_read_the_units_output() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The fleet example: the sensor's file (name, Kafka, SASL over TLS) is one `--check-config`
+/// accepts, with the password masked; the SIEM side reads the topic it names.
+#[test]
+fn the_fleet_examples_agree() {
+    let policy = root().join("contrib/bjnp-watch-fleet.toml");
+    // its CA file is the site's: without it, the check fails as the sensor would
+    let r = run(&["--check-config", "--policy", policy.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("ssl.ca.location"), "{}", r.stderr);
+    let ca = "/etc/ssl/certs/ca-certificates.crt";
+    if !std::path::Path::new(ca).exists() {
+        return skip_or_fail("no CA bundle at /etc/ssl/certs (Debian's ca-certificates)");
+    }
+    let ca_flag = format!("ssl.ca.location={ca}");
+    let r = run(&[
+        "--check-config",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--kafka-option",
+        &ca_flag,
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains(&format!(" {ca_flag} ")),
+        "the flag wins: {}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("kafka-ca.pem (not"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(
+            "# output: kafka://kafka1.example.internal:9093,kafka2.example.internal:9093/printer-security"
+        ),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("sasl.password=***"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("change-me"),
+        "a secret was shown: {}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("[sensor]\nname = \"bldg2-floor3\""),
+        "{}",
+        r.stdout
+    );
+    let vector: toml::Value =
+        toml::from_str(&contrib("vector-kafka.toml")).expect("vector-kafka.toml is TOML");
+    let src = &vector["sources"]["bjnp_fleet"];
+    assert_eq!(src["type"].as_str(), Some("kafka"));
+    assert_eq!(src["topics"][0].as_str(), Some("printer-security"));
+    // a flag beats the file: an unknown librdkafka setting is refused before anything runs
+    let r = run(&[
+        "--check-config",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--kafka-option",
+        "no.such.setting=1",
+    ]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

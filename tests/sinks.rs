@@ -313,8 +313,15 @@ fn syslog_udp_tcp_and_unix_socket_into_a_real_rsyslogd() {
             }
             assert!(f[5].parse::<u32>().is_ok(), "procid {:?}", f[5]);
             // the message is the record, byte for byte, except the stats counters
-            let msg: Value = serde_json::from_str(&f[7])
+            let mut msg: Value = serde_json::from_str(&f[7])
                 .unwrap_or_else(|e| panic!("{url}: not JSON ({e}): {:?}", f[7]));
+            // a named sensor's EVE records carry its name
+            let host = msg.as_object_mut().unwrap().remove("host");
+            assert_eq!(
+                host.as_ref().and_then(Value::as_str),
+                Some("sensor-1"),
+                "{url}"
+            );
             if et == "stats" {
                 assert_eq!(msg["stats"]["output"]["written"], (want.len() - 1) as u64);
                 assert_eq!(msg["stats"]["output"]["dropped_sink_down"], 0);

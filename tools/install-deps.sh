@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # Installs the Debian packages bjnp-watch needs to build and test, only those missing.
 # As root it calls apt-get directly; otherwise through sudo.
-#   tools/install-deps.sh build   libpcap (build and run)
+#   tools/install-deps.sh build   libpcap (build and run), OpenSSL headers (the Kafka client's TLS)
 #   tools/install-deps.sh bench   + tcpdump, netsniff-ng (trafgen), iproute2, time (make bench)
 #   tools/install-deps.sh test    + tshark (differential test), iproute2, procps, util-linux
 #                                 (live tests: ip netns, kill, sysctl, setpriv), tcpdump,
 #                                 rsyslog (syslog sink tests), logrotate and systemd
 #                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML, time
 #                                 (GNU time: the storms' peak memory), chromium (the verify
-#                                 report's HTML page rendered headless)
+#                                 report's HTML page rendered headless); then the Kafka test's
+#                                 broker and consumer (tools/install-kafka-test.sh)
 set -euo pipefail
 
-want=(libpcap-dev pkg-config)
+want=(libpcap-dev pkg-config libssl-dev)
 if [ "${1:-build}" = "bench" ]; then
     want+=(tcpdump netsniff-ng iproute2 procps time)
 fi
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time chromium)
+    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time chromium ca-certificates)
     # filebeat.yml is checked with PyYAML, in whichever python3 is first on PATH.
     if ! python3 -c 'import yaml' 2>/dev/null; then
         python3 -m pip install --quiet pyyaml 2>/dev/null || want+=(python3-yaml)
@@ -27,7 +28,16 @@ missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+kafka_test() {
+    # after the Debian packages: the broker is built with cargo
+    if [ "${1:-build}" = "test" ]; then
+        "$(dirname "$0")/install-kafka-test.sh"
+    fi
+}
+if [ ${#missing[@]} -eq 0 ]; then
+    kafka_test "${1:-build}"
+    exit 0
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
     SUDO=()
@@ -44,4 +54,4 @@ APT=("${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get)
 echo "wireshark-common wireshark-common/install-setuid boolean false" | "${SUDO[@]}" debconf-set-selections 2>/dev/null || true
 "${APT[@]}" update -qq
 "${APT[@]}" install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-
+kafka_test "${1:-build}"

@@ -53,8 +53,35 @@ struct File {
     alerts: AlertsEntry,
     #[serde(default)]
     defrag: DefragEntry,
+    #[serde(default)]
+    sensor: SensorEntry,
+    kafka: Option<KafkaEntry>,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SensorEntry {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaEntry {
+    url: String,
+    #[serde(default, deserialize_with = "duration")]
+    wait: Option<Duration>,
+    #[serde(default)]
+    options: std::collections::BTreeMap<String, String>,
+}
+
+/// The `[kafka]` section: read here with the rest of the file, used by the output stage
+/// (`--kafka` and `--kafka-option` on the command line win).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KafkaSettings {
+    pub url: String,
+    pub wait: Option<Duration>,
+    pub options: Vec<(String, String)>,
+}
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DefragEntry {
@@ -199,6 +226,10 @@ pub struct Policy {
     pub alert_budget: u32,
     /// How the monitored hosts put overlapping IP fragments together.
     pub defrag_policy: OverlapPolicy,
+    /// `[sensor] name`: this sensor's name in every record (`--sensor-name` wins).
+    pub sensor_name: Option<String>,
+    /// `[kafka]`: records to a Kafka topic.
+    pub kafka: Option<KafkaSettings>,
     /// Where the policy came from, for alerts ("the policy entry that was missed").
     pub origin: String,
 }
@@ -221,6 +252,8 @@ impl Default for Policy {
             log_folded_flows: false,
             alert_budget: 10,
             defrag_policy: OverlapPolicy::default(),
+            sensor_name: None,
+            kafka: None,
             origin: "none".into(),
         }
     }
@@ -320,6 +353,12 @@ impl Policy {
             log_folded_flows: f.campaign.log_folded_flows.unwrap_or(d.log_folded_flows),
             alert_budget: f.alerts.budget.unwrap_or(d.alert_budget),
             defrag_policy: f.defrag.policy.unwrap_or(d.defrag_policy),
+            sensor_name: f.sensor.name,
+            kafka: f.kafka.map(|k| KafkaSettings {
+                url: k.url,
+                wait: k.wait,
+                options: k.options.into_iter().collect(),
+            }),
             origin: name.into(),
         };
         p.validate(Some(text), name)?;
@@ -522,6 +561,24 @@ impl Policy {
         );
         let _ = writeln!(s, "\n[alerts]\nbudget = {}", self.alert_budget);
         let _ = writeln!(s, "\n[defrag]\npolicy = {}", q(self.defrag_policy.name()));
+        if let Some(name) = &self.sensor_name {
+            let _ = writeln!(s, "\n[sensor]\nname = {}", q(name));
+        }
+        if let Some(k) = &self.kafka {
+            let _ = writeln!(s, "\n[kafka]\nurl = {}", q(&k.url));
+            if let Some(w) = k.wait {
+                let _ = writeln!(s, "wait = {}", dur(w));
+            }
+            let opts: Vec<String> = k
+                .options
+                .iter()
+                .map(|(key, v)| {
+                    let secret = key.contains("password") || key.contains("secret");
+                    format!("{} = {}", q(key), q(if secret { "***" } else { v }))
+                })
+                .collect();
+            let _ = writeln!(s, "options = {{ {} }}", opts.join(", "));
+        }
         s
     }
 }

@@ -156,6 +156,10 @@ pub struct OutputStats {
     pub reopens: u64,
     /// Warnings the output stage wrote about itself (not in `records`).
     pub warnings: u64,
+    /// Taken by the sink, fate not known yet (Kafka: awaiting the cluster's acknowledgement);
+    /// written only when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub in_flight: u64,
 }
 
 /// What `-w` wrote (the `evidence` part of a `stats` record).

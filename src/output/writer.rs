@@ -229,6 +229,7 @@ impl RecordSink for Output {
                 meta: Meta {
                     msgid: r.event_type(),
                     severity: syslog_severity(&r),
+                    key: r.flow_id,
                 },
             });
         }
@@ -469,6 +470,7 @@ impl Writer<'_> {
         let meta = Meta {
             msgid: r.event_type(),
             severity: syslog_severity(&r),
+            key: None,
         };
         let sent = self.sink.send(&self.line, meta);
         self.account(sent);
@@ -649,11 +651,13 @@ fn write_stats(
         st.output.reconnects = c.reconnects.load(Ordering::Relaxed);
         st.output.reopens = c.reopens.load(Ordering::Relaxed);
         st.output.warnings = c.warnings.load(Ordering::Relaxed);
+        st.output.in_flight = sink.in_flight();
     }
     formatter.render(&r, line);
     let meta = Meta {
         msgid: r.event_type(),
         severity: syslog_severity(&r),
+        key: None,
     };
     sink.send(line, meta)
 }

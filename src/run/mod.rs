@@ -49,6 +49,10 @@ pub enum RunError {
     Privileges(String),
     #[error("cannot install signal handler: {0}")]
     Signals(io::Error),
+    #[error("Kafka output: {0}")]
+    KafkaSettings(String),
+    #[error("Kafka output: {0}")]
+    KafkaUnreachable(String),
     #[error("cannot write records: {0}")]
     Write(io::Error),
     #[error("cannot write the inventory: {0}")]
@@ -62,9 +66,11 @@ impl RunError {
             RunError::OutputClosed => exit::OK,
             RunError::Capture(e) if e.is_usage() => exit::USAGE,
             RunError::Capture(_) => exit::RUNTIME,
-            RunError::Policy(_) | RunError::OpenOutput { .. } | RunError::NoSuchUser(_) => {
-                exit::USAGE
-            }
+            RunError::Policy(_)
+            | RunError::OpenOutput { .. }
+            | RunError::NoSuchUser(_)
+            | RunError::KafkaSettings(_) => exit::USAGE,
+            RunError::KafkaUnreachable(_) => exit::RUNTIME,
             RunError::Privileges(_)
             | RunError::Signals(_)
             | RunError::Write(_)

@@ -85,6 +85,8 @@ pub struct Formatter {
     format: Format,
     observer: Observer,
     max_line: usize,
+    /// EVE's `host` (Suricata's sensor-name): `"host":"NAME",`, ready to insert.
+    eve_host: Option<Vec<u8>>,
 }
 
 /// Successively tighter caps for records that do not fit: (string bytes, list items).
@@ -96,6 +98,26 @@ impl Formatter {
             format,
             observer,
             max_line: MAX_LINE,
+            eve_host: None,
+        }
+    }
+
+    /// EVE records carry the observer's name as `host` (as Suricata's do when a sensor name is
+    /// configured), so the records of a fleet can be told apart; ECS and CEF always carry it.
+    pub fn with_eve_host(mut self) -> Self {
+        let mut field = b"\"host\":".to_vec();
+        json::write(&mut field, &self.observer.hostname);
+        field.push(b',');
+        self.eve_host = Some(field);
+        self
+    }
+
+    /// Puts `host` after the timestamp, the first field of every record.
+    fn add_host(&self, out: &mut Vec<u8>) {
+        if let Some(h) = &self.eve_host {
+            if let Some(comma) = out.iter().position(|&b| b == b',') {
+                out.splice(comma + 1..comma + 1, h.iter().copied());
+            }
         }
     }
 
@@ -115,6 +137,7 @@ impl Formatter {
         if self.format == Format::Eve {
             // The common case writes straight from the record, no intermediate tree.
             json::write(out, r);
+            self.add_host(out);
             if out.len() <= self.max_line {
                 return;
             }
@@ -148,7 +171,10 @@ impl Formatter {
     fn render_value(&self, ts: Timestamp, eve: &Value, out: &mut Vec<u8>) {
         out.clear();
         match self.format {
-            Format::Eve => json::write(out, eve),
+            Format::Eve => {
+                json::write(out, eve);
+                self.add_host(out);
+            }
             Format::Ecs => json::write(out, &ecs::from_eve(eve, &self.observer)),
             Format::Cef => cef::from_eve(ts, eve, &self.observer, out),
         }

@@ -1,10 +1,13 @@
-//! Where formatted records go: stdout, a file (reopened on SIGHUP), or a syslog receiver.
+//! Where formatted records go: stdout, a file (reopened on SIGHUP), a syslog receiver, or a
+//! Kafka topic.
 //! A sink only moves bytes; the format and the queue in front of it are someone else's job.
 
 mod file;
+mod kafka;
 mod syslog;
 
 pub use file::LineSink;
+pub use kafka::{Kafka, KafkaConfig, KafkaTarget, MAX_IN_FLIGHT};
 pub use syslog::{rfc5424, Facility, Syslog, SyslogTarget};
 
 use std::io;
@@ -16,6 +19,8 @@ pub struct Meta {
     pub msgid: &'static str,
     /// RFC 5424 severity, 0-7.
     pub severity: u8,
+    /// The record's flow id: Kafka's message key, so one flow's records keep their order.
+    pub key: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +64,10 @@ pub trait Transport: Send {
     }
     /// Connections re-established after a loss.
     fn reconnects(&self) -> u64 {
+        0
+    }
+    /// Records taken by the sink whose fate (written or lost) is not known yet.
+    fn in_flight(&self) -> u64 {
         0
     }
     /// New trouble to report, or the end of it.

@@ -418,6 +418,7 @@ mod tests {
         let meta = Meta {
             msgid: "alert",
             severity: 2,
+            key: None,
         };
         let mut dropped = 0;
         for _ in 0..20 {
@@ -450,6 +451,7 @@ mod tests {
             Meta {
                 msgid: "alert",
                 severity: 2,
+                key: None,
             },
         );
         let framed = String::from_utf8(s.buf.clone()).unwrap();
