@@ -37,15 +37,18 @@ test: test-deps lint
 
 ## Benchmarks: criterion (decode, BJNP parse, flow upsert at 1 k and 100 k flows, end-to-end
 ## engine), then bjnp-watch against tcpdump and cat on generated captures (LAN, all-printer,
-## SYN storm), then live capture under load on a veth pair (root only). BENCH_ROUNDS, BENCH_DIR.
+## SYN storm), the Kafka sink against the file sink on one replay (a tansu broker on loopback),
+## then live capture under load on a veth pair (root only). BENCH_ROUNDS, BENCH_DIR.
 BENCH_ROUNDS ?= 5
 bench: bench-deps build
 	$(CARGO) bench --locked
 	python3 tools/bench_compare.py --rounds $(BENCH_ROUNDS)
+	python3 tools/bench_kafka.py --rounds $(BENCH_ROUNDS)
 	ROUNDS=3 tools/bench_live.sh
 
 bench-deps: deps
 	@tools/install-deps.sh bench
+	@tools/install-kafka-test.sh
 
 ## Fuzzing: every cargo-fuzz target for FUZZ_SECONDS (default 60) on stable Rust, seeded from
 ## samples/. Installs cargo-fuzz when missing.

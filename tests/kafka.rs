@@ -121,6 +121,7 @@ fn consume(
     port: u16,
     topic: &str,
     count: usize,
+    secs: u64,
 ) -> Vec<(u64, Option<String>, Value)> {
     let out = command(ns, "python3")
         .arg(root().join("tools/kafka_consume.py"))
@@ -128,7 +129,7 @@ fn consume(
             &format!("127.0.0.1:{port}"),
             topic,
             &count.to_string(),
-            "30",
+            &secs.to_string(),
         ])
         .output()
         .expect("run the consumer");
@@ -189,7 +190,7 @@ fn records_reach_kafka_as_the_file_has_them() {
         "too few records to compare: {}",
         lines.len()
     );
-    let got = consume(None, port, topic, lines.len());
+    let got = consume(None, port, topic, lines.len(), 30);
     assert_eq!(got.len(), lines.len(), "every record arrived, no more");
     // the same records, line for line (Kafka orders within a partition only)
     let mut ours: Vec<String> = got.iter().map(|(_, _, v)| comparable(v.clone())).collect();
@@ -350,27 +351,16 @@ print(n)
         .parse()
         .unwrap();
     std::thread::sleep(Duration::from_secs(3));
-    let stopped = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &sensor.id().to_string()])
-        .status()
-        .unwrap();
-    let status = sensor.wait().unwrap();
-    let took = stopped.elapsed();
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut sensor.stderr.take().unwrap(), &mut stderr).unwrap();
-    assert_eq!(status.code(), Some(0), "{stderr}");
-    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
-    // what the restarted broker got: the end of the run, the final stats among it
-    let got = consume(Some(&ns), port, topic, 100_000);
+    // what the restarted broker got while the sensor runs on (stats every second)
+    let got = consume(Some(&ns), port, topic, 1_000_000, 8);
     let last = got
         .iter()
         .filter(|(_, _, v)| v["event_type"] == "stats")
-        .max_by_key(|(_, _, v)| v["stats"]["uptime_sec"].as_u64())
+        .max_by_key(|(_, _, v)| v["timestamp"].as_str().map(str::to_owned))
         .map(|(_, _, v)| v["stats"].clone())
         .expect("stats reached the broker after it came back");
     let out = &last["output"];
-    eprintln!("kafka fault test: {sent} datagrams sent, SIGTERM took {took:?}, output {out}");
+    eprintln!("kafka fault test: {sent} datagrams sent; output after the outage {out}");
     let n = |k: &str| out[k].as_u64().unwrap_or(0);
     assert!(
         n("dropped_sink_down") > 0,
@@ -400,4 +390,32 @@ print(n)
         "the recovery is reported"
     );
     assert!(got.iter().all(|(_, _, v)| v["host"] == "lab-sensor"));
+    // the cluster goes away again, for good: SIGTERM still ends the sensor within 5 s, and
+    // the final stats, which the cluster cannot take, go to stderr
+    drop(_broker);
+    std::thread::sleep(Duration::from_secs(1));
+    let stopped = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &sensor.id().to_string()])
+        .status()
+        .unwrap();
+    let status = sensor.wait().unwrap();
+    let took = stopped.elapsed();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut sensor.stderr.take().unwrap(), &mut stderr).unwrap();
+    eprintln!("kafka fault test: SIGTERM with the cluster down took {took:?}");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(took < Duration::from_secs(5), "SIGTERM took {took:?}");
+    let fin: Value = stderr
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("the final stats on stderr: {stderr}"));
+    let out = &fin["stats"]["output"];
+    let n = |k: &str| out[k].as_u64().unwrap_or(0);
+    assert_eq!(
+        n("records") + n("warnings"),
+        n("written") + n("dropped_queue_full") + n("dropped_sink_down") + n("in_flight"),
+        "every record accounted for at exit: {out}"
+    );
 }

@@ -127,7 +127,7 @@ impl Output {
     /// sink before its next write (or within 200 ms when idle).
     pub fn start(
         formatter: Formatter,
-        sink: Box<dyn Transport>,
+        mut sink: Box<dyn Transport>,
         mode: Mode,
         queue: usize,
         reopen: Option<Arc<AtomicBool>>,
@@ -139,6 +139,9 @@ impl Output {
             // room for single-record batches up to the limit and its priority reserve
             Mode::DropWhenFull => queue.max(1) + queue / 4 + 1,
         });
+        // A sink with a queue of its own (Kafka) waits for room on replay, as the queue in
+        // front of it does.
+        sink.set_lossless(mode == Mode::Lossless);
         let shared = Arc::new(Shared::default());
         let thread_shared = Arc::clone(&shared);
         let (give_back, spent) = std::sync::mpsc::channel();

@@ -1,8 +1,10 @@
 //! Kafka: each record one message on one topic, keyed by its flow id so one flow's records stay
 //! in order on one partition. librdkafka does the batching, compression, retries and delivery
 //! reports on its own threads; this sink only hands messages over and counts what became of
-//! them. Its queue is bounded (`queue.buffering.max.messages`): when it is full the record is
-//! dropped and counted, never waited for, so a slow or dead cluster cannot stall capture.
+//! them. Its queue is bounded (`queue.buffering.max.messages`): live, when it is full the record
+//! is dropped and counted, never waited for, so a slow or dead cluster cannot stall capture; on
+//! replay the sink waits for room instead, as the queue in front of it does (nothing is lost to
+//! a reader that is merely faster than the cluster).
 
 use super::{Flushed, Meta, Sent, SinkTrouble, Transport};
 use rdkafka::config::ClientConfig;
@@ -168,7 +170,8 @@ impl ProducerContext for Reports {
 }
 
 pub struct Kafka {
-    producer: ThreadedProducer<Reports>,
+    /// Always `Some` until dropped (then handed to a thread of its own).
+    producer: Option<ThreadedProducer<Reports>>,
     topic: String,
     description: String,
     /// Records librdkafka took, and the delivered and failed counts already reported.
@@ -181,6 +184,8 @@ pub struct Kafka {
     trouble: Option<Episode>,
     reconnects: u64,
     deadline: Option<Instant>,
+    /// Replay: wait for room in librdkafka's queue rather than drop.
+    lossless: bool,
 }
 
 /// A stretch of trouble: the counts when it began.
@@ -212,7 +217,7 @@ impl Kafka {
                 )
             })?;
         Ok(Kafka {
-            producer,
+            producer: Some(producer),
             topic: config.target.topic.clone(),
             description,
             handed: 0,
@@ -222,11 +227,18 @@ impl Kafka {
             trouble: None,
             reconnects: 0,
             deadline: None,
+            lossless: false,
         })
     }
 
+    fn producer(&self) -> &ThreadedProducer<Reports> {
+        self.producer
+            .as_ref()
+            .expect("the producer lives as long as the sink")
+    }
+
     fn reports(&self) -> &Reports {
-        self.producer.context()
+        self.producer().context()
     }
 
     /// Delivered and failed since the last call.
@@ -274,7 +286,19 @@ impl Transport for Kafka {
         if let Some(id) = meta.key {
             record = record.key(decimal(id, &mut buf));
         }
-        match self.producer.send(record) {
+        let mut result = self.producer().send(record);
+        // Replay: room comes back as the cluster acknowledges (or, if it is gone, as records
+        // time out); a deadline (shutdown) ends the wait.
+        while self.lossless && self.deadline.is_none_or(|d| Instant::now() < d) {
+            match result {
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
+                    std::thread::sleep(Duration::from_millis(1));
+                    result = self.producer().send(r);
+                }
+                _ => break,
+            }
+        }
+        match result {
             Ok(()) => {
                 self.handed += 1;
                 Ok(Sent::Buffered)
@@ -303,9 +327,9 @@ impl Transport for Kafka {
             // Shutting down: wait for deliveries until the deadline, then give up on the rest
             // (counted as lost).
             let left = d.saturating_duration_since(Instant::now());
-            let _ = self.producer.flush(left);
-            if self.producer.in_flight_count() > 0 {
-                self.producer
+            let _ = self.producer().flush(left);
+            if self.producer().in_flight_count() > 0 {
+                self.producer()
                     .purge(PurgeConfig::default().queue().inflight());
             }
             let mut f = self.settle();
@@ -368,6 +392,10 @@ impl Transport for Kafka {
         self.deadline = Some(deadline);
     }
 
+    fn set_lossless(&mut self, lossless: bool) {
+        self.lossless = lossless;
+    }
+
     fn description(&self) -> String {
         self.description.clone()
     }
@@ -375,9 +403,15 @@ impl Transport for Kafka {
 
 impl Drop for Kafka {
     fn drop(&mut self) {
+        let Some(producer) = self.producer.take() else {
+            return;
+        };
         // Never wait on a dead cluster at exit: what is left was counted by the last flush.
-        self.producer
-            .purge(PurgeConfig::default().queue().inflight());
+        producer.purge(PurgeConfig::default().queue().inflight());
+        // librdkafka's teardown joins its broker threads, which can sit in a connect attempt
+        // for a second or more; the process is about to exit, so that happens off this thread
+        // and nobody waits for it.
+        std::thread::spawn(move || drop(producer));
     }
 }
 

@@ -76,6 +76,8 @@ pub trait Transport: Send {
     }
     /// Shutting down: no single write may wait past `deadline`.
     fn set_deadline(&mut self, _deadline: std::time::Instant) {}
+    /// Replay: a sink with a queue of its own waits for room in it instead of dropping.
+    fn set_lossless(&mut self, _lossless: bool) {}
     /// For messages: `stdout`, `file PATH`, `syslog tcp://HOST:PORT`.
     fn description(&self) -> String;
 }
