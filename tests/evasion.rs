@@ -74,8 +74,10 @@ fn evasive_copies_give_the_same_content_alerts_plus_the_evasion_alert() {
         assert_eq!(an.get(anomaly), Some(&probes), "{evasive}: {an:?}");
     }
     // the content alerts are the attack's: recon for BJNP, a file deletion for PJL
-    let (b, _) = report(&["-r", &sample("evasion-bjnp-overlap.pcap")]);
-    assert!(b.contains_key(&1101), "{b:?}");
+    for f in ["evasion-bjnp-overlap.pcap", "evasion-bjnp6-overlap.pcap"] {
+        let (b, _) = report(&["-r", &sample(f)]);
+        assert!(b.contains_key(&1101), "{f}: {b:?}");
+    }
     let (p, _) = report(&["-r", &sample("evasion-pjl-overlap.pcap")]);
     assert!(p.contains_key(&1203), "{p:?}");
 }

@@ -10,6 +10,8 @@ Cases (each sends to PRINTER_ADDR only, a bounded number of packets):
   bjnp-overlap     the same request in three IP fragments, plus a decoy fragment inside the
                    second that says "discover" instead: Linux keeps the bytes it already holds
   bjnp-incomplete  the first two fragments of a get-identity request; the last never comes
+  bjnp6-whole      the get-identity request over IPv6 (PRINTER_ADDR an IPv6 address)
+  bjnp6-overlap    the same in three IPv6 fragments (fragment header) plus the decoy
   pjl-whole        a raw job (TCP 9100) deleting a file through PJL, in one segment
   pjl-ipfrag       the same segment cut into 8-byte IP fragments (the first ends inside the
                    TCP header)
@@ -26,7 +28,8 @@ import struct
 import sys
 import time
 
-from scapy.all import IP, TCP, UDP, Raw, conf, fragment, send, sr1  # type: ignore
+from scapy.all import (IP, IPv6, IPv6ExtHdrFragment, TCP, UDP, Raw, conf,  # type: ignore
+                       fragment, send, sr1)
 
 conf.verb = 0
 
@@ -65,6 +68,27 @@ def bjnp_case(dst: str, case: str) -> None:
         frags.append(IP(dst=dst, id=ip_id, proto=17, flags="MF", frag=1) / Raw(decoy[8:16]))
         frags.append(IP(dst=dst, id=ip_id, proto=17, flags=0, frag=2) / Raw(body[16:24]))
     for f in frags:
+        send(f)
+        time.sleep(0.01)
+
+
+def bjnp6_case(dst: str, case: str) -> None:
+    sport = random.randrange(40000, 60000)
+    if case == "bjnp6-whole":
+        send(IPv6(dst=dst) / UDP(sport=sport, dport=8611) / Raw(bjnp(0x30, 1)))
+        return
+    # UDP over IPv6 must carry a checksum: computed over the whole datagram, once
+    whole = bytes(IPv6(dst=dst) / UDP(sport=sport, dport=8611) / Raw(bjnp(0x30, 1)))[40:]
+    decoy = bytearray(whole)
+    decoy[8 + 5] = 0x01   # the command byte: "discover" instead of get-identity
+    fid = random.randrange(1, 2**32)
+
+    def frag(off: int, more: bool, data: bytes):
+        return (IPv6(dst=dst, nh=44) /
+                IPv6ExtHdrFragment(nh=17, offset=off // 8, m=int(more), id=fid) / Raw(data))
+
+    for f in (frag(0, True, whole[0:8]), frag(8, True, whole[8:16]),
+              frag(8, True, bytes(decoy[8:16])), frag(16, False, whole[16:24])):
         send(f)
         time.sleep(0.01)
 
@@ -108,6 +132,8 @@ def main() -> int:
     case, dst = sys.argv[1], sys.argv[2]
     if case.startswith("bjnp-"):
         bjnp_case(dst, case)
+    elif case.startswith("bjnp6-"):
+        bjnp6_case(dst, case)
     elif case.startswith("pjl-"):
         tcp_case(dst, case)
     else:

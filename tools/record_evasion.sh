@@ -10,6 +10,9 @@
 #   evasion-bjnp-overlap.pcap      the same in IP fragments plus an overlapping decoy fragment
 #   evasion-bjnp-incomplete.pcap   a fragmented get-identity request whose last fragment never
 #                                  comes
+#   evasion-bjnp6-whole.pcap       the get-identity request over IPv6 (scapy)
+#   evasion-bjnp6-overlap.pcap     the same in IPv6 fragments plus the overlapping decoy (nmap
+#                                  does not fragment IPv6)
 #   evasion-pjl-whole.pcap         a raw job that deletes a file through PJL (scapy, TCP 9100)
 #   evasion-pjl-ipfrag.pcap        the same job's segment in 8-byte IP fragments
 #   evasion-pjl-overlap.pcap       the same job, then a resend of its bytes saying something else
@@ -33,7 +36,7 @@ OUT=${1:-$ROOT/samples}
 RESPONDER=$ROOT/tools/bjnp_responder.py
 SINK=$ROOT/tools/sink9100.py
 SENDER=$ROOT/tools/evasion_send.py
-ATK=10.79.0.5 PRN=10.79.0.30
+ATK=10.79.0.5 PRN=10.79.0.30 ATK6=2001:db8:79::5 PRN6=2001:db8:79::30
 NSS=(ev-atk ev-prn)
 
 die() { echo "record_evasion: $*" >&2; exit 1; }
@@ -116,8 +119,10 @@ start_printer() {
 record() {  # NAME COMMAND...: one capture of what COMMAND sends from the attacker
     local name=$1; shift
     : >"$WORK/tcpdump.err"
+    # neither ARP nor IPv6's own chatter (neighbour discovery, MLD behind a hop-by-hop header)
     in_ns ev-prn timeout 60 tcpdump -n -i eth0 -U -w "$WORK/$name.pcap" \
-        'not arp' 2>"$WORK/tcpdump.err" &
+        'not arp and not (icmp6 and ip6[40] >= 130) and not (ip6 and ip6[6] == 0)' \
+        2>"$WORK/tcpdump.err" &
     local dump=$!
     wait_for "$WORK/tcpdump.err" "listening on"
     echo "== $name: $*" >&2
@@ -141,6 +146,16 @@ sleep 2
 in_ns ev-atk iptables -A OUTPUT -p tcp --tcp-flags RST RST -j DROP
 for case in bjnp-whole bjnp-overlap bjnp-incomplete pjl-whole pjl-ipfrag pjl-overlap; do
     record "evasion-$case" /usr/bin/python3 "$SENDER" "$case" "$PRN"
+done
+# IPv6 last: its addresses only now, so the IPv4 samples hold no IPv6 chatter
+for ns in "${NSS[@]}"; do
+    in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.eth0.disable_ipv6=0
+done
+in_ns ev-atk ip addr add "$ATK6/64" dev eth0 nodad
+in_ns ev-prn ip addr add "$PRN6/64" dev eth0 nodad
+sleep 2
+for case in bjnp6-whole bjnp6-overlap; do
+    record "evasion-$case" /usr/bin/python3 "$SENDER" "$case" "$PRN6"
 done
 echo "== what the printer's stacks delivered" >&2
 cat "$WORK/sink.log" "$WORK/resp.log" >&2 || true
