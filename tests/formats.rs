@@ -579,3 +579,24 @@ fn hostile_sample_through_the_binary_in_every_format() {
         assert!(r.stdout.contains(needle), "{fmt}");
     }
 }
+
+/// A named sensor's EVE records carry `host` at the top level, also when a record had to be cut
+/// to fit (that path renders a sorted tree, whose first key is not the timestamp).
+#[test]
+fn eve_host_is_a_top_level_field_also_in_cut_records() {
+    let f = formatter(Format::Eve).with_eve_host();
+    for r in hostile_records() {
+        let mut out = vec![];
+        f.render(&r, &mut out);
+        let v: Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(v["truncated"], true, "{}", r.event_type());
+        assert_eq!(v["host"], "sensor-1", "{}", r.event_type());
+        assert_eq!(
+            String::from_utf8_lossy(&out)
+                .matches("\"host\":\"sensor-1\"")
+                .count(),
+            1,
+            "once, at the top"
+        );
+    }
+}

@@ -250,7 +250,10 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
         LaxNetSlice::Arp(_) => return Decoded::NotIp,
     };
     if let Some((id, offset, more)) = frag {
-        // Every fragment names the protocol; only TCP and UDP datagrams are put together.
+        // Only TCP and UDP datagrams are put together. An IPv4 fragment's header names the
+        // datagram's protocol; an IPv6 datagram's is the one its first fragment names (a later
+        // fragment's next header counts for nothing), so those are all taken.
+        let later_v6 = offset != 0 && src.is_ipv6();
         return match ip_payload.ip_number {
             ip_number::TCP | ip_number::UDP => Decoded::Fragment(Fragment {
                 vlan,
@@ -260,6 +263,17 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
                 offset,
                 more,
                 proto: ip_payload.ip_number.0,
+                data: ip_payload.payload,
+                announced: ip_payload_announced(net),
+            }),
+            n if later_v6 => Decoded::Fragment(Fragment {
+                vlan,
+                src,
+                dst,
+                id,
+                offset,
+                more,
+                proto: n.0,
                 data: ip_payload.payload,
                 announced: ip_payload_announced(net),
             }),
@@ -563,6 +577,26 @@ mod tests {
         assert_eq!((p.src_port, p.dst_port, p.payload.len()), (50000, 8611, 24));
         assert!(!p.fragments_missing() && !p.capture_truncated());
         assert!(reassembled(fr.vlan, fr.src, fr.dst, 17, &f[34..37], how).is_none());
+    }
+
+    #[test]
+    fn ipv6_later_fragments_count_whatever_their_next_header() {
+        // Ethernet, IPv6 (next header 44), fragment header (next header 59, offset 8, MF)
+        let mut f = vec![0u8; 12];
+        f.extend([0x86, 0xdd, 0x60, 0, 0, 0, 0, 16, 44, 64]);
+        f.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5]);
+        f.extend([
+            0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x30,
+        ]);
+        f.extend([59, 0, 0, 8 | 1, 0, 0, 0, 7]);
+        f.extend([0xab; 8]);
+        let Decoded::Fragment(fr) = decode(linktype::ETHERNET, &f) else {
+            panic!("{:?}", decode(linktype::ETHERNET, &f))
+        };
+        assert_eq!((fr.offset, fr.more, fr.id, fr.data.len()), (8, true, 7, 8));
+        // the first fragment must name TCP or UDP
+        f[54 + 3] = 1; // offset 0, MF
+        assert!(matches!(decode(linktype::ETHERNET, &f), Decoded::OtherIp));
     }
 
     #[test]

@@ -73,7 +73,7 @@ pub struct Datagram {
     /// Packet number of the latest fragment (0 live).
     pub last_cnt: u64,
     pub findings: Findings,
-    /// Thrown away: later fragments are swallowed until it times out.
+    /// Thrown away (as the target would): handed on at once, with only its head's first bytes.
     pub discarded: bool,
 }
 
@@ -119,26 +119,6 @@ impl Datagram {
         &self.data[..len]
     }
 
-    /// An empty stand-in for a discarded datagram, that swallows its later fragments.
-    pub fn tombstone(&self) -> Datagram {
-        Datagram {
-            vlan: self.vlan,
-            proto: self.proto,
-            data: Vec::new(),
-            owner: Vec::new(),
-            starts: Vec::new(),
-            end: None,
-            filled: 0,
-            fragments: self.fragments,
-            wire_bytes: 0,
-            first_ts: self.first_ts,
-            last_ts: self.last_ts,
-            last_cnt: self.last_cnt,
-            findings: self.findings,
-            discarded: true,
-        }
-    }
-
     /// Adds one fragment's bytes under `policy`. Bytes snaplen cut off are missing: the
     /// datagram is then held as far as it goes and cannot complete.
     pub fn add(&mut self, f: &Fragment<'_>, policy: OverlapPolicy) {
@@ -146,17 +126,28 @@ impl Datagram {
         if self.discarded {
             return;
         }
-        let bytes = &f.data[..f.data.len().min(f.announced)];
+        let mut announced = f.announced;
+        if f.more && announced % 8 != 0 {
+            // A fragment before the last must end on an 8-byte boundary: Linux trims an IPv4
+            // one and drops an IPv6 one (RFC 8200), and so does the monitor.
+            if f.src.is_ipv6() {
+                return;
+            }
+            announced &= !7;
+        }
+        let bytes = &f.data[..f.data.len().min(announced)];
         let start = f.offset;
-        let announced_stop = start.saturating_add(f.announced as u32);
+        let announced_stop = start.saturating_add(announced as u32);
         if announced_stop > MAX_DATAGRAM {
             self.findings.too_large = true;
             return self.discard();
         }
         let stop = start + bytes.len() as u32;
-        if f.offset == 0 && f.more {
+        if f.offset == 0 {
+            // the first fragment names the protocol (for IPv6 the later ones may disagree)
+            self.proto = f.proto;
             let header = transport_header_len(f.proto, bytes);
-            if (f.announced as u32) < header {
+            if f.more && (announced as u32) < header {
                 self.findings.tiny_first = Some(f.announced as u32);
             }
         }

@@ -97,7 +97,9 @@ impl Defragmenter {
             src: f.src,
             dst: f.dst,
             id: f.id,
-            proto: f.proto,
+            // IPv6 keys a datagram by addresses and identification alone and takes the
+            // protocol from its first fragment (later ones may name another: evasion)
+            proto: if f.src.is_ipv4() { f.proto } else { 0 },
         };
         if self.table.get(&key).is_none() {
             let fresh = Datagram::new(f, ts);
@@ -118,25 +120,20 @@ impl Defragmenter {
         let after = d.held();
         self.held_bytes = (self.held_bytes + after).saturating_sub(before);
         let (complete, discarded) = (d.complete(), d.discarded && !was_discarded);
-        if complete {
+        // Complete, or thrown away as the target does (Linux forgets a datagram it discards,
+        // so fragments that come later with its identification start a new one).
+        let ending = match (complete, discarded) {
+            (true, _) => Some(Ending::Complete),
+            (false, true) => Some(Ending::Discarded),
+            _ => None,
+        };
+        if let Some(ending) = ending {
             if let Some((_, d)) = self.table.remove(&key) {
                 self.held_bytes -= d.held().min(self.held_bytes);
                 self.done.push_back(Done {
                     key,
                     datagram: d,
-                    ending: Ending::Complete,
-                });
-            }
-        } else if discarded {
-            // Reported now; the entry stays, empty, to swallow the rest of its fragments.
-            if let Some(d) = self.table.get_mut(&key) {
-                let tomb = d.tombstone();
-                let report = std::mem::replace(d, tomb);
-                self.held_bytes -= report.held().min(self.held_bytes);
-                self.done.push_back(Done {
-                    key,
-                    datagram: report,
-                    ending: Ending::Discarded,
+                    ending,
                 });
             }
         }
@@ -151,14 +148,11 @@ impl Defragmenter {
 
     fn gone(&mut self, key: Key, d: Datagram, ending: Ending) {
         self.held_bytes -= d.held().min(self.held_bytes);
-        // A discarded datagram was reported when it was discarded.
-        if !d.discarded {
-            self.done.push_back(Done {
-                key,
-                datagram: d,
-                ending,
-            });
-        }
+        self.done.push_back(Done {
+            key,
+            datagram: d,
+            ending,
+        });
     }
 
     /// Datagrams whose fragments stopped coming.
@@ -189,5 +183,60 @@ impl Defragmenter {
             held_bytes: self.held_bytes as u64,
             evicted: self.evicted + self.table.evicted(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::Vlans;
+    use std::net::Ipv4Addr;
+
+    fn frag(offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
+        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+        Fragment {
+            vlan: Vlans::default(),
+            src: a,
+            dst: a,
+            id: 9,
+            offset,
+            more,
+            proto: 17,
+            data,
+            announced: data.len(),
+        }
+    }
+
+    fn endings(d: &mut Defragmenter) -> Vec<Ending> {
+        std::iter::from_fn(|| d.take_done())
+            .map(|x| x.ending)
+            .collect()
+    }
+
+    #[test]
+    fn a_discarded_datagram_is_forgotten_as_linux_forgets_it() {
+        let mut d = Defragmenter::new(DefragConfig::default());
+        let t = Timestamp(0);
+        d.fragment(&frag(0, true, &[1; 16]), t, 1, 50);
+        d.fragment(&frag(8, true, &[2; 16]), t, 2, 50); // a partial overlap: discarded
+        assert_eq!(endings(&mut d), [Ending::Discarded]);
+        assert_eq!(d.stats().held, 0);
+        // the same identification again, clean: a new datagram that completes
+        d.fragment(&frag(0, true, &[1; 16]), t, 3, 50);
+        d.fragment(&frag(16, false, &[3; 4]), t, 4, 50);
+        assert_eq!(endings(&mut d), [Ending::Complete]);
+    }
+
+    #[test]
+    fn a_non_last_fragment_is_trimmed_to_eight_bytes_as_linux_does() {
+        let mut d = Defragmenter::new(DefragConfig::default());
+        let t = Timestamp(0);
+        // 13 bytes with more-fragments: Linux keeps 8, so the next at offset 8 does not overlap
+        d.fragment(&frag(0, true, &[1; 13]), t, 1, 50);
+        d.fragment(&frag(8, false, &[2; 4]), t, 2, 50);
+        let done = d.take_done().expect("complete");
+        assert_eq!(done.ending, Ending::Complete);
+        assert_eq!(done.datagram.head(), [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2]);
+        assert!(!done.datagram.findings.evasive());
     }
 }

@@ -196,7 +196,7 @@ impl Worker {
             complete,
         };
         let (k, head) = (done.key, d.head());
-        let Some(p) = decode::reassembled(d.vlan, k.src, k.dst, k.proto, head, how) else {
+        let Some(p) = decode::reassembled(d.vlan, k.src, k.dst, d.proto, head, how) else {
             self.decoder.fragment_trains_headless += 1;
             return;
         };
@@ -257,7 +257,18 @@ impl Worker {
                 out.end(pos, view);
             },
         );
-        let dir = flow.conn.update(p, at.wire);
+        // What the target never received moves no connection state: a datagram the overlap
+        // policy threw away, or a TCP segment whose fragments never all came (its SYN would
+        // otherwise fix the stream's start, its head stop the stream). Its findings still go
+        // to detection on the flow.
+        let unseen = defrag.is_some_and(|d| {
+            d.ending == Ending::Discarded || (d.ending != Ending::Complete && p.l4 == L4::Tcp)
+        });
+        let dir = if unseen {
+            flow.conn.dir_of(p)
+        } else {
+            flow.conn.update(p, at.wire)
+        };
         self.last_flow = Some(flow.conn.id());
         let cx = PacketCx {
             ts,
@@ -268,7 +279,7 @@ impl Worker {
         };
         // A datagram the overlap policy threw away never reached the target: nothing to
         // analyse, only what its fragments did.
-        if defrag.is_some_and(|d| d.ending == Ending::Discarded) {
+        if unseen {
             events.clear();
         } else {
             flow.ext.app.on_packet(analyzers, &cx, events);

@@ -171,10 +171,13 @@ impl Formatter {
     fn render_value(&self, ts: Timestamp, eve: &Value, out: &mut Vec<u8>) {
         out.clear();
         match self.format {
-            Format::Eve => {
-                json::write(out, eve);
-                self.add_host(out);
+            Format::Eve if self.eve_host.is_some() => {
+                // a tree's keys are sorted: `host` goes in as a key, not after the first comma
+                let mut v = eve.clone();
+                v["host"] = Value::String(self.observer.hostname.clone());
+                json::write(out, &v);
             }
+            Format::Eve => json::write(out, eve),
             Format::Ecs => json::write(out, &ecs::from_eve(eve, &self.observer)),
             Format::Cef => cef::from_eve(ts, eve, &self.observer, out),
         }

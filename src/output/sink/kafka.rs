@@ -186,6 +186,10 @@ pub struct Kafka {
     deadline: Option<Instant>,
     /// Replay: wait for room in librdkafka's queue rather than drop.
     lossless: bool,
+    /// Shut down with records written off as lost: from then on every record handed over is
+    /// lost as well (past the deadline nothing is waited for), and late reports of those
+    /// written off are not counted twice. `handed` as of the last write-off.
+    closed: Option<u64>,
 }
 
 /// A stretch of trouble: the counts when it began.
@@ -228,6 +232,7 @@ impl Kafka {
             reconnects: 0,
             deadline: None,
             lossless: false,
+            closed: None,
         })
     }
 
@@ -288,8 +293,12 @@ impl Transport for Kafka {
         }
         let mut result = self.producer().send(record);
         // Replay: room comes back as the cluster acknowledges (or, if it is gone, as records
-        // time out); a deadline (shutdown) ends the wait.
-        while self.lossless && self.deadline.is_none_or(|d| Instant::now() < d) {
+        // time out); a deadline (shutdown), or a minute for this one record, ends the wait.
+        let give_up = Instant::now() + Duration::from_secs(60);
+        while self.lossless
+            && Instant::now() < give_up
+            && self.deadline.is_none_or(|d| Instant::now() < d)
+        {
             match result {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     std::thread::sleep(Duration::from_millis(1));
@@ -323,6 +332,13 @@ impl Transport for Kafka {
     }
 
     fn flush(&mut self) -> io::Result<Flushed> {
+        if let Some(off) = self.closed {
+            self.closed = Some(self.handed);
+            return Ok(Flushed {
+                written: 0,
+                lost: self.handed - off,
+            });
+        }
         if let Some(d) = self.deadline {
             // Shutting down: wait for deliveries until the deadline, then give up on the rest
             // (counted as lost).
@@ -334,8 +350,11 @@ impl Transport for Kafka {
             }
             let mut f = self.settle();
             let rest = self.outstanding();
-            f.lost += rest;
-            self.seen_failed += rest;
+            if rest > 0 {
+                f.lost += rest;
+                self.seen_failed += rest;
+                self.closed = Some(self.handed);
+            }
             return Ok(f);
         }
         Ok(self.settle())
