@@ -333,11 +333,11 @@ impl Transport for Kafka {
 
     fn flush(&mut self) -> io::Result<Flushed> {
         if let Some(off) = self.closed {
+            // past the deadline: what was handed over since is lost (and no longer in flight)
+            let lost = self.handed - off;
             self.closed = Some(self.handed);
-            return Ok(Flushed {
-                written: 0,
-                lost: self.handed - off,
-            });
+            self.seen_failed += lost;
+            return Ok(Flushed { written: 0, lost });
         }
         if let Some(d) = self.deadline {
             // Shutting down: wait for deliveries until the deadline, then give up on the rest
