@@ -48,43 +48,10 @@ command -v iptables >/dev/null || need+=(iptables)
 command -v tcpdump >/dev/null || need+=(tcpdump)
 command -v ip >/dev/null || need+=(iproute2)
 /usr/bin/python3 -c 'import scapy' 2>/dev/null || need+=(python3-scapy)
-if [ ${#need[@]} -gt 0 ]; then
-    [ "${INSTALL:-1}" = 1 ] || die "missing packages: ${need[*]}"
-    timeout 900 apt-get -o DPkg::Lock::Timeout=300 update -qq
-    DEBIAN_FRONTEND=noninteractive timeout 900 apt-get -o DPkg::Lock::Timeout=300 \
-        install -y --no-install-recommends "${need[@]}"
-fi
-for ns in "${NSS[@]}"; do
-    ! ip netns list | grep -qw "$ns" || die "namespace $ns exists; remove it: ip netns del $ns"
-done
-mkdir -p "$OUT"
-WORK=$(mktemp -d /tmp/bjnp-evasion.XXXXXX)
-chmod 0777 "$WORK"
-PIDS=()
-
-stop_all() {
-    local pid
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    PIDS=()
-}
-cleanup() {
-    stop_all
-    for ns in "${NSS[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
-    [ "${KEEP_WORK:-0}" = 1 ] && echo "work files kept in $WORK" >&2 || rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-wait_for() {  # FILE PATTERN: bounded (10 s)
-    local i
-    for i in $(seq 1 100); do
-        grep -q "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    die "timed out waiting for '$2' in $1"
-}
-in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+# shellcheck source=tools/record_lib.sh
+. "$ROOT/tools/record_lib.sh"
+install_needed
+start_work bjnp-evasion
 
 build_site() {
     for ns in "${NSS[@]}"; do
