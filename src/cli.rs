@@ -30,6 +30,9 @@ Examples:
                                                        did the firewall change block the ports?
   sudo bjnp-watch -i eth0 --format ecs -o /var/log/bjnp-watch/eve.json   ECS for Filebeat
   sudo bjnp-watch -i eth0 --format cef --syslog tcp://siem.example:514   CEF over syslog
+  sudo bjnp-watch -i eth0 --sensor-name bldg2 --kafka kafka://k1:9092,k2:9092/printers
+                                                       records to a Kafka topic, named
+  bjnp-watch -r evasive.pcap --defrag-policy bsd       put overlapping fragments together as BSD
   sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
   bjnp-watch --list-interfaces
   tcpdump -i eth0 -w printers.pcap \"$(bjnp-watch --print-filter)\"   the same ports in tcpdump
