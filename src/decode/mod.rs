@@ -254,31 +254,21 @@ fn from_sliced<'a>(p: &LaxSlicedPacket<'a>) -> Decoded<'a> {
         // datagram's protocol; an IPv6 datagram's is the one its first fragment names (a later
         // fragment's next header counts for nothing), so those are all taken.
         let later_v6 = offset != 0 && src.is_ipv6();
-        return match ip_payload.ip_number {
-            ip_number::TCP | ip_number::UDP => Decoded::Fragment(Fragment {
-                vlan,
-                src,
-                dst,
-                id,
-                offset,
-                more,
-                proto: ip_payload.ip_number.0,
-                data: ip_payload.payload,
-                announced: ip_payload_announced(net),
-            }),
-            n if later_v6 => Decoded::Fragment(Fragment {
-                vlan,
-                src,
-                dst,
-                id,
-                offset,
-                more,
-                proto: n.0,
-                data: ip_payload.payload,
-                announced: ip_payload_announced(net),
-            }),
-            _ => Decoded::OtherIp,
-        };
+        let n = ip_payload.ip_number;
+        if !(later_v6 || n == ip_number::TCP || n == ip_number::UDP) {
+            return Decoded::OtherIp;
+        }
+        return Decoded::Fragment(Fragment {
+            vlan,
+            src,
+            dst,
+            id,
+            offset,
+            more,
+            proto: n.0,
+            data: ip_payload.payload,
+            announced: ip_payload_announced(net),
+        });
     }
     let l4 = match ip_payload.ip_number {
         ip_number::TCP => L4::Tcp,

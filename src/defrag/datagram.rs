@@ -245,24 +245,29 @@ fn transport_header_len(proto: u8, bytes: &[u8]) -> u32 {
     }
 }
 
+/// A UDP fragment from 192.0.2.1 to itself, for the defragmenter's tests.
+#[cfg(test)]
+pub(super) fn test_fragment(id: u32, offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
+    let a = std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    Fragment {
+        vlan: Vlans::default(),
+        src: a,
+        dst: a,
+        id,
+        offset,
+        more,
+        proto: 17,
+        data,
+        announced: data.len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::{IpAddr, Ipv4Addr};
 
     fn frag(offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
-        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-        Fragment {
-            vlan: Vlans::default(),
-            src: a,
-            dst: a,
-            id: 7,
-            offset,
-            more,
-            proto: 17,
-            data,
-            announced: data.len(),
-        }
+        test_fragment(7, offset, more, data)
     }
 
     fn put(policy: OverlapPolicy, pieces: &[(u32, bool, &[u8])]) -> Datagram {

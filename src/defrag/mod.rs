@@ -189,22 +189,9 @@ impl Defragmenter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decode::Vlans;
-    use std::net::Ipv4Addr;
 
     fn frag(offset: u32, more: bool, data: &[u8]) -> Fragment<'_> {
-        let a = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
-        Fragment {
-            vlan: Vlans::default(),
-            src: a,
-            dst: a,
-            id: 9,
-            offset,
-            more,
-            proto: 17,
-            data,
-            announced: data.len(),
-        }
+        datagram::test_fragment(9, offset, more, data)
     }
 
     fn endings(d: &mut Defragmenter) -> Vec<Ending> {
