@@ -3,10 +3,15 @@
 //! typed events (messages, anomalies, print jobs, findings); they judge nothing: detection does.
 
 pub mod bjnp;
+pub mod cups_browse;
+pub mod ipp;
+pub mod lpd;
+pub mod print_stream;
 pub mod raw;
+mod streams;
 
 use crate::decode::{Packet, Tcp};
-use crate::event::{self, AppProto, BjnpStats};
+use crate::event::{self, AppProto, BjnpStats, DoorStats};
 use crate::flow::{Conn, Dir};
 use crate::net::{ports, Timestamp, L4};
 use crate::proto::risk::Risk;
@@ -36,6 +41,15 @@ pub enum AppEvent {
     /// The printer's side of a raw-printing connection has now sent `total` bytes of stream
     /// data (gaps not counted): volume rules watch it.
     PrinterData { total: u64 },
+    /// An LPD command or job (an `lpd` record, unless past the per-connection cap) and the
+    /// risky usage in it.
+    Lpd(Box<lpd::LpdEvent>),
+    /// An IPP operation (an `ipp` record).
+    Ipp(Box<event::Ipp>),
+    /// A TLS session's ClientHello on a printer port (a `tls` record).
+    Tls(Box<event::Tls>),
+    /// A CUPS browse announcement (a `cups_browsed` record).
+    CupsBrowsed(Box<event::CupsBrowsed>),
 }
 
 /// A packet as an analyzer sees it: its bytes, its direction, and the flow's facts.
@@ -54,6 +68,7 @@ pub struct PacketCx<'a, 'p> {
 #[derive(Default)]
 pub struct Shared {
     pub bjnp: bjnp::BjnpShared,
+    pub doors: DoorStats,
 }
 
 impl Shared {
@@ -80,26 +95,37 @@ pub enum AppState {
     /// Raw printing (AppSocket/JetDirect, TCP 9100-9102); allocated on the first payload, so a
     /// SYN flood allocates nothing per flow.
     Raw(Option<Box<raw::RawFlow>>),
+    /// LPD (TCP 515); allocated on the first payload.
+    Lpd(Option<Box<lpd::LpdFlow>>),
+    /// IPP over HTTP, or IPPS (TCP 631); allocated on the first payload.
+    Ipp(Option<Box<ipp::IppFlow>>),
+    /// CUPS browse announcements (UDP 631).
+    CupsBrowsed(Option<Box<cups_browse::BrowseFlow>>),
 }
 
 impl AppState {
     pub fn for_port(l4: L4, server_port: u16) -> Self {
-        if ports::is_bjnp_port(server_port) {
-            AppState::Bjnp(None)
-        } else if l4 == L4::Tcp && ports::is_raw_port(server_port) {
-            AppState::Raw(None)
-        } else {
-            AppState::None
+        match ports::Service::of(l4, server_port) {
+            ports::Service::Bjnp | ports::Service::Mfnp => AppState::Bjnp(None),
+            ports::Service::Raw => AppState::Raw(None),
+            ports::Service::Lpd => AppState::Lpd(None),
+            ports::Service::Ipp => AppState::Ipp(None),
+            ports::Service::CupsBrowsed => AppState::CupsBrowsed(None),
+            ports::Service::Other => AppState::None,
         }
     }
 
-    /// What the flow carries: a print stream's language once known, else what its server port
-    /// stands for.
-    pub fn app_proto(&self, server_port: u16) -> Option<AppProto> {
-        match (self, ports::Service::of(server_port)) {
+    /// What the flow carries: a print stream's language once known, TLS on the IPP port, else
+    /// what its server port stands for.
+    pub fn app_proto(&self, l4: L4, server_port: u16) -> Option<AppProto> {
+        match (self, ports::Service::of(l4, server_port)) {
             (AppState::Raw(Some(r)), _) => r.language().map(AppProto::Print),
+            (AppState::Ipp(Some(i)), _) if i.is_tls() => Some(AppProto::Tls),
             (_, ports::Service::Mfnp) => Some(AppProto::Mfnp),
             (_, ports::Service::Bjnp) => Some(AppProto::Bjnp),
+            (_, ports::Service::Lpd) => Some(AppProto::Lpd),
+            (_, ports::Service::Ipp) => Some(AppProto::Ipp),
+            (_, ports::Service::CupsBrowsed) => Some(AppProto::CupsBrowsed),
             _ => None,
         }
     }
@@ -126,14 +152,42 @@ impl Analyzer for AppState {
                         .on_packet(shared, cx, out);
                 }
             }
+            AppState::Lpd(Some(st)) => st.on_packet(shared, cx, out),
+            AppState::Lpd(slot @ None) => {
+                if !cx.p.payload.is_empty() {
+                    slot.insert(Box::new(lpd::LpdFlow::with_isns(cx.conn.isn)))
+                        .on_packet(shared, cx, out);
+                }
+            }
+            AppState::Ipp(Some(st)) => st.on_packet(shared, cx, out),
+            AppState::Ipp(slot @ None) => {
+                if !cx.p.payload.is_empty() {
+                    slot.insert(Box::new(ipp::IppFlow::with_isns(cx.conn.isn)))
+                        .on_packet(shared, cx, out);
+                }
+            }
+            AppState::CupsBrowsed(Some(st)) => st.on_packet(shared, cx, out),
+            AppState::CupsBrowsed(slot @ None) => {
+                if !cx.p.payload.is_empty() {
+                    slot.insert(Box::default()).on_packet(shared, cx, out);
+                }
+            }
         }
     }
 
     fn on_end(&mut self, shared: &mut Shared, out: &mut Vec<AppEvent>) {
         match self {
-            AppState::None | AppState::Raw(None) | AppState::Bjnp(None) => {}
+            AppState::None
+            | AppState::Raw(None)
+            | AppState::Bjnp(None)
+            | AppState::Lpd(None)
+            | AppState::Ipp(None)
+            | AppState::CupsBrowsed(None) => {}
             AppState::Bjnp(Some(st)) => st.on_end(shared, out),
             AppState::Raw(Some(st)) => st.on_end(shared, out),
+            AppState::Lpd(Some(st)) => st.on_end(shared, out),
+            AppState::Ipp(Some(st)) => st.on_end(shared, out),
+            AppState::CupsBrowsed(Some(st)) => st.on_end(shared, out),
         }
     }
 }

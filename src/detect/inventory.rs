@@ -117,7 +117,7 @@ impl Inventory {
             return;
         };
         p.last_seen = p.last_seen.max(now);
-        let svc = (Service::of(port), l4, port);
+        let svc = (Service::of(l4, port), l4, port);
         if !p.services.contains(&svc) && p.services.len() < SERVICES_PER_PRINTER {
             p.services.push(svc);
             p.mark(PrinterChange::Service);

@@ -17,6 +17,7 @@
 
 mod budget;
 mod campaign;
+mod doors;
 pub mod inventory;
 pub mod policy;
 pub mod print_rates;
@@ -443,7 +444,11 @@ impl Detector {
             | AnomalyEvent::Ipv6Fragment
             | AnomalyEvent::BjnpTcpGap
             | AnomalyEvent::BjnpTcpIncompleteMessage
-            | AnomalyEvent::PjlInPrintData => {}
+            | AnomalyEvent::PjlInPrintData
+            | AnomalyEvent::LpdMalformed
+            | AnomalyEvent::LpdTooManyJobs
+            | AnomalyEvent::IppMalformed
+            | AnomalyEvent::CupsBrowsedMalformed => {}
             // Named on the sender of the segments or fragments, whichever side it is.
             e @ (AnomalyEvent::TcpOverlapConflict
             | AnomalyEvent::FragmentOverlap

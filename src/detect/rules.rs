@@ -1,6 +1,7 @@
 //! The rules: each alert's id, name, category and severity, declared once. Detection names a
 //! rule by its variant; the record builder reads the id and names from here.
 
+use crate::proto::lpd::Risk as LpdRisk;
 use crate::proto::risk::Risk;
 
 /// Every rule bjnp-watch can fire.
@@ -31,6 +32,17 @@ pub enum Rule {
     /// 1502: IP fragments shaped to hide a datagram from a monitor (overlaps with other
     /// bytes, a first fragment inside the transport header, past 64 KiB, never completed).
     FragmentEvasion,
+    /// 1601-1604: risky LPD usage (a path in a file name, shell metacharacters, a mail
+    /// request, remove-jobs).
+    Lpd(LpdRisk),
+    /// 1611: an administrative IPP operation from a client the policy does not allow.
+    IppAdminOperation,
+    /// 1612: an IPP answer whose attribute values would inject lines into a PPD
+    /// (CVE-2024-47175).
+    IppPpdInjection,
+    /// 1621: a CUPS browse announcement from a host that is neither a printer nor allowed
+    /// (severity 1 when it points at another host: CVE-2024-47176).
+    CupsBrowsedAnnouncement,
 }
 
 const POLICY: &str = "Policy Violation";
@@ -124,6 +136,15 @@ impl Rule {
             },
             Rule::TcpOverlapEvasion => info(1501, "tcp-overlap-evasion", BAD, 2),
             Rule::FragmentEvasion => info(1502, "fragmentation-evasion", BAD, 2),
+            Rule::Lpd(r) => match r {
+                LpdRisk::PathInFileName => info(1601, "lpd-path-in-file-name", ADMIN, 2),
+                LpdRisk::ShellMetacharacters => info(1602, "lpd-shell-metacharacters", ADMIN, 2),
+                LpdRisk::MailRequest => info(1603, "lpd-mail-request", BAD, 3),
+                LpdRisk::RemoveJobs => info(1604, "lpd-remove-jobs", DOS, 3),
+            },
+            Rule::IppAdminOperation => info(1611, "ipp-admin-operation", POLICY, 2),
+            Rule::IppPpdInjection => info(1612, "ipp-ppd-injection", ADMIN, 1),
+            Rule::CupsBrowsedAnnouncement => info(1621, "cups-browsed-announcement", BAD, 2),
         }
     }
 }
@@ -147,6 +168,10 @@ mod tests {
         rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
         rules.push(Rule::TcpOverlapEvasion);
         rules.push(Rule::FragmentEvasion);
+        rules.extend(LpdRisk::ALL.iter().map(|r| Rule::Lpd(*r)));
+        rules.push(Rule::IppAdminOperation);
+        rules.push(Rule::IppPpdInjection);
+        rules.push(Rule::CupsBrowsedAnnouncement);
         let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
         for (i, a) in infos.iter().enumerate() {
             assert!((1..=4).contains(&a.severity), "{a:?}");

@@ -7,7 +7,9 @@
 use crate::analyze::AppEvent;
 use crate::decode::{Packet, Vlans};
 use crate::detect::Transitions;
-use crate::event::{AppProto, BjnpStats, CaptureStats, DecoderStats, EndReason, FlowTableStats};
+use crate::event::{
+    AppProto, BjnpStats, CaptureStats, DecoderStats, DoorStats, EndReason, FlowTableStats,
+};
 use crate::event::{Origin, Record};
 use crate::flow::{Conn, Dir};
 use crate::net::{Timestamp, L4};
@@ -198,6 +200,7 @@ pub struct WorkerStats {
     pub fragment_trains_evicted: u64,
     pub flow: FlowTableStats,
     pub bjnp: BjnpStats,
+    pub doors: DoorStats,
     /// Frame times seen: the first and the newest.
     pub first_ts: Option<Timestamp>,
     pub last_ts: Timestamp,
@@ -245,6 +248,7 @@ impl WorkerStats {
         b.data_messages_unlogged += a.data_messages_unlogged;
         b.tcp_gaps += a.tcp_gaps;
         b.tcp_midstream += a.tcp_midstream;
+        self.doors.add(&o.doors);
         self.first_ts = match (self.first_ts, o.first_ts) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -3,7 +3,7 @@
 //! detection keeps per flow, and it is the one place that turns facts and decisions into
 //! records. It takes facts one at a time, in the order they happened.
 
-use super::fact::{EndView, Fact, FactSink, PacketView, Pos};
+use super::fact::{EndView, Fact, FactSink, PacketInfo, PacketView, Pos};
 use super::records;
 use crate::analyze::bjnp::{BjnpMessage, Pairing};
 use crate::analyze::AppEvent;
@@ -157,6 +157,25 @@ impl FactSink for Inline<'_> {
     }
 }
 
+/// Where an analyzer's events happened: at a packet (records in the packet's own direction,
+/// at its time) or at the flow's end (client to server, at its last packet).
+enum Place<'a> {
+    Packet {
+        p: &'a PacketInfo,
+        community_id: String,
+    },
+    End,
+}
+
+/// The state one judging step works on.
+struct Step<'a, 'o> {
+    detect: &'a mut Detector,
+    pairing: &'a mut Pairing,
+    marks: &'a mut FlowMarks,
+    decisions: &'a mut Vec<Decision>,
+    out: &'a mut Counted<'o>,
+}
+
 /// One packet of a flow: its analyzer's events become records and are judged, then the
 /// flow's transitions, then the printer records that became due.
 fn packet(
@@ -167,73 +186,36 @@ fn packet(
     f: PacketView<'_>,
     out: &mut Counted<'_>,
 ) {
-    let conn = f.conn;
-    let ts = f.ts;
-    let p = &f.packet;
     let at = At {
-        ts,
+        ts: f.ts,
         origin: &f.origin,
-        conn,
+        conn: f.conn,
         app_proto: f.app_proto,
     };
+    let mut step = Step {
+        detect,
+        pairing,
+        marks,
+        decisions,
+        out,
+    };
     if !f.events.is_empty() {
+        let p = &f.packet;
         let community_id = records::community_id(p.src, p.dst, p.sport, p.dport, p.l4);
-        let route = Route {
-            src: p.src,
-            sport: p.sport,
-            dst: p.dst,
-            dport: p.dport,
-            l4: p.l4,
-        };
-        for ev in f.events.drain(..) {
-            let body = match ev {
-                AppEvent::Finding(finding) => {
-                    detect.on_finding(conn, marks, &finding, ts, decisions);
-                    emit(decisions, None, &at, out);
-                    continue;
-                }
-                AppEvent::PrinterData { total } => {
-                    detect.on_printer_data(conn, marks, total, ts, decisions);
-                    emit(decisions, None, &at, out);
-                    continue;
-                }
-                AppEvent::Bjnp(m) => {
-                    let BjnpMessage { record, pair } = *m;
-                    let mut record = record;
-                    pairing.apply(&pair, record.as_mut());
-                    let Some(b) = record else {
-                        continue;
-                    };
-                    detect.on_message(conn, marks, route, &b, ts, decisions);
-                    if detect.fold_message(conn, &b) {
-                        // a campaign counts the message; what it caused is still written
-                        let proto = records::body_app_proto(&Body::Bjnp(Box::new(b)));
-                        let ends = records::packet_endpoints(p, proto, community_id.clone());
-                        emit(decisions, Some(ends), &at, out);
-                        continue;
-                    }
-                    Body::Bjnp(Box::new(b))
-                }
-                AppEvent::Anomaly(a) => {
-                    let reason = a.reason.as_deref();
-                    detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
-                    Body::Anomaly(a)
-                }
-                AppEvent::Print(pr) => Body::Print(pr),
-            };
-            let app_proto = records::body_app_proto(&body);
-            let ends = records::packet_endpoints(p, app_proto, community_id.clone());
-            let rec = records::content(ts, conn.id(), &f.origin, ends, body);
-            // The record first, then the alerts it caused.
-            let about = rec.endpoints.clone();
-            out.emit(rec);
-            emit(decisions, about, &at, out);
-        }
+        let place = Place::Packet { p, community_id };
+        events(&mut step, f.events, &place, &at);
     }
-    detect.on_packet(conn, marks, f.transitions, ts, decisions);
+    let Step {
+        detect,
+        decisions,
+        out,
+        marks,
+        ..
+    } = step;
+    detect.on_packet(f.conn, marks, f.transitions, f.ts, decisions);
     emit(decisions, None, &at, out);
     for printer in detect.printer_changes() {
-        out.emit(records::printer(printer, ts));
+        out.emit(records::printer(printer, f.ts));
     }
 }
 
@@ -254,49 +236,142 @@ fn end(
         conn,
         app_proto: e.app_proto,
     };
-    for ev in e.events.drain(..) {
-        let body = match ev {
-            AppEvent::Finding(f) => {
-                detect.on_finding(conn, &mut marks, &f, e.ts, decisions);
-                emit(decisions, None, &at, out);
-                continue;
-            }
-            AppEvent::PrinterData { total } => {
-                detect.on_printer_data(conn, &mut marks, total, e.ts, decisions);
-                emit(decisions, None, &at, out);
-                continue;
-            }
-            AppEvent::Bjnp(m) => {
-                let BjnpMessage { record, pair } = *m;
-                let mut record = record;
-                pairing.apply(&pair, record.as_mut());
-                let Some(b) = record else {
-                    continue;
-                };
-                Body::Bjnp(Box::new(b))
-            }
-            AppEvent::Anomaly(a) => Body::Anomaly(a),
-            AppEvent::Print(pr) => Body::Print(pr),
-        };
-        let ends = records::flow_endpoints(conn, e.app_proto);
-        out.emit(records::content(
-            conn.last_ts,
-            conn.id(),
-            &e.origin,
-            ends,
-            body,
-        ));
-    }
-    let folded = detect.on_flow_end(conn, &mut marks, e.ts, decisions);
+    let mut step = Step {
+        detect,
+        pairing,
+        marks: &mut marks,
+        decisions,
+        out,
+    };
+    events(&mut step, e.events, &Place::End, &at);
+    let Step {
+        detect,
+        decisions,
+        out,
+        marks,
+        ..
+    } = step;
+    let folded = detect.on_flow_end(conn, marks, e.ts, decisions);
     emit(decisions, None, &at, out);
     if !folded {
         out.emit(records::flow_end(
             conn,
             e.reason,
-            &marks,
+            marks,
             e.app_proto,
             &e.origin,
         ));
+    }
+}
+
+/// An analyzer's events, in order: each becomes its record (unless a campaign counts it),
+/// judged first, written before the alerts it caused. At a flow's end, BJNP messages and
+/// anomalies are written but not judged: what a connection's end flushes (a message cut short)
+/// was never received whole by the printer.
+fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, at: &At<'_>) {
+    let conn = at.conn;
+    let (ts, route) = match place {
+        Place::Packet { p, .. } => (
+            at.ts,
+            Route {
+                src: p.src,
+                sport: p.sport,
+                dst: p.dst,
+                dport: p.dport,
+                l4: p.l4,
+            },
+        ),
+        Place::End => (
+            conn.last_ts,
+            Route {
+                src: conn.client.0,
+                sport: conn.client.1,
+                dst: conn.server.0,
+                dport: conn.server.1,
+                l4: conn.l4,
+            },
+        ),
+    };
+    let at_end = matches!(place, Place::End);
+    // Transactions (an LPD job, an IPP operation, a TLS hello) read client to server, as
+    // Suricata's application records do; a message or a job, in its packet's direction.
+    let ends = |body: &Body| match (place, body) {
+        (Place::Packet { .. }, Body::Lpd(_) | Body::Ipp(_) | Body::Tls(_)) => {
+            records::flow_endpoints(conn, records::body_app_proto(body))
+        }
+        (Place::Packet { p, community_id }, _) => {
+            records::packet_endpoints(p, records::body_app_proto(body), community_id.clone())
+        }
+        (Place::End, _) => records::flow_endpoints(conn, at.app_proto),
+    };
+    let (detect, marks, decisions) = (&mut *step.detect, &mut *step.marks, &mut *step.decisions);
+    for ev in evs.drain(..) {
+        let body = match ev {
+            AppEvent::Finding(finding) => {
+                detect.on_finding(conn, marks, &finding, at.ts, decisions);
+                emit(decisions, None, at, step.out);
+                continue;
+            }
+            AppEvent::PrinterData { total } => {
+                detect.on_printer_data(conn, marks, total, at.ts, decisions);
+                emit(decisions, None, at, step.out);
+                continue;
+            }
+            AppEvent::Bjnp(m) => {
+                let BjnpMessage { record, pair } = *m;
+                let mut record = record;
+                step.pairing.apply(&pair, record.as_mut());
+                let Some(b) = record else {
+                    continue;
+                };
+                if !at_end {
+                    detect.on_message(conn, marks, route, &b, ts, decisions);
+                    if detect.fold_message(conn, &b) {
+                        // a campaign counts the message; what it caused is still written
+                        let ends = ends(&Body::Bjnp(Box::new(b)));
+                        emit(decisions, Some(ends), at, step.out);
+                        continue;
+                    }
+                }
+                Body::Bjnp(Box::new(b))
+            }
+            AppEvent::Anomaly(a) => {
+                if !at_end {
+                    let reason = a.reason.as_deref();
+                    detect.on_anomaly(conn, marks, route, a.event, reason, ts, decisions);
+                }
+                Body::Anomaly(a)
+            }
+            AppEvent::Print(pr) => Body::Print(pr),
+            AppEvent::Lpd(l) => {
+                let crate::analyze::lpd::LpdEvent { record, findings } = *l;
+                detect.on_lpd(conn, marks, &findings, at.ts, decisions);
+                let Some(record) = record else {
+                    emit(decisions, None, at, step.out);
+                    continue;
+                };
+                Body::Lpd(Box::new(record))
+            }
+            AppEvent::Ipp(i) => {
+                detect.on_ipp(conn, marks, &i, at.ts, decisions);
+                Body::Ipp(i)
+            }
+            AppEvent::Tls(t) => Body::Tls(t),
+            AppEvent::CupsBrowsed(c) => {
+                detect.on_cups_browsed(conn, marks, route, &c, at.ts, decisions);
+                if detect.fold_announcement(conn, route) {
+                    let ends = ends(&Body::CupsBrowsed(c));
+                    emit(decisions, Some(ends), at, step.out);
+                    continue;
+                }
+                Body::CupsBrowsed(c)
+            }
+        };
+        let rec = records::content(ts, conn.id(), at.origin, ends(&body), body);
+        // The record first, then the alerts it caused.
+        let about = rec.endpoints.clone();
+        step.out.emit(rec);
+        emit(decisions, about, at, step.out);
     }
 }
 

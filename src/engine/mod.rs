@@ -311,6 +311,7 @@ pub fn stats_record_with(
                 pending_evicted: pairing.pending_evicted,
                 ..w.bjnp
             },
+            doors: w.doors,
             detect: judge.detect().stats(),
             evidence: None,
             output: OutputStats {

@@ -57,6 +57,10 @@ pub fn body_app_proto(body: &Body) -> Option<AppProto> {
         Body::Print(p) => Some(AppProto::Print(p.language)),
         Body::Bjnp(b) if b.magic == Magic::MFNP => Some(AppProto::Mfnp),
         Body::Bjnp(_) => Some(AppProto::Bjnp),
+        Body::Lpd(_) => Some(AppProto::Lpd),
+        Body::Ipp(_) => Some(AppProto::Ipp),
+        Body::Tls(_) => Some(AppProto::Tls),
+        Body::CupsBrowsed(_) => Some(AppProto::CupsBrowsed),
         _ => None,
     }
 }

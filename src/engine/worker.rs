@@ -49,7 +49,7 @@ pub fn handle(worker: u16, slot: u32) -> u64 {
 
 impl WorkerFlow {
     fn app_proto(&self, conn: &Conn) -> Option<crate::event::AppProto> {
-        self.app.app_proto(conn.server.1)
+        self.app.app_proto(conn.l4, conn.server.1)
     }
 }
 
@@ -435,6 +435,7 @@ impl Worker {
             fragment_trains_evicted: self.defrag.stats().evicted,
             flow: self.flows.stats(),
             bjnp: self.analyzers.stats(),
+            doors: self.analyzers.doors,
             first_ts: self.first_ts,
             last_ts: self.last_ts,
         }

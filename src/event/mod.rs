@@ -4,6 +4,7 @@
 
 mod campaign;
 mod community_id;
+mod doors;
 mod inventory;
 mod stats;
 pub mod text;
@@ -12,6 +13,7 @@ mod vocab;
 pub use crate::net::Timestamp;
 pub use campaign::*;
 pub use community_id::community_id_v1;
+pub use doors::*;
 pub use inventory::*;
 pub use stats::*;
 pub use vocab::*;
@@ -71,6 +73,10 @@ pub enum Body {
     Warning(Box<Warning>),
     Campaign(Box<Campaign>),
     Summary(Box<Summary>),
+    Lpd(Box<Lpd>),
+    Ipp(Box<Ipp>),
+    Tls(Box<Tls>),
+    CupsBrowsed(Box<CupsBrowsed>),
 }
 
 impl Body {
@@ -86,6 +92,10 @@ impl Body {
             Body::Warning(_) => "warning",
             Body::Campaign(_) => "campaign",
             Body::Summary(_) => "summary",
+            Body::Lpd(_) => "lpd",
+            Body::Ipp(_) => "ipp",
+            Body::Tls(_) => "tls",
+            Body::CupsBrowsed(_) => "cups_browsed",
         }
     }
 }
@@ -149,6 +159,10 @@ impl Serialize for Record {
             Body::Warning(w) => m.serialize_entry("warning", w)?,
             Body::Campaign(c) => m.serialize_entry("campaign", c)?,
             Body::Summary(x) => m.serialize_entry("summary", x)?,
+            Body::Lpd(x) => m.serialize_entry("lpd", x)?,
+            Body::Ipp(x) => m.serialize_entry("ipp", x)?,
+            Body::Tls(x) => m.serialize_entry("tls", x)?,
+            Body::CupsBrowsed(x) => m.serialize_entry("cups_browsed", x)?,
         }
         m.end()
     }
@@ -318,6 +332,9 @@ pub struct Evidence {
     /// The command line that fired the rule (capped, escaped by the output format).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The URI an IPP operation or a browse announcement names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
     /// Scans: the first targets (`ip:port`, capped) and how many there were.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub targets: Vec<String>,

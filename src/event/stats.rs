@@ -10,6 +10,8 @@ pub struct Stats {
     pub decoder: DecoderStats,
     pub flow: FlowTableStats,
     pub bjnp: BjnpStats,
+    /// LPD, IPP, TLS on printer ports, CUPS browsing.
+    pub doors: DoorStats,
     pub detect: DetectStats,
     /// `-w`: the evidence capture.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -132,6 +134,56 @@ pub struct BjnpStats {
     pub pending_evicted: u64,
 }
 
+/// A struct of `u64` counters declared once: its fields, and the merge of two workers' counts,
+/// so a counter added here can never be left out of the sum under `--workers`.
+macro_rules! counters {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: u64 ),*
+        }
+
+        impl $name {
+            /// Adds another worker's counts.
+            pub fn add(&mut self, o: &Self) {
+                $( self.$field += o.$field; )*
+            }
+        }
+    };
+}
+
+counters! {
+    /// The other doors of a printer: LPD (515), IPP (631), TLS on a printer port, CUPS browsing
+    /// (UDP 631).
+    pub struct DoorStats {
+        /// LPD daemon commands (one per connection).
+        pub lpd_commands,
+        /// `lpd` records of received jobs.
+        pub lpd_jobs,
+        /// Jobs past the per-connection cap: counted, not recorded one by one.
+        pub lpd_jobs_unlogged,
+        pub lpd_malformed,
+        pub ipp_requests,
+        pub ipp_responses,
+        /// Requests the connection ended without answering.
+        pub ipp_unanswered,
+        /// Requests past the per-connection cap of operations waiting for an answer.
+        pub ipp_pending_evicted,
+        pub ipp_malformed,
+        pub tls_sessions,
+        pub cups_browsed,
+        /// Announcements past the first few of a flow: counted, not recorded.
+        pub cups_browsed_unlogged,
+        pub cups_browsed_malformed,
+    }
+}
+
 /// Output counters, all about the records that came before this one in the stream: `records`
 /// of them were made (and `warnings` by the output stage itself); each was `written`, dropped
 /// because the queue was full (counted when this record was made), or dropped because the
@@ -189,7 +241,13 @@ pub struct DroppedByType {
     #[serde(skip_serializing_if = "is_zero")]
     pub campaign: u64,
     #[serde(skip_serializing_if = "is_zero")]
+    pub cups_browsed: u64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub flow: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ipp: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lpd: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub print: u64,
     #[serde(skip_serializing_if = "is_zero")]
@@ -198,6 +256,8 @@ pub struct DroppedByType {
     pub stats: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub summary: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub warning: u64,
 }
@@ -218,11 +278,15 @@ impl DroppedByType {
             "anomaly" => &mut self.anomaly,
             "bjnp" => &mut self.bjnp,
             "campaign" => &mut self.campaign,
+            "cups_browsed" => &mut self.cups_browsed,
             "flow" => &mut self.flow,
+            "ipp" => &mut self.ipp,
+            "lpd" => &mut self.lpd,
             "print" => &mut self.print,
             "printer" => &mut self.printer,
             "stats" => &mut self.stats,
             "summary" => &mut self.summary,
+            "tls" => &mut self.tls,
             "warning" => &mut self.warning,
             _ => return None,
         })

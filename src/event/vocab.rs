@@ -104,6 +104,15 @@ named_enum! {
         /// TCP segments overlapped bytes already received with other bytes (the first copy was
         /// kept).
         TcpOverlapConflict = "tcp.overlap_conflict",
+        /// The client's side of an LPD connection stopped making sense (the reason names how).
+        LpdMalformed = "lpd.malformed",
+        /// More jobs in one LPD connection than are recorded one by one (their content is
+        /// still scanned).
+        LpdTooManyJobs = "lpd.too_many_jobs",
+        /// HTTP or IPP framing on 631 broken, or neither HTTP nor TLS there.
+        IppMalformed = "ipp.malformed",
+        /// A datagram on UDP 631 that is no browse announcement.
+        CupsBrowsedMalformed = "cups_browsed.malformed",
     }
 }
 
@@ -132,12 +141,16 @@ named_enum! {
     }
 }
 
-/// The application protocol of a record (`app_proto`): a BJNP service, or the language of a
-/// print job.
+/// The application protocol of a record (`app_proto`): a BJNP service, another door of the
+/// printer (LPD, IPP, TLS on a printer port, CUPS browsing), or the language of a print job.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum AppProto {
     Bjnp,
     Mfnp,
+    Lpd,
+    Ipp,
+    Tls,
+    CupsBrowsed,
     Print(Language),
 }
 
@@ -146,6 +159,10 @@ impl AppProto {
         match self {
             AppProto::Bjnp => "bjnp",
             AppProto::Mfnp => "mfnp",
+            AppProto::Lpd => "lpd",
+            AppProto::Ipp => "ipp",
+            AppProto::Tls => "tls",
+            AppProto::CupsBrowsed => "cups_browsed",
             AppProto::Print(l) => l.name(),
         }
     }

@@ -80,7 +80,10 @@ impl Collector {
     /// A `print` record. On a BJNP port it describes the print data of a session that is
     /// counted once per flow; on a raw-printing port every record is a job.
     fn print_job(&mut self, flow_id: Option<u64>, job: Job) {
-        if matches!(Service::of(job.port), Service::Bjnp | Service::Mfnp) {
+        if matches!(
+            Service::of(job.proto, job.port),
+            Service::Bjnp | Service::Mfnp
+        ) {
             self.bjnp_session(flow_id, job);
         } else {
             self.jobs.push(job);

@@ -333,7 +333,7 @@ pub fn how_to_test((printer, proto, port): Key, blocked_port: bool) -> String {
     } else {
         "from a host the policy does not allow"
     };
-    let probe = match (proto, PortService::of(port)) {
+    let probe = match (proto, PortService::of(proto, port)) {
         (L4::Udp, PortService::Bjnp | PortService::Mfnp) => {
             format!("nmap -sU -p {port} --script bjnp-discover {printer}")
         }
@@ -445,7 +445,7 @@ pub fn judge(inp: &Inputs<'_>) -> Report {
             printer_name: policy.printer(key.0).map(|p| p.name.clone()),
             port: key.2,
             proto: key.1,
-            port_service: PortService::of(key.2).name(),
+            port_service: PortService::of(key.1, key.2).name(),
             blocked_port,
             reachability: side.reachability,
             service: side.service,
