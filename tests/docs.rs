@@ -58,6 +58,10 @@ fn examples() -> Vec<(&'static str, &'static str, Record)> {
         pick("gen-garbage.pcap", "anomaly", 0),
         pick("gen-storm-recon.pcap", "campaign", 0),
         pick("gen-storm-recon.pcap", "summary", 0),
+        pick("doors-lpd-pjl.pcap", "lpd", 0),
+        pick("doors-ipp-ipptool.pcap", "ipp", 0),
+        pick("doors-ipps-tls.pcap", "tls", 0),
+        pick("doors-cups-browsed.pcap", "cups_browsed", 2),
         pick("cups-bjnp-print.pcap", "stats", 0),
         ("warning", "a live capture on a dead mirror port", warning),
     ]

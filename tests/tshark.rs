@@ -1,4 +1,4 @@
-//! Differential test against Wireshark's BJNP dissector (docs/PROTOCOLS.md §7): for every UDP
+//! Differential tests against Wireshark: its BJNP dissector (docs/PROTOCOLS.md §7): for every UDP
 //! message tshark decodes as BJNP or MFNP, bjnp-watch reports the same id, type, code,
 //! sequence number, session id and payload length; and every UDP message bjnp-watch reports
 //! with those magics is one tshark shows.
@@ -137,4 +137,220 @@ fn bjnp_fields_match_wireshark() {
     }
     // the samples hold dozens of UDP BJNP messages; comparing none would prove nothing
     assert!(compared >= 40, "only {compared} messages compared");
+}
+
+/// tshark's fields of the frames `filter` selects, one row a frame, tab-separated.
+fn tshark_fields(file: &str, extra: &[&str], filter: &str, fields: &[&str]) -> Vec<Vec<String>> {
+    let mut args: Vec<&str> = vec!["-r", file, "-n"];
+    args.extend(extra);
+    args.extend(["-Y", filter, "-T", "fields", "-E", "separator=/t"]);
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    let out = Command::new("tshark")
+        .current_dir(root())
+        .args(&args)
+        .output()
+        .expect("run tshark");
+    assert!(
+        out.status.success(),
+        "tshark failed on {file}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+fn doors_samples(prefix: &str) -> Vec<String> {
+    samples()
+        .into_iter()
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Every IPP message tshark dissects in the real-client captures (ipptool, CUPS's ipp
+/// backend, the admin and injection exchanges) is an operation bjnp-watch reports with the
+/// same request id, operation id and status code, on the same connection; and no more.
+#[test]
+fn ipp_operations_match_wireshark() {
+    if !have("tshark") {
+        return skip_or_fail("tshark is not installed (make test installs it)");
+    }
+    let mut compared = 0;
+    for name in doors_samples("doors-ipp") {
+        let file = sample(&name);
+        // (client port, request id) -> (operation id, status code)
+        let mut theirs: BTreeMap<(u64, u64), (Option<u64>, Option<u64>)> = BTreeMap::new();
+        let fields = [
+            "tcp.srcport",
+            "tcp.dstport",
+            "ipp.operation_id",
+            "ipp.status_code",
+            "ipp.request_id",
+        ];
+        for f in tshark_fields(&file, &[], "ipp", &fields) {
+            let num = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).ok();
+            let (sport, dport) = (f[0].parse::<u64>().unwrap(), f[1].parse::<u64>().unwrap());
+            let id: u64 = f[4].parse().unwrap();
+            if dport == 631 {
+                theirs.entry((sport, id)).or_default().0 = num(&f[2]);
+            } else {
+                theirs.entry((dport, id)).or_default().1 = num(&f[3]);
+            }
+        }
+        let r = run(&["-r", &file, "-q"]);
+        let mut ours = BTreeMap::new();
+        for rec in r.of_type("ipp") {
+            let i = &rec["ipp"];
+            let key = (
+                rec["src_port"].as_u64().unwrap(),
+                i["request_id"].as_u64().unwrap(),
+            );
+            ours.insert(key, (i["operation_id"].as_u64(), i["status_code"].as_u64()));
+        }
+        assert_eq!(ours, theirs, "{name}");
+        compared += ours.len();
+    }
+    assert!(compared >= 20, "only {compared} IPP operations compared");
+}
+
+/// LPD: tshark labels every client line it finds at a segment's start with its code and the
+/// rest of the line. The first one of a connection is the daemon command; later ones are
+/// receive-job subcommands, each a file bjnp-watch lists with the same kind, size and name.
+#[test]
+fn lpd_commands_and_files_match_wireshark() {
+    if !have("tshark") {
+        return skip_or_fail("tshark is not installed (make test installs it)");
+    }
+    let code_of = |c: &str| match c {
+        "print_waiting" => 1,
+        "receive_job" => 2,
+        "queue_short" => 3,
+        "queue_long" => 4,
+        "remove_jobs" => 5,
+        other => panic!("{other}"),
+    };
+    let mut compared = 0;
+    for name in doors_samples("doors-lpd") {
+        let file = sample(&name);
+        let rows = tshark_fields(
+            &file,
+            &[],
+            "lpd.client_code",
+            &["tcp.srcport", "lpd.client_code", "lpd.printer_option"],
+        );
+        let mut theirs: BTreeMap<u64, Vec<(u64, String)>> = BTreeMap::new();
+        for f in rows {
+            theirs
+                .entry(f[0].parse().unwrap())
+                .or_default()
+                .push((f[1].parse().unwrap(), f[2].clone()));
+        }
+        let r = run(&["-r", &file, "-q"]);
+        // client port -> the daemon command line, and every file subcommand line
+        let mut command: BTreeMap<u64, (u64, String)> = BTreeMap::new();
+        let mut files: BTreeMap<u64, Vec<(u64, String)>> = BTreeMap::new();
+        for rec in r.of_type("lpd") {
+            let l = &rec["lpd"];
+            let port = rec["src_port"].as_u64().unwrap();
+            let mut line = l["queue"].as_str().unwrap().to_owned();
+            if let Some(o) = l["operands"].as_str() {
+                line = format!("{line} {o}");
+            }
+            command.insert(port, (code_of(l["command"].as_str().unwrap()), line));
+            for f in l["files"].as_array().into_iter().flatten() {
+                let kind = if f["kind"] == "control" { 2 } else { 3 };
+                let size = f["size"].as_u64().unwrap_or(0);
+                let name = f["name"].as_str().unwrap();
+                files
+                    .entry(port)
+                    .or_default()
+                    .push((kind, format!("{size} {name}")));
+            }
+        }
+        for (port, lines) in &theirs {
+            let ours = command
+                .get(port)
+                .unwrap_or_else(|| panic!("{name}: no lpd record for port {port}"));
+            assert_eq!(&lines[0], ours, "{name} port {port}: the daemon command");
+            compared += 1;
+            for sub in &lines[1..] {
+                assert!(
+                    files.get(port).is_some_and(|f| f.contains(sub)),
+                    "{name} port {port}: tshark shows {sub:?}, we list {:?}",
+                    files.get(port)
+                );
+                compared += 1;
+            }
+        }
+        assert_eq!(
+            command.keys().collect::<Vec<_>>(),
+            theirs.keys().collect::<Vec<_>>(),
+            "{name}: the same connections"
+        );
+    }
+    assert!(compared >= 20, "only {compared} LPD lines compared");
+}
+
+/// CUPS browsing: every field of every announcement as tshark dissects it; and the server
+/// name of every TLS ClientHello on 631 (tshark told 631 may be TLS).
+#[test]
+fn cups_browse_and_ipps_server_names_match_wireshark() {
+    if !have("tshark") {
+        return skip_or_fail("tshark is not installed (make test installs it)");
+    }
+    let file = sample("doors-cups-browsed.pcap");
+    let fields = [
+        "frame.number",
+        "cups.ptype",
+        "cups.state",
+        "cups.uri",
+        "cups.location",
+        "cups.information",
+        "cups.make_model",
+    ];
+    let theirs: Vec<Vec<String>> = tshark_fields(&file, &[], "cups", &fields);
+    let r = run(&["-r", &file, "-q"]);
+    let ours: Vec<Vec<String>> = r
+        .of_type("cups_browsed")
+        .iter()
+        .map(|rec| {
+            let c = &rec["cups_browsed"];
+            let s = |k: &str| c[k].as_str().unwrap_or("").to_owned();
+            vec![
+                rec["pcap_cnt"].to_string(),
+                format!("0x{:08x}", c["printer_type"].as_u64().unwrap()),
+                format!("0x{:02x}", c["printer_state"].as_u64().unwrap()),
+                s("uri"),
+                s("location"),
+                s("info"),
+                s("make_and_model"),
+            ]
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 3);
+
+    let file = sample("doors-ipps-tls.pcap");
+    let theirs = tshark_fields(
+        &file,
+        &["-d", "tcp.port==631,tls"],
+        "tls.handshake.type == 1",
+        &["tcp.srcport", "tls.handshake.extensions_server_name"],
+    );
+    let r = run(&["-r", &file, "-q"]);
+    let ours: Vec<Vec<String>> = r
+        .of_type("tls")
+        .iter()
+        .map(|t| {
+            vec![
+                t["src_port"].to_string(),
+                t["tls"]["sni"].as_str().unwrap().to_owned(),
+            ]
+        })
+        .collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(ours.len(), 1);
 }

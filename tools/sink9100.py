@@ -3,7 +3,8 @@
 
 It plays a printer's port 9100 just well enough for the CUPS ``socket`` backend to send a
 job: it accepts connections one after another, reads each until the client half-closes
-(EOF), throws the bytes away and closes its side.  It never sends a single byte, so the
+(EOF), throws the bytes away (or, with ``--save-dir DIR``, writes connection N's bytes to
+DIR/9100-N.bin, at most ``--max-save`` bytes each) and closes its side.  It never sends a single byte, so the
 captures contain only what the real client sent (plus the TCP handshake and FINs).
 
 Safety properties:
@@ -17,6 +18,7 @@ It prints ``READY`` on stdout once listening, and one line per connection on std
 """
 
 import argparse
+import os
 import socket
 import sys
 import time
@@ -29,6 +31,8 @@ def main() -> int:
     ap.add_argument("--max-connections", type=int, default=16)
     ap.add_argument("--timeout", type=float, default=120.0, help="overall limit (s)")
     ap.add_argument("--idle", type=float, default=10.0, help="per-connection idle limit (s)")
+    ap.add_argument("--save-dir", help="write connection N's bytes to SAVE_DIR/9100-N.bin")
+    ap.add_argument("--max-save", type=int, default=1 << 20, help="bytes saved per connection")
     args = ap.parse_args()
 
     deadline = time.monotonic() + args.timeout
@@ -50,6 +54,9 @@ def main() -> int:
             break
         handled += 1
         total = 0
+        saved = None
+        if args.save_dir:
+            saved = open(os.path.join(args.save_dir, f"9100-{handled}.bin"), "wb")
         with conn:
             while True:
                 left = deadline - time.monotonic()
@@ -62,7 +69,11 @@ def main() -> int:
                     break
                 if not chunk:
                     break
+                if saved and total < args.max_save:
+                    saved.write(chunk[:args.max_save - total])
                 total += len(chunk)
+        if saved:
+            saved.close()
         print(f"connection {handled}: port {peer[1]}, {total} bytes", file=sys.stderr, flush=True)
     srv.close()
     return 0

@@ -40,7 +40,8 @@ pub struct Lpd {
 pub struct LpdFile {
     pub kind: FileKind,
     pub name: String,
-    /// The announced size; absent for 0 ("until the connection ends").
+    /// The announced size; absent for 0 (an empty file, or one that runs to the connection's
+    /// end: `received` tells).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Bytes seen.

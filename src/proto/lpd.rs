@@ -6,8 +6,10 @@
 //! The exchange: the client sends one daemon command line (`\x02queue\n` to send a job); for a
 //! job it then sends subcommand lines (`\x02size cfA123host\n` a control file, `\x03size
 //! dfA123host\n` a data file, `\x01\n` abort), each followed by `size` bytes and one NUL. The
-//! server answers each line and each file with one byte (0 accepted). A size of 0 (LPRng, and
-//! some printers) means "until the connection ends".
+//! server answers each line and each file with one byte (0 accepted). A size of 0 is read two
+//! ways by daemons: an empty file (RFC 1179 taken literally: no bytes, then the NUL) or "until the
+//! connection ends" (LPRng, and printers that follow it). The byte after the line decides here:
+//! a NUL is an empty file, anything else runs to the end.
 
 use crate::net::named_enum;
 
@@ -111,6 +113,8 @@ enum State {
     Subcommand,
     /// Inside a file: bytes left (`None`: until the end).
     File(Option<u64>),
+    /// A file announced with size 0: the next byte says empty (a NUL) or until the end.
+    ZeroSize,
     /// A file's bytes came; its NUL is next.
     Terminator,
     /// Anything after a daemon command that takes no more input.
@@ -172,6 +176,15 @@ impl Parser {
                         None => {}
                     }
                 }
+                State::ZeroSize => {
+                    if data[0] == 0 {
+                        data = &data[1..];
+                        out(Event::FileEnd { complete: true });
+                        self.state = State::Subcommand;
+                    } else {
+                        self.state = State::File(None);
+                    }
+                }
                 State::Terminator => {
                     if data[0] != 0 {
                         out(Event::FileEnd { complete: false });
@@ -193,6 +206,7 @@ impl Parser {
             State::File(Some(l)) if l > n => self.state = State::File(Some(l - n)),
             State::File(Some(l)) if l == n => self.state = State::Terminator,
             State::File(None) | State::Done | State::Failed => {}
+            State::ZeroSize => self.state = State::File(None),
             _ => {
                 self.state = State::Failed;
                 return false;
@@ -205,7 +219,9 @@ impl Parser {
     /// until the end, or only its NUL was missing).
     pub fn finish(&mut self, out: &mut impl FnMut(Event<'_>)) {
         match self.state {
-            State::File(None) | State::Terminator => out(Event::FileEnd { complete: true }),
+            State::File(None) | State::Terminator | State::ZeroSize => {
+                out(Event::FileEnd { complete: true })
+            }
             State::File(Some(_)) => out(Event::FileEnd { complete: false }),
             _ => {}
         }
@@ -264,7 +280,10 @@ impl Parser {
             return self.fail(Error::BadSize, out);
         };
         let size = (size > 0).then_some(size);
-        self.state = State::File(size);
+        self.state = match size {
+            Some(n) => State::File(Some(n)),
+            None => State::ZeroSize,
+        };
         out(Event::Subcommand(Subcommand::File { kind, size, name }));
     }
 }
@@ -460,6 +479,18 @@ mod tests {
                 E::Cmd(Command::ReceiveJob, b"q".to_vec(), vec![]),
                 E::File(FileKind::Data, None, b"dfA1h".to_vec()),
                 E::Data(b"abcdef".to_vec()),
+                E::End(true),
+            ]
+        );
+        // size 0 then its NUL: an empty file, and the job goes on
+        let evs = run(&[b"\x02q\n\x030 dfA1h\n", b"\0\x021 cfA1h\nX\0"]);
+        assert_eq!(
+            evs[1..],
+            [
+                E::File(FileKind::Data, None, b"dfA1h".to_vec()),
+                E::End(true),
+                E::File(FileKind::Control, Some(1), b"cfA1h".to_vec()),
+                E::Data(b"X".to_vec()),
                 E::End(true),
             ]
         );

@@ -153,6 +153,25 @@ pub fn from_eve(ts: Timestamp, eve: &Value, obs: &Observer, out: &mut Vec<u8>) {
     } else {
         x.put("cat", et);
     }
+    // the other doors: who printed, what was asked for, which server name
+    match et {
+        "lpd" => {
+            x.put_json("suser", &eve["lpd"]["control"]["user"]);
+            x.put_json("shost", &eve["lpd"]["control"]["host"]);
+        }
+        "ipp" => {
+            x.put_json("suser", &eve["ipp"]["requesting_user_name"]);
+            x.put_json("request", &eve["ipp"]["printer_uri"]);
+            x.put_json("requestMethod", &eve["ipp"]["http"]["method"]);
+            x.put_json(
+                "requestClientApplication",
+                &eve["ipp"]["http"]["user_agent"],
+            );
+        }
+        "tls" => x.put_json("dhost", &eve["tls"]["sni"]),
+        "cups_browsed" => x.put_json("request", &eve["cups_browsed"]["uri"]),
+        _ => {}
+    }
     if let Some(f) = eve.get("flow") {
         // bytesIn/bytesOut are relative to the source: in = what the client sent.
         x.put_json("in", &f["bytes_toserver"]);

@@ -18,7 +18,9 @@ fn categorisation(
     match eve["event_type"].as_str().unwrap_or("") {
         "alert" => ("alert", &["network", "intrusion_detection"], &["allowed"]),
         "flow" => ("event", &["network"], &["connection", "end"]),
-        "bjnp" | "print" | "anomaly" => ("event", &["network"], &["protocol"]),
+        "bjnp" | "print" | "anomaly" | "lpd" | "ipp" | "tls" | "cups_browsed" => {
+            ("event", &["network"], &["protocol"])
+        }
         "printer" => match eve["printer"]["change"].as_str() {
             Some("new") => ("event", &["host"], &["info"]),
             _ => ("event", &["host"], &["change"]),
@@ -36,6 +38,13 @@ fn action(eve: &Value) -> String {
         "flow" => format!("flow-{}", eve["flow"]["reason"].as_str().unwrap_or("end")),
         "bjnp" => s(&eve["bjnp"]["command_name"]).unwrap_or_else(|| "bjnp".into()),
         "print" => "print-job".into(),
+        "lpd" => format!(
+            "lpd-{}",
+            eve["lpd"]["command"].as_str().unwrap_or("command")
+        ),
+        "ipp" => s(&eve["ipp"]["operation"]).unwrap_or_else(|| "ipp".into()),
+        "tls" => "tls-client-hello".into(),
+        "cups_browsed" => "cups-browse-announcement".into(),
         "printer" => format!(
             "printer-{}",
             eve["printer"]["change"].as_str().unwrap_or("seen")
@@ -48,6 +57,45 @@ fn action(eve: &Value) -> String {
         ),
         "summary" => "alerts-over-budget".into(),
         other => other.to_owned(),
+    }
+}
+
+/// The other doors' fields ECS has a place for: who printed (the LPD control file's user and
+/// host, IPP's requesting-user-name) and the server name a TLS client asked for. Everything
+/// else stays under `bjnp_watch.*`.
+fn doors(eve: &Value, doc: &mut Value) {
+    let text = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let (user, client_host, server_name) = match eve["event_type"].as_str().unwrap_or("") {
+        "lpd" => (
+            text(&eve["lpd"]["control"]["user"]),
+            text(&eve["lpd"]["control"]["host"]),
+            None,
+        ),
+        "ipp" => (text(&eve["ipp"]["requesting_user_name"]), None, None),
+        "tls" => (None, None, text(&eve["tls"]["sni"])),
+        _ => return,
+    };
+    if let Some(u) = user {
+        if doc.get("source").is_some() {
+            doc["source"]["user"] = json!({"name": u});
+        }
+        doc["related"]["user"] = json!([u]);
+    }
+    let mut hosts = vec![];
+    if let Some(h) = client_host {
+        if doc.get("source").is_some() {
+            doc["source"]["domain"] = json!(h);
+        }
+        hosts.push(h);
+    }
+    if let Some(h) = server_name {
+        if doc.get("destination").is_some() {
+            doc["destination"]["domain"] = json!(h);
+        }
+        hosts.push(h);
+    }
+    if !hosts.is_empty() {
+        doc["related"]["hosts"] = json!(hosts);
     }
 }
 
@@ -144,6 +192,7 @@ pub fn from_eve(eve: &Value, obs: &Observer) -> Value {
     if et == "warning" {
         doc["log"] = json!({"level": "warning"});
     }
+    doors(eve, &mut doc);
     doc["event"] = event;
 
     let mut custom = Map::new();

@@ -261,6 +261,24 @@ fn summary(eve: &Value) -> String {
             s(&eve["printer"]["change"])
         ),
         "anomaly" => format!("anomaly {} {}", s(&eve["anomaly"]["event"]), ends()),
+        "lpd" => format!(
+            "lpd {} queue {} {}",
+            s(&eve["lpd"]["command"]),
+            s(&eve["lpd"]["queue"]),
+            ends()
+        ),
+        "ipp" => format!(
+            "ipp {} {} {}",
+            s(&eve["ipp"]["operation"]),
+            s(&eve["ipp"]["status"]),
+            ends()
+        ),
+        "tls" => format!("tls {} {}", s(&eve["tls"]["sni"]), ends()),
+        "cups_browsed" => format!(
+            "cups browse announcement {} {}",
+            s(&eve["cups_browsed"]["uri"]),
+            ends()
+        ),
         "warning" => s(&eve["warning"]["message"]),
         "stats" => "stats".into(),
         "campaign" => format!(
