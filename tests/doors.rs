@@ -393,3 +393,53 @@ fn browse_floods_stay_bounded_and_every_announcement_is_counted() {
         "a campaign stands for the storm"
     );
 }
+
+/// The new doors are printer ports like 9100: a blocked one reached is 1003, `verify` has a
+/// row for each, named by its service, and the live filter selects them.
+#[test]
+fn the_other_doors_are_printer_ports_everywhere() {
+    let r = run(&[
+        "-r",
+        &sample("doors-same-job.pcap"),
+        "--blocked-port",
+        "515",
+        "--blocked-port",
+        "631",
+        "-q",
+    ]);
+    let recs = r.records();
+    let open: BTreeSet<u64> = alerts(&recs)
+        .iter()
+        .filter(|a| sid(a) == 1003)
+        .map(|a| a["dest_port"].as_u64().unwrap())
+        .collect();
+    assert_eq!(open, BTreeSet::from([515, 631]));
+    let v = run(&[
+        "verify",
+        "-r",
+        &sample("doors-same-job.pcap"),
+        "--blocked-port",
+        "515",
+        "--format",
+        "json",
+    ]);
+    let report: Value = serde_json::from_str(&v.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", v.stdout, v.stderr));
+    let services: BTreeMap<u64, String> = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["port"].as_u64().unwrap(),
+                r["port_service"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(services.get(&515).map(String::as_str), Some("lpd"));
+    assert_eq!(services.get(&631).map(String::as_str), Some("ipp"));
+    assert_eq!(services.get(&9100).map(String::as_str), Some("raw"));
+    assert_ne!(v.code, 0, "an open blocked LPD port fails the verification");
+    let f = run(&["--print-filter"]);
+    assert!(f.stdout.contains("tcp port 515") && f.stdout.contains("udp port 631"));
+}

@@ -134,6 +134,7 @@ def main():
             continue
         engine = bytearray()
         streams = {}
+        doors = {}
         for f in fs:
             if lt in DECODE_LT:
                 save("decode", bytes([DECODE_LT.index(lt)]) + f)
@@ -147,8 +148,26 @@ def main():
                 save("bjnp", bytes([len(payload) % 32]) + payload)
             if proto == 6 and 9100 <= dp <= 9102:
                 streams.setdefault(sp, bytearray()).extend(payload)
+            # the other doors: LPD and IPP client streams, IPP answers, browse datagrams
+            if proto == 6 and dp in (515, 631):
+                doors.setdefault((dp, sp), bytearray()).extend(payload)
+            if proto == 6 and sp == 631:
+                doors.setdefault((631, -dp), bytearray()).extend(payload)
+            if proto == 17 and dp == 631:
+                save("doors_datagrams", payload)
         if engine:
             save("engine", bytes(engine))
+        for (port, _), data in doors.items():
+            data = bytes(data[:1 << 16])
+            if port == 515:
+                save("lpd", b"\0\0" + data)
+            else:
+                save("http", b"\0\0" + data)
+                body = data.find(b"\r\n\r\n")
+                if body >= 0:
+                    save("ipp", b"\0\0" + data[body + 4:])
+            if data[:1] == b"\x16":
+                save("doors_datagrams", data)
         for data in streams.values():
             data = bytes(data[:1 << 16])
             # whole streams, and each PJL line alone (the parser's own unit)

@@ -187,6 +187,9 @@ mod tests {
         let expr = default_expression(&PortSet::default(), 1);
         assert!(expr.contains("tcp portrange 8610-8614 or tcp portrange 9100-9102"));
         assert!(expr.contains("udp portrange 8610-8614"));
+        // the other doors: LPD, IPP, CUPS browsing
+        assert!(expr.contains("tcp port 515") && expr.contains("tcp port 631"));
+        assert!(expr.contains("udp port 631"));
         assert!(expr.contains("vlan and"));
         assert!(!default_expression(&PortSet::default(), 276).contains("vlan"));
         let mut f = OfflineFilter::new(&expr).expect("libpcap compiles the default filter");
