@@ -264,22 +264,25 @@ fn ipps_is_tls_with_its_server_name_never_malformed() {
 fn a_browse_announcement_from_a_workstation_names_its_uri() {
     let r = run(&["-r", &sample("doors-cups-browsed.pcap"), "-q"]);
     let recs = r.records();
-    let browse: Vec<&Value> = alerts(&recs)
+    let by_uri: BTreeMap<&str, (u64, u64)> = alerts(&recs)
         .into_iter()
-        .filter(|a| sid(a) == 1621)
-        .collect();
-    let by_uri: BTreeMap<&str, u64> = browse
-        .iter()
+        .filter(|a| [1621, 1622].contains(&sid(a)))
         .map(|a| {
             (
                 a["evidence"]["uri"].as_str().unwrap(),
-                a["alert"]["severity"].as_u64().unwrap(),
+                (sid(a), a["alert"]["severity"].as_u64().unwrap()),
             )
         })
         .collect();
-    // the redirect (the URI names another host than the sender) is severity 1
-    assert_eq!(by_uri.get("ipp://10.80.0.99:631/printers/x"), Some(&1));
-    assert_eq!(by_uri.get("ipp://10.80.0.66:631/printers/evil"), Some(&2));
+    // the redirect (the URI names another host than the sender) is 1622, severity 1
+    assert_eq!(
+        by_uri.get("ipp://10.80.0.99:631/printers/x"),
+        Some(&(1622, 1))
+    );
+    assert_eq!(
+        by_uri.get("ipp://10.80.0.66:631/printers/evil"),
+        Some(&(1621, 2))
+    );
     let rec = r
         .of_type("cups_browsed")
         .into_iter()
@@ -297,7 +300,7 @@ fn a_browse_announcement_from_a_workstation_names_its_uri() {
     ]);
     let uris: BTreeSet<String> = alerts(&r.records())
         .iter()
-        .filter(|a| sid(a) == 1621)
+        .filter(|a| [1621, 1622].contains(&sid(a)))
         .map(|a| a["evidence"]["uri"].as_str().unwrap().to_owned())
         .collect();
     assert!(
@@ -305,6 +308,43 @@ fn a_browse_announcement_from_a_workstation_names_its_uri() {
         "{uris:?}"
     );
     assert_eq!(uris.len(), 2);
+}
+
+/// Review findings: a redirect after a flow's first few announcements is still judged, and a
+/// redirect "from" an inventory printer (its address is easily spoofed) still alerts.
+#[test]
+fn a_redirect_is_judged_wherever_it_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut pcap = pcap_header();
+    for t in 0..4 {
+        pcap.extend(datagram(
+            t * 1000,
+            [192, 0, 2, 30],
+            b"3 3 ipp://192.0.2.30/printers/q\n",
+        ));
+    }
+    pcap.extend(datagram(
+        9000,
+        [192, 0, 2, 30],
+        b"3 3 ipp://203.0.113.66:8631/printers/evil\n",
+    ));
+    let path = dir.path().join("late-redirect.pcap");
+    std::fs::write(&path, pcap).unwrap();
+    let (_d, pol) = policy("[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n");
+    let r = run(&["-r", path.to_str().unwrap(), "--policy", &pol, "-q"]);
+    let recs = r.records();
+    let redirects: Vec<&Value> = alerts(&recs)
+        .into_iter()
+        .filter(|a| sid(a) == 1622)
+        .collect();
+    assert_eq!(redirects.len(), 1, "{recs:?}");
+    assert_eq!(
+        redirects[0]["evidence"]["uri"],
+        "ipp://203.0.113.66:8631/printers/evil"
+    );
+    // the printer announcing itself raised nothing; only 4 records were written
+    assert!(!alerts(&recs).iter().any(|a| sid(a) == 1621));
+    assert_eq!(r.of_type("cups_browsed").len(), 4);
 }
 
 // -- browse floods, generated ------------------------------------------------------------

@@ -33,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(open, 0, "a file ends twice");
         }
         Event::Error(_) => errors += 1,
+        Event::Unparsed(_) => {}
     };
     parser.feed(&data[..at], &mut on);
     if cut[0] & 1 == 1 {

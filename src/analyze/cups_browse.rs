@@ -8,8 +8,16 @@ use crate::event::{text, Anomaly, AnomalyEvent, AnomalyType, AppProto, CupsBrows
 use crate::net::L4;
 use crate::proto::cups_browse;
 
-/// Announcements written per flow; later ones are counted (`stats.doors.cups_browsed_unlogged`).
+/// Announcements written per flow; later ones are counted (`stats.doors.cups_browsed_unlogged`)
+/// and still judged.
 pub const LOGGED_PER_FLOW: u32 = 4;
+
+/// An announcement for detection, and whether it is written as a record.
+#[derive(Debug)]
+pub struct BrowseEvent {
+    pub record: CupsBrowsed,
+    pub logged: bool,
+}
 
 #[derive(Default)]
 pub struct BrowseFlow {
@@ -28,10 +36,8 @@ impl Analyzer for BrowseFlow {
                 self.seen += 1;
                 let stats = &mut shared.doors;
                 stats.cups_browsed += 1;
-                if self.seen > LOGGED_PER_FLOW {
-                    stats.cups_browsed_unlogged += 1;
-                    return;
-                }
+                let logged = self.seen <= LOGGED_PER_FLOW;
+                stats.cups_browsed_unlogged += u64::from(!logged);
                 let s = |b: &[u8]| text::capped(b, text::MAX_FIELD);
                 let uri_host = s(a.uri_host);
                 // a host name cannot be compared with the sender without a resolver: unknown
@@ -39,7 +45,7 @@ impl Analyzer for BrowseFlow {
                     .parse::<std::net::IpAddr>()
                     .ok()
                     .map(|ip| ip != p.src);
-                out.push(AppEvent::CupsBrowsed(Box::new(CupsBrowsed {
+                let record = CupsBrowsed {
                     printer_type: a.printer_type,
                     printer_state: a.state,
                     uri: text::capped(a.uri, text::MAX_RAW),
@@ -49,6 +55,10 @@ impl Analyzer for BrowseFlow {
                     info: a.info.map(s),
                     make_and_model: a.make_model.map(s),
                     options: (!a.options.is_empty()).then(|| s(a.options)),
+                };
+                out.push(AppEvent::CupsBrowsed(Box::new(BrowseEvent {
+                    record,
+                    logged,
                 })));
             }
             Err(e) => {

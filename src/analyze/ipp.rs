@@ -63,6 +63,14 @@ struct Client {
     cur: Option<Ipp>,
     group: Option<GroupTag>,
     print: Option<PrintStream>,
+    /// The IPP message being read broke: the rest of its body is scanned as print data.
+    ipp_failed: bool,
+    /// The operation being read was answered before its request ended (an early error, a
+    /// printer answering once it has the attributes): it is written when the request ends.
+    cur_answered: bool,
+    /// What the client sent after HTTP or IPP framing broke: still scanned as print data, since
+    /// a server that frames it otherwise may print it.
+    unparsed: Option<PrintStream>,
 }
 
 impl Default for Client {
@@ -73,6 +81,9 @@ impl Default for Client {
             cur: None,
             group: None,
             print: None,
+            ipp_failed: false,
+            cur_answered: false,
+            unparsed: None,
         }
     }
 }
@@ -207,8 +218,16 @@ impl State {
             }
             (Mode::Tls { .. }, _) => {}
             (Mode::Http, Dir::ToServer) => {
+                if self.client.framer.failed() {
+                    self.client.unparsed(b, out);
+                    return;
+                }
                 let mut framer = std::mem::replace(&mut self.client.framer, Framer::requests());
                 framer.feed(b, &mut |e| self.request_event(stats, e, out));
+                if framer.failed() {
+                    // the segment that broke the framing, whole: its body part is lost else
+                    self.client.unparsed(b, out);
+                }
                 self.client.framer = framer;
             }
             (Mode::Http, Dir::ToClient) => {
@@ -237,6 +256,9 @@ impl State {
         }
         // a request cut short still names its operation
         self.end_request(stats, out);
+        if let Some(mut p) = self.client.unparsed.take() {
+            p.finish(out);
+        }
         for mut r in std::mem::take(&mut self.pending) {
             stats.ipp_unanswered += 1;
             r.status = None;
@@ -302,11 +324,19 @@ impl State {
                 });
             }
             HttpEvent::Body(b) => {
+                if self.client.ipp_failed {
+                    self.client.unparsed(b, out);
+                    return;
+                }
                 let Some(mut p) = self.client.ipp.take() else {
                     return;
                 };
                 p.feed(b, &mut |e| self.request_ipp(stats, e, out));
                 self.client.ipp = Some(p);
+                if self.client.ipp_failed {
+                    // the piece that broke the message, whole: its document part is lost else
+                    self.client.unparsed(b, out);
+                }
             }
             HttpEvent::End { complete } => {
                 if let Some(mut p) = self.client.ipp.take() {
@@ -329,11 +359,17 @@ impl State {
             p.finish(out);
         }
         self.client.ipp = None;
+        self.client.ipp_failed = false;
+        let answered = std::mem::take(&mut self.client.cur_answered);
         let Some(r) = self.client.cur.take() else {
             return;
         };
         if r.version.is_empty() {
             // no IPP message in it (a GET of the web interface, an empty POST)
+            return;
+        }
+        if answered {
+            out.push(AppEvent::Ipp(Box::new(r)));
             return;
         }
         if self.pending.len() == MAX_PENDING {
@@ -387,6 +423,7 @@ impl State {
                     .data(d, out);
             }
             IppEvent::Error(e) => {
+                c.ipp_failed = true;
                 self.malformed(stats, format!("IPP request: {e}"), None, out);
             }
         }
@@ -480,6 +517,22 @@ impl State {
             return;
         };
         stats.ipp_responses += 1;
+        // Nothing waiting, but a request is still being read: the server answered before its
+        // end (an early error); the answer is that request's, written when it ends.
+        let early = self.pending.is_empty()
+            && !self.client.cur_answered
+            && self
+                .client
+                .cur
+                .as_ref()
+                .is_some_and(|r| !r.version.is_empty());
+        if early {
+            if let Some(r) = self.client.cur.as_mut() {
+                answer(r, a);
+                self.client.cur_answered = true;
+            }
+            return;
+        }
         // an answer whose request was not seen (picked up mid-stream) stands alone
         let mut r = self.pending.pop_front().unwrap_or_else(|| Ipp {
             version: String::new(),
@@ -500,16 +553,29 @@ impl State {
             attributes_toserver: 0,
             attributes_toclient: None,
         });
-        r.http.status = Some(a.http_status);
-        r.http.server = a.server;
-        r.status_code = a.status_code;
-        r.status = a.status_code.map(|c| ipp::status_name(c).to_owned());
-        r.job_id = r.job_id.or(a.job_id);
-        r.printer = (!a.printer.is_empty()).then_some(a.printer);
-        r.ppd_injection = a.injection;
-        r.attributes_toclient = Some(a.attributes);
+        answer(&mut r, a);
         out.push(AppEvent::Ipp(Box::new(r)));
     }
+}
+
+impl Client {
+    fn unparsed(&mut self, b: &[u8], out: &mut Vec<AppEvent>) {
+        self.unparsed
+            .get_or_insert_with(PrintStream::default)
+            .data(b, out);
+    }
+}
+
+/// An answer into the operation it completes.
+fn answer(r: &mut Ipp, a: Answer) {
+    r.http.status = Some(a.http_status);
+    r.http.server = a.server;
+    r.status_code = a.status_code;
+    r.status = a.status_code.map(|c| ipp::status_name(c).to_owned());
+    r.job_id = r.job_id.or(a.job_id);
+    r.printer = (!a.printer.is_empty()).then_some(a.printer);
+    r.ppd_injection = a.injection;
+    r.attributes_toclient = Some(a.attributes);
 }
 
 /// A 4-byte integer or enum value.
@@ -698,6 +764,75 @@ mod tests {
         assert_eq!(ipps(&evs).len(), 1);
         assert!(ipps(&evs)[0].operation.is_admin());
         assert!(is_ppd_injection(b"a\rb") && !is_ppd_injection(b"Canon *cups"));
+    }
+
+    #[test]
+    fn review_evasions_are_still_seen() {
+        let doc = b"%!PS\n/x (/etc/passwd) (w) file def\n";
+        let file_write = |evs: &[AppEvent]| {
+            evs.iter().any(|e| {
+                matches!(e, AppEvent::Finding(f) if f.risk == crate::proto::risk::Risk::PsFileWrite)
+            })
+        };
+        // a request line httparse refuses: the rest is still scanned as print data
+        let mut bad = http_post(&request(0x0002, 1, doc), false);
+        bad.splice(4..5, *b"  ");
+        for chunk in [1, 100, 1460] {
+            let evs = run(&[(bad.clone(), vec![])], chunk);
+            assert!(file_write(&evs), "chunk {chunk}");
+        }
+        // an IPP message that breaks before its document: its body is still scanned
+        let mut broken = vec![2, 0, 0, 2, 0, 0, 0, 1, 0x00];
+        broken.extend(doc);
+        let evs = run(&[(http_post(&broken, false), vec![])], 1460);
+        assert!(file_write(&evs));
+        // an answer before the request's end pairs with that request; the next answer with
+        // the next request
+        let print = http_post(&request(0x0002, 7, doc), true);
+        let (head, rest) = print.split_at(print.len() / 2);
+        let mut f = IppFlow::default();
+        let mut shared = Shared::default();
+        let mut out = vec![];
+        let mut seq = [1000u32, 5000u32];
+        let mut send = |f: &mut IppFlow, dir: Dir, b: &[u8], out: &mut Vec<AppEvent>| {
+            let di = dir.index();
+            let tcp = Tcp {
+                seq: seq[di],
+                ack: 0,
+                flags: Tcp::ACK,
+            };
+            let (st, stats) = (&mut f.st, &mut shared.doors);
+            f.streams
+                .segment(dir, tcp, b, &mut |d| st.deliver(stats, dir, d, out));
+            seq[di] = seq[di].wrapping_add(b.len() as u32);
+        };
+        send(&mut f, Dir::ToServer, head, &mut out);
+        send(
+            &mut f,
+            Dir::ToClient,
+            &http_ok(&response(7, b"x")),
+            &mut out,
+        );
+        send(&mut f, Dir::ToServer, rest, &mut out);
+        send(
+            &mut f,
+            Dir::ToServer,
+            &http_post(&request(0x000B, 8, b""), false),
+            &mut out,
+        );
+        send(
+            &mut f,
+            Dir::ToClient,
+            &http_ok(&response(8, b"y")),
+            &mut out,
+        );
+        let r = ipps(&out);
+        assert_eq!(r.len(), 2);
+        assert_eq!((r[0].request_id, r[0].status_code), (7, Some(0)));
+        assert_eq!(
+            r[1].printer.as_ref().unwrap().make_and_model.as_deref(),
+            Some("y")
+        );
     }
 
     #[test]

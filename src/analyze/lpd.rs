@@ -15,8 +15,9 @@ use crate::flow::stream::Delivery;
 use crate::flow::Dir;
 use crate::proto::lpd::{self, Command, Event, FileKind, Format, Risk, Subcommand};
 
-/// Control-file bytes read (a real one is a few hundred bytes).
-const MAX_CONTROL: usize = 16 * 1024;
+/// Bytes of one control-file line kept for its record fields and checks (daemons read lines
+/// of a few hundred bytes; the rest of a longer one is skipped, and said so in `cut`).
+const MAX_CONTROL_LINE: usize = 4096;
 /// Files listed per job record, print and unlink lines per control file.
 const MAX_LISTED: usize = 16;
 /// Job records per connection; later jobs are counted (`lpd.too_many_jobs`), their content
@@ -46,8 +47,11 @@ struct State {
     jobs: u32,
     /// The data file in progress, through the print-stream scanner.
     print: Option<PrintStream>,
-    /// The control file in progress.
+    /// The control file in progress: the line being read, whatever the file's size.
     control: Option<Vec<u8>>,
+    /// The client's bytes after the parser lost its place, still scanned as print data (a
+    /// daemon that reads them otherwise may print them).
+    unparsed: Option<PrintStream>,
     receiving: bool,
 }
 
@@ -58,6 +62,8 @@ struct Job {
     key: Vec<u8>,
     record: Lpd,
     findings: Vec<(Risk, String)>,
+    /// Files of the job, listed or not.
+    files: u64,
 }
 
 impl LpdFlow {
@@ -90,6 +96,9 @@ impl Analyzer for LpdFlow {
         self.parser
             .finish(&mut |e| st.event(e, &mut shared.doors, out));
         st.close_job(&mut shared.doors, out);
+        if let Some(mut p) = st.unparsed.take() {
+            p.finish(out);
+        }
         if st.receiving && st.jobs == 0 {
             // a receive-job command that sent no file is still a record
             st.jobs = 1;
@@ -121,9 +130,12 @@ fn deliver(
             if let Some(p) = st.print.as_mut() {
                 p.gap(n);
             }
+            if let Some(p) = st.unparsed.as_mut() {
+                p.gap(n);
+            }
             if !parser.gap(u64::from(n)) {
                 out.push(malformed(format!(
-                    "{n} bytes lost outside a file: the rest of the connection is not read"
+                    "{n} bytes lost outside a file: the rest of the client's side is scanned as print data only"
                 )));
             }
         }
@@ -187,6 +199,7 @@ impl State {
                         key: Vec::new(),
                         record: empty(&self.queue),
                         findings,
+                        files: 0,
                     });
                     return;
                 }
@@ -221,6 +234,7 @@ impl State {
                     key: Vec::new(),
                     record: empty(&self.queue),
                     findings: vec![],
+                    files: 0,
                 });
                 if job.key.is_empty() {
                     job.key = key.to_vec();
@@ -228,7 +242,7 @@ impl State {
                 if lpd::is_path(name) {
                     add(&mut job.findings, Risk::PathInFileName, name);
                 }
-                let total = job.record.files_total.unwrap_or(0) + 1;
+                job.files += 1;
                 if job.record.files.len() < MAX_LISTED {
                     job.record.files.push(LpdFile {
                         kind,
@@ -238,11 +252,14 @@ impl State {
                         complete: false,
                     });
                 } else {
-                    job.record.files_total = Some(total);
+                    job.record.files_total = Some(job.files);
                 }
                 match kind {
                     FileKind::Data => self.print = Some(PrintStream::default()),
-                    FileKind::Control => self.control = Some(Vec::new()),
+                    FileKind::Control => {
+                        self.control = Some(Vec::new());
+                        job.record.control.get_or_insert_with(LpdControl::default);
+                    }
                 }
             }
             Event::FileData(d) => {
@@ -251,9 +268,8 @@ impl State {
                 }
                 if let Some(p) = self.print.as_mut() {
                     p.data(d, out);
-                } else if let Some(c) = self.control.as_mut() {
-                    let room = (MAX_CONTROL + 1).saturating_sub(c.len());
-                    c.extend_from_slice(&d[..d.len().min(room)]);
+                } else if let (Some(line), Some(job)) = (self.control.as_mut(), self.job.as_mut()) {
+                    control_bytes(line, d, job);
                 }
             }
             Event::FileEnd { complete } => {
@@ -263,18 +279,20 @@ impl State {
                 if let Some(mut p) = self.print.take() {
                     p.finish(out);
                 }
-                if let Some(c) = self.control.take() {
-                    if let Some(job) = self.job.as_mut() {
-                        control(&c, job);
-                    }
+                if let (Some(mut line), Some(job)) = (self.control.take(), self.job.as_mut()) {
+                    control_end(&mut line, job);
                 }
             }
             Event::Error(e) => {
                 out.push(malformed(format!(
-                    "{e}: the rest of the client's side is not read"
+                    "{e}: the rest of the client's side is scanned as print data only"
                 )));
                 stats.lpd_malformed += 1;
             }
+            Event::Unparsed(d) => self
+                .unparsed
+                .get_or_insert_with(PrintStream::default)
+                .data(d, out),
         }
     }
 
@@ -291,10 +309,8 @@ impl State {
         if let Some(mut p) = self.print.take() {
             p.finish(out);
         }
-        if let Some(c) = self.control.take() {
-            if let Some(job) = self.job.as_mut() {
-                control(&c, job);
-            }
+        if let (Some(mut line), Some(job)) = (self.control.take(), self.job.as_mut()) {
+            control_end(&mut line, job);
         }
         let Some(mut job) = self.job.take() else {
             return;
@@ -334,68 +350,88 @@ fn job_key(name: &[u8]) -> &[u8] {
     }
 }
 
-/// The control file's lines into the job's record, and their risky shapes into its findings.
-fn control(file: &[u8], job: &mut Job) {
-    let cut = file.len() > MAX_CONTROL;
-    let file = &file[..file.len().min(MAX_CONTROL)];
-    let mut c = LpdControl {
-        cut,
-        ..LpdControl::default()
+/// Control-file bytes: whole lines go to `control_line`; a line longer than
+/// `MAX_CONTROL_LINE` keeps its start (and sets `cut`).
+fn control_bytes(line: &mut Vec<u8>, mut d: &[u8], job: &mut Job) {
+    while !d.is_empty() {
+        let nl = memchr::memchr(b'\n', d);
+        let take = nl.unwrap_or(d.len());
+        let room = (MAX_CONTROL_LINE + 1).saturating_sub(line.len());
+        line.extend_from_slice(&d[..take.min(room)]);
+        let Some(nl) = nl else { return };
+        d = &d[nl + 1..];
+        control_line(line, job);
+        line.clear();
+    }
+}
+
+/// The last line of a control file, when it has no newline.
+fn control_end(line: &mut Vec<u8>, job: &mut Job) {
+    if !line.is_empty() {
+        control_line(line, job);
+        line.clear();
+    }
+}
+
+/// One control-file line into the job's record, and its risky shapes into its findings.
+fn control_line(raw: &[u8], job: &mut Job) {
+    let cut = raw.len() > MAX_CONTROL_LINE;
+    let raw = &raw[..raw.len().min(MAX_CONTROL_LINE)];
+    let Some(line) = lpd::control_lines(raw).next() else {
+        return;
     };
-    for line in lpd::control_lines(file) {
-        c.lines += 1;
-        let v = || Some(text::capped(line.value, text::MAX_FIELD));
-        let set = |slot: &mut Option<String>| {
-            slot.get_or_insert_with(|| text::capped(line.value, text::MAX_FIELD));
-        };
-        match line.code {
-            b'H' => set(&mut c.host),
-            b'P' => set(&mut c.user),
-            b'J' => set(&mut c.job_name),
-            b'N' => set(&mut c.source_name),
-            b'T' => set(&mut c.title),
-            b'C' => set(&mut c.class),
-            b'L' => set(&mut c.banner),
-            b'M' => {
-                set(&mut c.mail);
-                add(
-                    &mut job.findings,
-                    Risk::MailRequest,
-                    &whole(line.code, line.value),
-                );
-            }
-            b'U' => {
-                if c.unlink.len() < MAX_LISTED {
-                    c.unlink.extend(v());
-                }
-            }
-            code => {
-                if let (Some(format), true) = (Format::of(code), c.prints.len() < MAX_LISTED) {
-                    c.prints.push(LpdPrint {
-                        format,
-                        file: text::capped(line.value, text::MAX_FIELD),
-                    });
-                }
-            }
-        }
-        // a file a print or unlink line names leaves the spool directory
-        let names_file = line.code == b'U' || Format::of(line.code).is_some();
-        if names_file && lpd::is_path(line.value) {
+    let c = job.record.control.get_or_insert_with(LpdControl::default);
+    c.lines += 1;
+    c.cut |= cut;
+    let set = |slot: &mut Option<String>| {
+        slot.get_or_insert_with(|| text::capped(line.value, text::MAX_FIELD));
+    };
+    match line.code {
+        b'H' => set(&mut c.host),
+        b'P' => set(&mut c.user),
+        b'J' => set(&mut c.job_name),
+        b'N' => set(&mut c.source_name),
+        b'T' => set(&mut c.title),
+        b'C' => set(&mut c.class),
+        b'L' => set(&mut c.banner),
+        b'M' => {
+            set(&mut c.mail);
             add(
                 &mut job.findings,
-                Risk::PathInFileName,
+                Risk::MailRequest,
                 &whole(line.code, line.value),
             );
         }
-        if lpd::has_shell_metacharacters(line.value) {
-            add(
-                &mut job.findings,
-                Risk::ShellMetacharacters,
-                &whole(line.code, line.value),
-            );
+        b'U' => {
+            if c.unlink.len() < MAX_LISTED {
+                c.unlink.push(text::capped(line.value, text::MAX_FIELD));
+            }
+        }
+        code => {
+            if let (Some(format), true) = (Format::of(code), c.prints.len() < MAX_LISTED) {
+                c.prints.push(LpdPrint {
+                    format,
+                    file: text::capped(line.value, text::MAX_FIELD),
+                });
+            }
         }
     }
-    job.record.control = Some(c);
+    // a file a print or unlink line names leaves the spool directory
+    let names_file = line.code == b'U' || Format::of(line.code).is_some();
+    if names_file && lpd::is_path(line.value) {
+        add(
+            &mut job.findings,
+            Risk::PathInFileName,
+            &whole(line.code, line.value),
+        );
+    }
+    if lpd::has_shell_metacharacters(line.value) {
+        add(
+            &mut job.findings,
+            Risk::ShellMetacharacters,
+            &whole(line.code, line.value),
+        );
+    }
 }
 
 fn whole(code: u8, value: &[u8]) -> Vec<u8> {
@@ -511,6 +547,62 @@ mod tests {
             r[0].record.as_ref().unwrap().operands.as_deref(),
             Some("root 12")
         );
+    }
+
+    #[test]
+    fn review_evasions_are_still_seen() {
+        let fsdelete = |evs: &[AppEvent]| {
+            evs.iter().any(|e| {
+                matches!(e, AppEvent::Finding(f) if f.risk == crate::proto::risk::Risk::FsDelete)
+            })
+        };
+        let pjl = b"\x1b%-12345X@PJL FSDELETE NAME=\"0:/x\"\r\n";
+        // a bare-CR client (cups-lpd reads CR as a line end)
+        let mut job = b"\x02lp\r".to_vec();
+        job.extend(format!("\x03{} dfA1h\r", pjl.len()).as_bytes());
+        job.extend(pjl);
+        job.push(0);
+        assert!(fsdelete(&run(&job, 7)));
+        // bytes the parser cannot place (size 0 then its NUL, then no subcommand) are still
+        // scanned as print data
+        let mut job = b"\x02lp\n\x030 dfA1h\n\0".to_vec();
+        job.extend(pjl);
+        let evs = run(&job, 1460);
+        assert!(fsdelete(&evs));
+        assert!(evs
+            .iter()
+            .any(|e| matches!(e, AppEvent::Anomaly(a) if a.event == AnomalyEvent::LpdMalformed)));
+        // a risky line after 20 KiB of harmless control lines
+        let mut control = Vec::new();
+        while control.len() < 20_000 {
+            control.extend(b"Nharmless\n");
+        }
+        control.extend(b"Mroot\n");
+        let mut job = b"\x02lp\n".to_vec();
+        job.extend(format!("\x02{} cfA1h\n", control.len()).as_bytes());
+        job.extend(&control);
+        job.push(0);
+        let evs = run(&job, 1460);
+        let r = records(&evs);
+        assert_eq!(r[0].findings[0].0, Risk::MailRequest);
+        assert_eq!(
+            r[0].record
+                .as_ref()
+                .unwrap()
+                .control
+                .as_ref()
+                .unwrap()
+                .lines,
+            2001
+        );
+        // 20 files: 16 listed, the total given
+        let mut job = b"\x02lp\n".to_vec();
+        for i in 0..20 {
+            job.extend(format!("\x031 df{}001h\nX\0", (b'A' + i) as char).as_bytes());
+        }
+        let evs = run(&job, 1460);
+        let rec = records(&evs)[0].record.clone().unwrap();
+        assert_eq!((rec.files.len(), rec.files_total), (16, Some(20)));
     }
 
     #[test]

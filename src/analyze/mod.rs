@@ -48,8 +48,8 @@ pub enum AppEvent {
     Ipp(Box<event::Ipp>),
     /// A TLS session's ClientHello on a printer port (a `tls` record).
     Tls(Box<event::Tls>),
-    /// A CUPS browse announcement (a `cups_browsed` record).
-    CupsBrowsed(Box<event::CupsBrowsed>),
+    /// A CUPS browse announcement (a `cups_browsed` record, the first few of a flow).
+    CupsBrowsed(Box<cups_browse::BrowseEvent>),
 }
 
 /// A packet as an analyzer sees it: its bytes, its direction, and the flow's facts.

@@ -30,6 +30,8 @@ pub struct Live {
     linktype: u32,
     iface: String,
     timeout_ms: u16,
+    /// The user gave `-f`: a policy reload leaves the filter alone.
+    user_filter: bool,
 }
 
 /// Interfaces libpcap can open: (name, description, up).
@@ -99,7 +101,23 @@ impl Live {
             linktype,
             iface: o.iface.clone(),
             timeout_ms: u16::try_from(o.timeout_ms).unwrap_or(200),
+            user_filter: o.filter.is_some(),
         })
+    }
+
+    /// The monitored ports changed (a policy reload): the kernel filter follows them, unless
+    /// the user gave one of their own with `-f`.
+    pub fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<(), CaptureError> {
+        if self.user_filter {
+            return Ok(());
+        }
+        let expr = super::filter::default_expression(ports, self.linktype);
+        self.cap
+            .filter(&expr, true)
+            .map_err(|e| CaptureError::BadFilter {
+                expr,
+                msg: e.to_string(),
+            })
     }
 
     /// `n` sockets on one interface; with more than one they share its packets in a fanout

@@ -31,6 +31,12 @@ pub struct Budgets {
 }
 
 impl Budgets {
+    /// A new budget and window (a policy reload), from the next window on.
+    pub fn set(&mut self, budget: u32, window_ns: u64) {
+        self.budget = budget;
+        self.window_ns = window_ns;
+    }
+
     pub fn new(budget: u32, window_ns: u64) -> Self {
         Budgets {
             budget,

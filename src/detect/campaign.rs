@@ -78,6 +78,11 @@ pub struct Campaigns {
 }
 
 impl Campaigns {
+    /// New thresholds and window (a policy reload); campaigns running go on.
+    pub fn set_config(&mut self, cfg: CampaignConfig) {
+        self.cfg = cfg;
+    }
+
     pub fn new(cfg: CampaignConfig) -> Self {
         Campaigns {
             cfg,

@@ -64,7 +64,9 @@ impl Detector {
                 about: About::Flow,
                 key: (Some(conn.l4), client, server, port),
                 variant: u32::from(ipp.operation_id),
-                budget_source: None,
+                // a connection whose handshake was seen takes a real client; one picked up
+                // mid-stream could be a spoofed segment, so it is budgeted
+                budget_source: (!conn.track.handshake_completed()).then_some(client),
                 sliding: false,
                 evidence: Evidence {
                     command: Some(ipp.operation.name().to_owned()),
@@ -107,9 +109,10 @@ impl Detector {
         }
     }
 
-    /// A browse announcement from a host that is neither a printer (policy or inventory) nor
-    /// allowed to reach the receiver: severity 1 when its URI names another host than the
-    /// sender. Spoofable (one UDP datagram), so budgeted per sender.
+    /// A browse announcement: one whose URI names another address than its sender is 1622
+    /// whoever sent it (the sender of a datagram is easily spoofed, a printer's address too);
+    /// any other from a host that is neither a printer (policy or inventory) nor allowed is
+    /// 1621. Both are spoofable (one UDP datagram), so each has its own budget per sender.
     pub fn on_cups_browsed(
         &mut self,
         conn: &Conn,
@@ -120,30 +123,35 @@ impl Detector {
         out: &mut Vec<Decision>,
     ) {
         let sender = route.src;
-        if self.is_printer(sender) || self.policy.allows(sender, route.dst) {
+        let redirect = c.redirect == Some(true);
+        if !redirect && (self.is_printer(sender) || self.policy.allows(sender, route.dst)) {
             return;
         }
-        let redirect = c.redirect == Some(true);
-        let rule = Rule::CupsBrowsedAnnouncement;
+        let rule = if redirect {
+            Rule::CupsBrowsedRedirect
+        } else {
+            Rule::CupsBrowsedAnnouncement
+        };
+        let reason = if redirect {
+            format!(
+                "{sender} announces a printer at {}, another host: a cups-browsed that accepts it fetches that server's attributes (the CVE-2024-47176 chain)",
+                c.uri_host
+            )
+        } else {
+            format!("{sender} announces a printer but is no known printer and not allowed")
+        };
         let fire = Fire {
             rule,
-            severity: if redirect { 1 } else { rule.info().severity },
+            severity: rule.info().severity,
             about: About::Record,
             key: (Some(route.l4), sender, unspecified(), route.dport),
-            variant: u32::from(redirect),
+            variant: 0,
             budget_source: Some(sender),
             sliding: false,
             evidence: Evidence {
                 uri: Some(c.uri.clone()),
                 policy: Some(self.policy.missed_allow(route.dst)),
-                reason: Some(if redirect {
-                    format!(
-                        "{sender} announces a printer at {}, another host: a cups-browsed that accepts it fetches that server's attributes (the CVE-2024-47176 chain)",
-                        c.uri_host
-                    )
-                } else {
-                    format!("{sender} announces a printer but is no known printer and not allowed")
-                }),
+                reason: Some(reason),
                 ..Evidence::default()
             },
         };

@@ -203,33 +203,87 @@ pub struct Detector {
     campaigns: Campaigns,
     inventory: Inventory,
     stats: DetectStats,
+    /// Alerts written, by rule id (`stats.detect.alerts_by_rule`).
+    alerts_by_rule: std::collections::BTreeMap<u32, u64>,
+}
+
+/// The settings of each stateful part of detection, from a policy.
+fn configs(policy: &Policy) -> (ScanConfig, CampaignConfig, u64, (u32, u64)) {
+    let ns = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let window_ns = ns(policy.scan_window);
+    let suppress_ns = ns(policy.suppress_window);
+    (
+        ScanConfig {
+            hosts: policy.scan_hosts,
+            ports: policy.scan_ports,
+            flood_sources: FLOOD_SOURCES,
+            window_ns,
+            slow_window_ns: ns(policy.scan_slow_window),
+            fold_ns: suppress_ns,
+        },
+        CampaignConfig {
+            sources: policy.campaign_sources,
+            contacts: policy.campaign_attempts,
+            window_ns,
+        },
+        suppress_ns,
+        (policy.alert_budget, window_ns),
+    )
+}
+
+/// What a policy reload changed, in counts (the `reload` record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyChange {
+    pub printers: (usize, usize),
+    pub clients: (usize, usize),
+    pub tcp_ports: (usize, usize),
+    pub udp_ports: (usize, usize),
+    pub blocked_ports: (usize, usize),
+    /// The monitored ports differ: the capture filter and the flow stage must follow.
+    pub ports_changed: bool,
+}
+
+impl PolicyChange {
+    pub fn between(old: &Policy, new: &Policy) -> Self {
+        let (ot, nt) = (old.ports.tcp_ports(), new.ports.tcp_ports());
+        let (ou, nu) = (old.ports.udp_ports(), new.ports.udp_ports());
+        PolicyChange {
+            printers: (old.printers.len(), new.printers.len()),
+            clients: (old.clients_allow.len(), new.clients_allow.len()),
+            tcp_ports: (ot.len(), nt.len()),
+            udp_ports: (ou.len(), nu.len()),
+            blocked_ports: (old.blocked_ports.len(), new.blocked_ports.len()),
+            ports_changed: ot != nt || ou != nu,
+        }
+    }
 }
 
 impl Detector {
     pub fn new(policy: Policy) -> Self {
-        let ns = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
-        let window_ns = ns(policy.scan_window);
-        let suppress_ns = ns(policy.suppress_window);
+        let (scan, campaign, suppress_ns, (budget, window_ns)) = configs(&policy);
         Detector {
-            scans: ScanTracker::new(ScanConfig {
-                hosts: policy.scan_hosts,
-                ports: policy.scan_ports,
-                flood_sources: FLOOD_SOURCES,
-                window_ns,
-                slow_window_ns: ns(policy.scan_slow_window),
-                fold_ns: suppress_ns,
-            }),
-            campaigns: Campaigns::new(CampaignConfig {
-                sources: policy.campaign_sources,
-                contacts: policy.campaign_attempts,
-                window_ns,
-            }),
+            scans: ScanTracker::new(scan),
+            campaigns: Campaigns::new(campaign),
             suppress: Suppressor::new(suppress_ns),
-            budgets: Budgets::new(policy.alert_budget, window_ns),
+            budgets: Budgets::new(budget, window_ns),
             inventory: Inventory::default(),
             stats: DetectStats::default(),
+            alerts_by_rule: std::collections::BTreeMap::new(),
             policy,
         }
+    }
+
+    /// A reloaded policy takes over: new allow lists, inventory entries, blocked ports,
+    /// thresholds and windows; every flow's marks, scan, flood and campaign, suppression key,
+    /// budget window and the printers learned stay. Returns what changed.
+    pub fn set_policy(&mut self, policy: Policy) -> PolicyChange {
+        let (scan, campaign, suppress_ns, (budget, window_ns)) = configs(&policy);
+        self.scans.set_config(scan);
+        self.campaigns.set_config(campaign);
+        self.suppress.set_window(suppress_ns);
+        self.budgets.set(budget, window_ns);
+        let old = std::mem::replace(&mut self.policy, policy);
+        PolicyChange::between(&old, &self.policy)
     }
 
     pub fn policy(&self) -> &Policy {
@@ -246,7 +300,8 @@ impl Detector {
             scan_evicted: self.scans.evicted(),
             printers: self.inventory.len() as u64,
             printers_evicted: self.inventory.evicted(),
-            ..self.stats
+            alerts_by_rule: self.alerts_by_rule.clone(),
+            ..self.stats.clone()
         }
     }
 
@@ -922,6 +977,7 @@ impl Detector {
             }
         }
         self.stats.alerts += 1;
+        *self.alerts_by_rule.entry(sid).or_default() += 1;
         marks.bits |= MARK_ALERTED;
         out.push(Decision::Alert(Box::new(AlertDraft {
             rule: f.rule,

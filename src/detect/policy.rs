@@ -232,6 +232,9 @@ pub struct Policy {
     pub kafka: Option<KafkaSettings>,
     /// Where the policy came from, for alerts ("the policy entry that was missed").
     pub origin: String,
+    /// SHA-1 of the policy file's text, hex; `none` without a file (a reload's record names
+    /// the version that runs).
+    pub digest: String,
 }
 
 impl Default for Policy {
@@ -255,6 +258,7 @@ impl Default for Policy {
             sensor_name: None,
             kafka: None,
             origin: "none".into(),
+            digest: "none".into(),
         }
     }
 }
@@ -266,6 +270,15 @@ pub struct Shorthands {
     pub printers: Vec<IpAddr>,
     pub blocked_ports: Vec<u16>,
     pub defrag_policy: Option<OverlapPolicy>,
+}
+
+/// Lower-case hex SHA-1.
+fn digest(text: &[u8]) -> String {
+    use sha1::{Digest, Sha1};
+    Sha1::digest(text)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Policy {
@@ -360,6 +373,7 @@ impl Policy {
                 options: k.options.into_iter().collect(),
             }),
             origin: name.into(),
+            digest: digest(text.as_bytes()),
         };
         p.validate(Some(text), name)?;
         Ok(p)
@@ -617,6 +631,7 @@ mod tests {
                 "{:?}",
                 Policy {
                     origin: String::new(),
+                    digest: String::new(),
                     ..q
                 }
             ),
@@ -624,6 +639,7 @@ mod tests {
                 "{:?}",
                 Policy {
                     origin: String::new(),
+                    digest: String::new(),
                     ..p
                 }
             )

@@ -40,9 +40,11 @@ pub enum Rule {
     /// 1612: an IPP answer whose attribute values would inject lines into a PPD
     /// (CVE-2024-47175).
     IppPpdInjection,
-    /// 1621: a CUPS browse announcement from a host that is neither a printer nor allowed
-    /// (severity 1 when it points at another host: CVE-2024-47176).
+    /// 1621: a CUPS browse announcement from a host that is neither a printer nor allowed.
     CupsBrowsedAnnouncement,
+    /// 1622: a CUPS browse announcement whose URI names another address than its sender, from
+    /// anyone: the redirect of CVE-2024-47176 (its own budget, so noise cannot spend it).
+    CupsBrowsedRedirect,
 }
 
 const POLICY: &str = "Policy Violation";
@@ -145,6 +147,7 @@ impl Rule {
             Rule::IppAdminOperation => info(1611, "ipp-admin-operation", POLICY, 2),
             Rule::IppPpdInjection => info(1612, "ipp-ppd-injection", ADMIN, 1),
             Rule::CupsBrowsedAnnouncement => info(1621, "cups-browsed-announcement", BAD, 2),
+            Rule::CupsBrowsedRedirect => info(1622, "cups-browsed-redirect", ADMIN, 1),
         }
     }
 }
@@ -172,6 +175,7 @@ mod tests {
         rules.push(Rule::IppAdminOperation);
         rules.push(Rule::IppPpdInjection);
         rules.push(Rule::CupsBrowsedAnnouncement);
+        rules.push(Rule::CupsBrowsedRedirect);
         let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
         for (i, a) in infos.iter().enumerate() {
             assert!((1..=4).contains(&a.severity), "{a:?}");

@@ -93,6 +93,11 @@ pub struct ScanTracker {
 }
 
 impl ScanTracker {
+    /// New thresholds and windows (a policy reload); what is being tracked stays.
+    pub fn set_config(&mut self, cfg: ScanConfig) {
+        self.cfg = cfg;
+    }
+
     pub fn new(cfg: ScanConfig) -> Self {
         ScanTracker {
             cfg,

@@ -25,6 +25,11 @@ pub struct Suppressor {
 }
 
 impl Suppressor {
+    /// A new window (a policy reload); keys already held keep their time.
+    pub fn set_window(&mut self, window_ns: u64) {
+        self.window_ns = window_ns;
+    }
+
     pub fn new(window_ns: u64) -> Self {
         Suppressor {
             seen: BoundedMap::new(SUPPRESS_CAP),

@@ -266,6 +266,8 @@ pub enum Fact {
     Tick(Timestamp, Origin),
     /// The end of input (or of capture): what detection still holds is reported.
     Finish(Timestamp, Origin),
+    /// A reloaded policy takes over here, between the facts before and after it.
+    Reload(Box<crate::detect::policy::Policy>, Timestamp, Origin),
 }
 
 /// Facts in order, as a batch for the judge's thread, and the printers it last published.

@@ -7,7 +7,8 @@ use super::fact::{EndView, Fact, FactSink, PacketInfo, PacketView, Pos};
 use super::records;
 use crate::analyze::bjnp::{BjnpMessage, Pairing};
 use crate::analyze::AppEvent;
-use crate::detect::{About, Decision, Detector, FlowMarks, Route};
+use crate::detect::policy::Policy;
+use crate::detect::{About, Decision, Detector, FlowMarks, PolicyChange, Route};
 use crate::event::{BjnpStats, Body, Endpoints, InventoryReport, Origin, Record};
 use crate::flow::Conn;
 use crate::net::Timestamp;
@@ -74,6 +75,10 @@ impl Judge {
             Fact::Record(r) => self.record(*r, out),
             Fact::Tick(now, origin) => self.tick(now, &origin, out),
             Fact::Finish(now, origin) => self.finish(now, &origin, out),
+            Fact::Reload(policy, now, origin) => {
+                // the workers keep the ports they started with (a restart applies new ones)
+                self.reload(*policy, false, now, &origin, out);
+            }
         }
     }
 
@@ -112,6 +117,26 @@ impl Judge {
     pub fn record(&mut self, r: Record, out: &mut dyn RecordSink) {
         self.records += 1;
         out.emit(r);
+    }
+
+    /// A reloaded policy takes over from here on (flows, campaigns, suppression and the
+    /// inventory stay); its `reload` record says what changed. `ports_applied`: the flow stage
+    /// follows a change of monitored ports.
+    pub fn reload(
+        &mut self,
+        policy: Policy,
+        ports_applied: bool,
+        now: Timestamp,
+        origin: &Origin,
+        out: &mut dyn RecordSink,
+    ) -> PolicyChange {
+        let change = self.detect.set_policy(policy);
+        let applied = ports_applied || !change.ports_changed;
+        self.record(
+            records::reload(self.detect.policy(), &change, applied, now, origin),
+            out,
+        );
+        change
     }
 
     /// Time moved on: requests nobody answered expire, windows close.
@@ -302,6 +327,15 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
         (Place::Packet { p, community_id }, _) => {
             records::packet_endpoints(p, records::body_app_proto(body), community_id.clone())
         }
+        // a job an LPD or IPP connection's end flushed speaks its own language, as at a packet
+        (Place::End, Body::Print(_))
+            if matches!(
+                at.app_proto,
+                Some(crate::event::AppProto::Lpd | crate::event::AppProto::Ipp)
+            ) =>
+        {
+            records::flow_endpoints(conn, records::body_app_proto(body))
+        }
         (Place::End, _) => records::flow_endpoints(conn, at.app_proto),
     };
     let (detect, marks, decisions) = (&mut *step.detect, &mut *step.marks, &mut *step.decisions);
@@ -358,13 +392,15 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
             }
             AppEvent::Tls(t) => Body::Tls(t),
             AppEvent::CupsBrowsed(c) => {
-                detect.on_cups_browsed(conn, marks, route, &c, at.ts, decisions);
-                if detect.fold_announcement(conn, route) {
-                    let ends = ends(&Body::CupsBrowsed(c));
-                    emit(decisions, Some(ends), at, step.out);
+                let crate::analyze::cups_browse::BrowseEvent { record, logged } = *c;
+                detect.on_cups_browsed(conn, marks, route, &record, at.ts, decisions);
+                // past a flow's first few, or counted into a campaign: judged, not written
+                let body = Body::CupsBrowsed(Box::new(record));
+                if !logged || detect.fold_announcement(conn, route) {
+                    emit(decisions, Some(ends(&body)), at, step.out);
                     continue;
                 }
-                Body::CupsBrowsed(c)
+                body
             }
         };
         let rec = records::content(ts, conn.id(), at.origin, ends(&body), body);

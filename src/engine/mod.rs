@@ -12,7 +12,7 @@ pub mod worker;
 
 use crate::capture::{Frame, Source};
 use crate::defrag::DefragConfig;
-use crate::detect::{policy::Policy, Detector};
+use crate::detect::{policy::Policy, Detector, PolicyChange};
 use crate::event::{BjnpStats, Body, InventoryReport, Origin, OutputStats, Record, Stats};
 use crate::flow::FlowConfig;
 use crate::net::{PortSet, Timestamp};
@@ -84,6 +84,13 @@ pub trait FrameEngine {
     /// The printers seen so far.
     fn inventory(&self) -> InventoryReport;
     fn ports(&self) -> &PortSet;
+    /// A reloaded policy takes over from the next frame on, flows and detection state kept; a
+    /// `reload` record says what changed.
+    fn reload(&mut self, policy: Policy, now: Timestamp, out: &mut dyn RecordSink) -> PolicyChange;
+    /// Monitored ports a reload changed, once, for the capture filter.
+    fn take_ports(&mut self) -> Option<PortSet> {
+        None
+    }
 }
 
 impl FrameEngine for Engine {
@@ -116,6 +123,9 @@ impl FrameEngine for Engine {
     }
     fn ports(&self) -> &PortSet {
         Engine::ports(self)
+    }
+    fn reload(&mut self, policy: Policy, now: Timestamp, out: &mut dyn RecordSink) -> PolicyChange {
+        Engine::reload(self, policy, now, out)
     }
 }
 
@@ -221,6 +231,19 @@ impl Engine {
             Some(e) => f(&mut self.worker, &mut self.judge, &mut e.tap(out)),
             None => f(&mut self.worker, &mut self.judge, out),
         }
+    }
+
+    /// A reloaded policy takes over from the next frame on: the flow stage follows its ports,
+    /// the judge its allow lists, inventory and thresholds; flows and detection state stay.
+    pub fn reload(
+        &mut self,
+        policy: Policy,
+        now: Timestamp,
+        out: &mut dyn RecordSink,
+    ) -> PolicyChange {
+        self.worker.set_ports(policy.ports.clone());
+        let origin = self.origin();
+        self.judge.reload(policy, true, now, &origin, out)
     }
 
     /// Advances time without a packet (live capture on a quiet link).

@@ -376,6 +376,24 @@ impl FrameEngine for Pool {
     fn ports(&self) -> &PortSet {
         self.front.ports()
     }
+    /// The judge takes the new policy where it falls among the workers' facts, so what came
+    /// before is judged by the old one. The workers keep their ports: a change of monitored
+    /// ports needs a restart here, and the `reload` record says it was not applied.
+    fn reload(
+        &mut self,
+        policy: crate::detect::policy::Policy,
+        now: Timestamp,
+        _out: &mut dyn RecordSink,
+    ) -> crate::detect::PolicyChange {
+        let change = crate::detect::PolicyChange::between(self.judge.detect().policy(), &policy);
+        let seq = self.next_seq();
+        let origin = self.origin();
+        self.own.push_back((
+            Pos::after_flows(seq),
+            Fact::Reload(Box::new(policy), now, origin),
+        ));
+        change
+    }
 }
 
 impl Drop for Pool {

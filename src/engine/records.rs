@@ -111,6 +111,33 @@ pub fn alert(
     }
 }
 
+/// A policy reload took effect.
+pub fn reload(
+    policy: &crate::detect::policy::Policy,
+    change: &crate::detect::PolicyChange,
+    ports_applied: bool,
+    ts: Timestamp,
+    origin: &Origin,
+) -> Record {
+    use crate::event::{Change, Reload};
+    Record {
+        timestamp: ts,
+        flow_id: None,
+        origin: origin.clone(),
+        endpoints: None,
+        body: Body::Reload(Box::new(Reload {
+            policy: policy.origin.clone(),
+            digest: policy.digest.clone(),
+            printers: Change::of(change.printers),
+            clients: Change::of(change.clients),
+            tcp_ports: Change::of(change.tcp_ports),
+            udp_ports: Change::of(change.udp_ports),
+            blocked_ports: Change::of(change.blocked_ports),
+            ports_applied,
+        })),
+    }
+}
+
 /// A printer first seen or changed.
 pub fn printer(p: Printer, ts: Timestamp) -> Record {
     Record {

@@ -100,6 +100,12 @@ impl Worker {
         &self.ports
     }
 
+    /// Monitored ports after a policy reload: new flows follow them; flows already tracked go
+    /// on to their end.
+    pub fn set_ports(&mut self, ports: PortSet) {
+        self.ports = ports;
+    }
+
     /// A new file or interface starts; flow state carries across files. `count` says whether
     /// this worker counts it (one counter per run, whatever the workers).
     pub fn set_source(&mut self, src: Source, count: bool) {

@@ -211,6 +211,39 @@ pub struct CupsBrowsed {
     pub options: Option<String>,
 }
 
+/// The site policy was read again (SIGHUP) and took over without a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reload {
+    /// Where it came from (`/etc/bjnp-watch.toml`, `+ command line` for the shorthands).
+    pub policy: String,
+    /// SHA-1 of the policy file's text (`none` without a file): which version runs now.
+    pub digest: String,
+    pub printers: Change,
+    pub clients: Change,
+    pub tcp_ports: Change,
+    pub udp_ports: Change,
+    pub blocked_ports: Change,
+    /// The monitored ports changed and the capture filter and flow stage follow them; false
+    /// when they changed but cannot follow here (`--workers`: a restart applies them).
+    pub ports_applied: bool,
+}
+
+/// A count before and after a change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub before: u64,
+    pub after: u64,
+}
+
+impl Change {
+    pub fn of((before, after): (usize, usize)) -> Self {
+        Change {
+            before: before as u64,
+            after: after as u64,
+        }
+    }
+}
+
 /// The TLS version a ClientHello names, as records say it.
 pub fn tls_version_name(v: u16) -> String {
     match v {

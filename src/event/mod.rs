@@ -77,6 +77,7 @@ pub enum Body {
     Ipp(Box<Ipp>),
     Tls(Box<Tls>),
     CupsBrowsed(Box<CupsBrowsed>),
+    Reload(Box<Reload>),
 }
 
 impl Body {
@@ -96,6 +97,7 @@ impl Body {
             Body::Ipp(_) => "ipp",
             Body::Tls(_) => "tls",
             Body::CupsBrowsed(_) => "cups_browsed",
+            Body::Reload(_) => "reload",
         }
     }
 }
@@ -163,6 +165,7 @@ impl Serialize for Record {
             Body::Ipp(x) => m.serialize_entry("ipp", x)?,
             Body::Tls(x) => m.serialize_entry("tls", x)?,
             Body::CupsBrowsed(x) => m.serialize_entry("cups_browsed", x)?,
+            Body::Reload(x) => m.serialize_entry("reload", x)?,
         }
         m.end()
     }

@@ -34,9 +34,12 @@ pub struct WorkerLoad {
     pub flows_active: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DetectStats {
     pub alerts: u64,
+    /// Alerts written, by rule id.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub alerts_by_rule: std::collections::BTreeMap<u32, u64>,
     /// Alerts not written because the same (rule, source, destination, port) fired within the
     /// suppression window.
     pub suppressed: u64,
@@ -255,6 +258,8 @@ pub struct DroppedByType {
     #[serde(skip_serializing_if = "is_zero")]
     pub stats: u64,
     #[serde(skip_serializing_if = "is_zero")]
+    pub reload: u64,
+    #[serde(skip_serializing_if = "is_zero")]
     pub summary: u64,
     #[serde(skip_serializing_if = "is_zero")]
     pub tls: u64,
@@ -285,6 +290,7 @@ impl DroppedByType {
             "print" => &mut self.print,
             "printer" => &mut self.printer,
             "stats" => &mut self.stats,
+            "reload" => &mut self.reload,
             "summary" => &mut self.summary,
             "tls" => &mut self.tls,
             "warning" => &mut self.warning,

@@ -138,6 +138,8 @@ named_enum! {
         OutputRecovered = "output_recovered",
         /// SIGHUP could not reopen the output file: the open one is kept, the reopen retried.
         OutputReopenFailed = "output_reopen_failed",
+        /// SIGHUP could not reload the policy (unreadable, invalid): the running one is kept.
+        PolicyReloadFailed = "policy_reload_failed",
     }
 }
 

@@ -56,7 +56,15 @@ struct Shared {
     /// The run's stop flag (SIGINT/SIGTERM): the shutdown budget starts when it is raised,
     /// even while the producer still waits for room in the queue.
     stop: std::sync::OnceLock<Arc<AtomicBool>>,
+    /// Sees every `stats` record as written, its output counters filled in (the metrics
+    /// endpoint), with the sink's kind.
+    stats_tap: std::sync::OnceLock<StatsTap>,
 }
+
+/// What watches the `stats` records the output thread writes: each record, complete, and the
+/// sink's kind (`stdout`, `file`, `syslog`, `kafka`). It runs on the output thread and must
+/// only hand the record over, never wait.
+pub type StatsTap = Box<dyn Fn(&Record, &str) + Send + Sync>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -172,6 +180,11 @@ impl Output {
             made: 0,
             by_type: DroppedByType::default(),
         }
+    }
+
+    /// Every `stats` record from now on is also shown to `tap`, as written.
+    pub fn tap_stats(&self, tap: StatsTap) {
+        let _ = self.shared.stats_tap.set(tap);
     }
 
     /// The sink failed for good (stdout closed, disk full): stop producing.
@@ -550,7 +563,18 @@ impl Writer<'_> {
                 // its counters must see every record before it accounted: flush first
                 self.flush();
                 let c = &self.shared.counters;
-                let sent = write_stats(*r, &self.formatter, self.sink.as_mut(), c, &mut self.line);
+                let mut r = *r;
+                let sent = write_stats(
+                    &mut r,
+                    &self.formatter,
+                    self.sink.as_mut(),
+                    c,
+                    &mut self.line,
+                );
+                if let Some(tap) = self.shared.stats_tap.get() {
+                    let kind = self.sink.description();
+                    tap(&r, kind.split_whitespace().next().unwrap_or("stdout"));
+                }
                 let ok = matches!(sent, Ok(Sent::Written | Sent::Buffered));
                 self.account(sent);
                 if self.deadline.is_some() {
@@ -640,7 +664,7 @@ fn run(
 /// A `stats` record, with the output counters as they are at this point of the stream:
 /// everything before it is accounted.
 fn write_stats(
-    mut r: Record,
+    r: &mut Record,
     formatter: &Formatter,
     sink: &mut dyn Transport,
     c: &Counters,
@@ -656,7 +680,7 @@ fn write_stats(
         st.output.warnings = c.warnings.load(Ordering::Relaxed);
         st.output.in_flight = sink.in_flight();
     }
-    formatter.render(&r, line);
+    formatter.render(r, line);
     let meta = Meta {
         msgid: r.event_type(),
         severity: syslog_severity(&r),

@@ -37,13 +37,10 @@ pub struct Announcement<'a> {
     pub options: &'a [u8],
 }
 
-/// Reads an announcement (the first `MAX_LEN` bytes; the first line only).
+/// Reads an announcement (the first `MAX_LEN` bytes). Fields are separated by any white space,
+/// line breaks included, as cups-browsed's `sscanf("%x%x%s")` reads them.
 pub fn parse(datagram: &[u8]) -> Result<Announcement<'_>, Error> {
     let d = &datagram[..datagram.len().min(MAX_LEN)];
-    let d = match memchr::memchr(b'\n', d) {
-        Some(i) => &d[..i],
-        None => d,
-    };
     let mut rest = d.trim_ascii_start();
     if rest.is_empty() {
         return Err(Error::Empty);
@@ -88,6 +85,12 @@ fn hex(w: &[u8]) -> Option<u32> {
         .strip_prefix(b"0x")
         .or_else(|| w.strip_prefix(b"0X"))
         .unwrap_or(w);
+    // leading zeros are digits %x reads and ignores
+    let digits = w
+        .iter()
+        .position(|&c| c != b'0')
+        .map_or(&w[w.len().saturating_sub(1)..], |i| &w[i..]);
+    let w = digits;
     if w.is_empty() || w.len() > 8 {
         return None;
     }
@@ -157,5 +160,9 @@ mod tests {
         assert_eq!(parse(b"3 3"), Err(Error::BadUri));
         assert_eq!(parse(&[0xff; 5000]), Err(Error::BadNumber));
         assert_eq!(host_of(b"ipp://[::1"), None);
+        // white space of any kind between the fields, as sscanf reads them; leading zeros
+        let a = parse(b"3 3\nipp://10.9.9.9:12345/printers/x").unwrap();
+        assert_eq!(a.uri_host, b"10.9.9.9");
+        assert_eq!(parse(b"000000003 00 ipp://h/p").unwrap().printer_type, 3);
     }
 }

@@ -583,8 +583,6 @@ pub enum IppError {
     NoGroup,
     #[error("an additional value (name-length 0) with no attribute to add to")]
     NoName,
-    #[error("an attribute name longer than {} bytes", MAX_NAME)]
-    NameTooLong,
     #[error("an extension (0x7F) value shorter than its 4-byte tag")]
     BadExtension,
 }
@@ -597,7 +595,6 @@ impl IppError {
             IppError::BadTag => "bad_tag",
             IppError::NoGroup => "no_group",
             IppError::NoName => "no_name",
-            IppError::NameTooLong => "name_too_long",
             IppError::BadExtension => "bad_extension",
         }
     }
@@ -700,7 +697,10 @@ impl Parser {
                 }
                 State::Name(rest) => {
                     let n = data.len().min(usize::from(rest));
-                    self.name.extend_from_slice(&data[..n]);
+                    // a longer name keeps its start: servers read it whole and go on, so the
+                    // parser must too (else a long unknown name would hide the document)
+                    let keep = n.min(MAX_NAME.saturating_sub(self.name.len()));
+                    self.name.extend_from_slice(&data[..keep]);
                     // n <= rest, which is a u16.
                     let left = rest - n as u16;
                     self.state = if left == 0 {
@@ -802,8 +802,6 @@ impl Parser {
             }
             self.additional = true;
             self.state = State::ValueLen;
-        } else if usize::from(len) > MAX_NAME {
-            self.fail(IppError::NameTooLong, out);
         } else {
             self.additional = false;
             self.name.clear();
@@ -1222,10 +1220,6 @@ mod tests {
                     .0,
                 IppError::NoName,
             ),
-            (
-                base().group(1).attr(0x44, &[b'n'; MAX_NAME + 1], b"v").0,
-                IppError::NameTooLong,
-            ),
         ];
         for (bytes, want) in cases {
             let evs = run(&bytes);
@@ -1236,6 +1230,18 @@ mod tests {
         let mut bytes = base().group(0x00).0;
         bytes.extend_from_slice(&get_printer_attributes().0);
         assert_eq!(run(&bytes).len(), 2);
+        // A longer name keeps its start and the message goes on to its document.
+        let long = base()
+            .group(1)
+            .attr(0x44, &[b'n'; 300], b"v")
+            .end()
+            .data(b"%!PS");
+        let evs = run(&long.0);
+        assert!(
+            evs.iter().any(|e| matches!(e, Ev::Data(d) if d == b"%!PS")),
+            "{evs:?}"
+        );
+        assert!(!evs.iter().any(|e| matches!(e, Ev::Err(_))), "{evs:?}");
         // A name of exactly MAX_NAME is fine; reserved delimiters are groups.
         let ok = base().group(0x0B).attr(0x44, &[b'n'; MAX_NAME], b"v").end();
         let evs = run(&ok.0);
@@ -1382,7 +1388,6 @@ mod tests {
             IppError::BadTag,
             IppError::NoGroup,
             IppError::NoName,
-            IppError::NameTooLong,
             IppError::BadExtension,
         ];
         let names: std::collections::HashSet<_> = all.iter().map(|e| e.name()).collect();

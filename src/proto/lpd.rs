@@ -13,7 +13,8 @@
 
 use crate::net::named_enum;
 
-/// Longest command or subcommand line kept; a longer one is not LPD (or an overflow attempt).
+/// Longest command or subcommand line kept; the rest of a longer one is skipped, as cups-lpd
+/// does.
 pub const MAX_LINE: usize = 1024;
 
 named_enum! {
@@ -56,8 +57,6 @@ named_enum! {
 named_enum! {
     /// Why the client's side stopped making sense; the rest of it is ignored.
     pub enum Error {
-        /// A command or subcommand line longer than `MAX_LINE`.
-        LineTooLong = "line_too_long",
         /// A first byte that is no daemon command.
         BadCommand = "bad_command",
         /// A receive-job subcommand that is none of abort, control file, data file.
@@ -101,8 +100,11 @@ pub enum Event<'a> {
     FileEnd {
         complete: bool,
     },
-    /// The stream stopped making sense; nothing more is reported.
+    /// The stream stopped making sense; what follows comes as `Unparsed`.
     Error(Error),
+    /// Bytes after the parser lost its place (the line that failed included): a daemon that
+    /// reads them differently may still print them, so they are still worth scanning.
+    Unparsed(&'a [u8]),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +128,11 @@ enum State {
 pub struct Parser {
     state: State,
     line: Vec<u8>,
+    /// The line being read passed `MAX_LINE`: the rest of it is skipped.
+    line_cut: bool,
+    /// The last line ended with a CR: an LF right after it belongs to it (CR, LF and CRLF all
+    /// end a line, as cups-lpd reads them).
+    skip_lf: bool,
 }
 
 impl Default for Parser {
@@ -133,6 +140,8 @@ impl Default for Parser {
         Parser {
             state: State::Command,
             line: Vec::new(),
+            line_cut: false,
+            skip_lf: false,
         }
     }
 }
@@ -145,23 +154,39 @@ impl Parser {
 
     pub fn feed(&mut self, mut data: &[u8], out: &mut impl FnMut(Event<'_>)) {
         while !data.is_empty() {
+            if std::mem::take(&mut self.skip_lf) && data[0] == b'\n' {
+                data = &data[1..];
+                continue;
+            }
             match self.state {
-                State::Done | State::Failed => return,
+                State::Done => return,
+                State::Failed => {
+                    out(Event::Unparsed(data));
+                    return;
+                }
                 State::Command | State::Subcommand => {
-                    let nl = memchr::memchr(b'\n', data);
-                    let take = nl.unwrap_or(data.len());
-                    if self.line.len() + take > MAX_LINE {
-                        self.fail(Error::LineTooLong, out);
-                        return;
-                    }
-                    self.line.extend_from_slice(&data[..take]);
-                    let Some(nl) = nl else { return };
-                    data = &data[nl + 1..];
+                    let end = memchr::memchr2(b'\n', b'\r', data);
+                    let take = end.unwrap_or(data.len());
+                    let room = MAX_LINE.saturating_sub(self.line.len());
+                    self.line_cut |= take > room;
+                    self.line.extend_from_slice(&data[..take.min(room)]);
+                    let Some(end) = end else { return };
+                    self.skip_lf = data[end] == b'\r';
+                    data = &data[end + 1..];
                     let line = std::mem::take(&mut self.line);
-                    if self.state == State::Command {
-                        self.command(&line, out);
+                    self.line_cut = false;
+                    let parsed = if self.state == State::Command {
+                        self.command(&line, out)
                     } else {
-                        self.subcommand(&line, out);
+                        self.subcommand(&line, out)
+                    };
+                    if let Err(e) = parsed {
+                        self.state = State::Failed;
+                        out(Event::Error(e));
+                        let mut whole = line;
+                        whole.push(b'\n');
+                        out(Event::Unparsed(&whole));
+                        continue;
                     }
                     self.line = line;
                     self.line.clear();
@@ -188,8 +213,9 @@ impl Parser {
                 State::Terminator => {
                     if data[0] != 0 {
                         out(Event::FileEnd { complete: false });
-                        self.fail(Error::MissingTerminator, out);
-                        return;
+                        self.state = State::Failed;
+                        out(Event::Error(Error::MissingTerminator));
+                        continue;
                     }
                     data = &data[1..];
                     out(Event::FileEnd { complete: true });
@@ -228,20 +254,13 @@ impl Parser {
         self.state = State::Done;
     }
 
-    fn fail(&mut self, e: Error, out: &mut impl FnMut(Event<'_>)) {
-        self.state = State::Failed;
-        self.line = Vec::new();
-        out(Event::Error(e));
-    }
-
-    fn command(&mut self, line: &[u8], out: &mut impl FnMut(Event<'_>)) {
+    fn command(&mut self, line: &[u8], out: &mut impl FnMut(Event<'_>)) -> Result<(), Error> {
         let Some((&code, rest)) = line.split_first() else {
-            return self.fail(Error::BadCommand, out);
+            return Err(Error::BadCommand);
         };
         let Some(command) = Command::from_code(code) else {
-            return self.fail(Error::BadCommand, out);
+            return Err(Error::BadCommand);
         };
-        let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
         let (queue, operands) = match rest.iter().position(|c| c.is_ascii_whitespace()) {
             Some(i) => (&rest[..i], rest[i + 1..].trim_ascii()),
             None => (rest, &[][..]),
@@ -256,46 +275,54 @@ impl Parser {
             queue,
             operands,
         }));
+        Ok(())
     }
 
-    fn subcommand(&mut self, line: &[u8], out: &mut impl FnMut(Event<'_>)) {
+    fn subcommand(&mut self, line: &[u8], out: &mut impl FnMut(Event<'_>)) -> Result<(), Error> {
         let Some((&code, rest)) = line.split_first() else {
-            return self.fail(Error::BadSubcommand, out);
+            return Err(Error::BadSubcommand);
         };
         let kind = match code {
             1 => {
                 out(Event::Subcommand(Subcommand::Abort));
-                return;
+                return Ok(());
             }
             2 => FileKind::Control,
             3 => FileKind::Data,
-            _ => return self.fail(Error::BadSubcommand, out),
+            _ => return Err(Error::BadSubcommand),
         };
-        let rest = rest.strip_suffix(b"\r").unwrap_or(rest);
-        let (size, name) = match rest.iter().position(|&c| c == b' ') {
-            Some(i) => (&rest[..i], &rest[i + 1..]),
-            None => (rest, &[][..]),
-        };
-        let Some(size) = parse_size(size) else {
-            return self.fail(Error::BadSize, out);
-        };
+        let (size, name) = parse_size(rest).ok_or(Error::BadSize)?;
         let size = (size > 0).then_some(size);
         self.state = match size {
             Some(n) => State::File(Some(n)),
             None => State::ZeroSize,
         };
         out(Event::Subcommand(Subcommand::File { kind, size, name }));
+        Ok(())
     }
 }
 
-/// A decimal size; leading zeros allowed, anything that overflows u64 is refused.
-fn parse_size(s: &[u8]) -> Option<u64> {
-    if s.is_empty() || s.len() > 20 || !s.iter().all(u8::is_ascii_digit) {
+/// The count and name of a file subcommand, read as cups-lpd reads them (`atoi`, then the
+/// name after any white space): leading blanks and a `+` allowed, digits up to the first
+/// non-digit, no digits at all a count of 0. A minus sign or a count past u64 is refused.
+fn parse_size(s: &[u8]) -> Option<(u64, &[u8])> {
+    let s = s.trim_ascii_start();
+    let s = s.strip_prefix(b"+").unwrap_or(s);
+    let digits = s.iter().take_while(|c| c.is_ascii_digit()).count();
+    if s.first() == Some(&b'-') {
         return None;
     }
-    s.iter().try_fold(0u64, |n, &d| {
+    let n = s[..digits].iter().try_fold(0u64, |n, &d| {
         n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    })?;
+    let rest = &s[digits..];
+    // the name starts after the white space that ends the count (anything else glued to the
+    // count is skipped, as atoi stops there)
+    let name = match rest.iter().position(|c| c.is_ascii_whitespace()) {
+        Some(i) => rest[i..].trim_ascii_start(),
+        None => &[][..],
+    };
+    Some((n, name))
 }
 
 fn clamp(n: u64) -> usize {
@@ -402,6 +429,7 @@ mod tests {
         Data(Vec<u8>),
         End(bool),
         Err(Error),
+        Unparsed(Vec<u8>),
     }
 
     fn run(chunks: &[&[u8]]) -> Vec<E> {
@@ -417,10 +445,12 @@ mod tests {
                 Event::FileData(d) => E::Data(d.to_vec()),
                 Event::FileEnd { complete } => E::End(complete),
                 Event::Error(e) => E::Err(e),
+                Event::Unparsed(d) => E::Unparsed(d.to_vec()),
             };
             // adjacent data pieces are one for comparison
             match (evs.last_mut(), e) {
                 (Some(E::Data(a)), E::Data(b)) => a.extend(b),
+                (Some(E::Unparsed(a)), E::Unparsed(b)) => a.extend(b),
                 (_, e) => evs.push(e),
             }
         };
@@ -466,8 +496,49 @@ mod tests {
             run(&[b"\x04lp\r\nanything after"]),
             [E::Cmd(Command::QueueLong, b"lp".to_vec(), vec![])]
         );
-        assert_eq!(run(&[b"GET / HTTP/1.1\r\n"]), [E::Err(Error::BadCommand)]);
-        assert_eq!(run(&[&[b'\x02'; 2000]]), [E::Err(Error::LineTooLong)]);
+        assert_eq!(
+            run(&[b"GET / HTTP/1.1\r\n"]),
+            [
+                E::Err(Error::BadCommand),
+                E::Unparsed(b"GET / HTTP/1.1\n".to_vec())
+            ]
+        );
+        // an over-long line is cut and read, as cups-lpd does
+        let mut long = b"\x02lp".to_vec();
+        long.extend([b' '; 1100]);
+        long.extend(b"\n\x031 dfA1h\nX\0");
+        assert_eq!(
+            run(&[&long])[1],
+            E::File(FileKind::Data, Some(1), b"dfA1h".to_vec())
+        );
+        // CR, LF and CRLF all end lines, also split between segments
+        for cuts in [&b"\x02lp\r\x031 d\rX\0"[..], b"\x02lp\r\n\x031 d\r\nX\0"] {
+            for at in 0..cuts.len() {
+                let evs = run(&[&cuts[..at], &cuts[at..]]);
+                assert_eq!(
+                    evs[1],
+                    E::File(FileKind::Data, Some(1), b"d".to_vec()),
+                    "{cuts:?} {at}"
+                );
+                assert_eq!(evs[2], E::Data(b"X".to_vec()), "{cuts:?} {at}");
+            }
+        }
+        // counts as atoi reads them
+        for line in [
+            &b"\x035\tdfA"[..],
+            b"\x03+5 dfA",
+            b"\x03 5 dfA",
+            b"\x035x dfA",
+        ] {
+            let mut job = b"\x02q\n".to_vec();
+            job.extend(line);
+            job.extend(b"\nABCDE\0");
+            assert_eq!(
+                run(&[&job])[1],
+                E::File(FileKind::Data, Some(5), b"dfA".to_vec()),
+                "{line:?}"
+            );
+        }
     }
 
     #[test]
@@ -507,9 +578,16 @@ mod tests {
             E::Err(Error::BadSize)
         );
         assert_eq!(run(&[b"\x02q\n\x03-1 d\n"])[1], E::Err(Error::BadSize));
-        // a missing NUL after the bytes
-        let evs = run(&[b"\x02q\n\x032 d\nabX"]);
-        assert_eq!(evs[3..], [E::End(false), E::Err(Error::MissingTerminator)]);
+        // a missing NUL after the bytes: what follows is still handed out
+        let evs = run(&[b"\x02q\n\x032 d\nabX@PJL"]);
+        assert_eq!(
+            evs[3..],
+            [
+                E::End(false),
+                E::Err(Error::MissingTerminator),
+                E::Unparsed(b"X@PJL".to_vec())
+            ]
+        );
         // abort, then a second job in the same connection
         let evs = run(&[b"\x02q\n\x01\n\x021 cfA2h\nX\0\x021 cfA3h\nY\0"]);
         assert_eq!(evs[1], E::Abort);

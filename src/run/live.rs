@@ -34,6 +34,10 @@ pub trait FrameSource {
     fn stats(&mut self) -> Option<(u64, u64, u64)>;
     /// What the interface itself received (for telling a dead link from an idle filter).
     fn iface_rx_packets(&self) -> Option<u64>;
+    /// The monitored ports changed (a policy reload): the capture filter follows.
+    fn set_ports(&mut self, _ports: &crate::net::PortSet) -> Result<(), CaptureError> {
+        Ok(())
+    }
 }
 
 impl FrameSource for Live {
@@ -64,6 +68,10 @@ impl FrameSource for Live {
 
     fn iface_rx_packets(&self) -> Option<u64> {
         iface_rx_packets(self.iface())
+    }
+
+    fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<(), CaptureError> {
+        Live::set_ports(self, ports)
     }
 }
 
@@ -101,6 +109,13 @@ pub fn capture(
         let n = source.next_batch(POLL_MS, stop, &mut |frame| engine.process(frame, sink))?;
         if n == 0 {
             engine.tick(clock.now(), sink);
+        }
+        if let Some(ports) = engine.take_ports() {
+            // a filter the kernel refuses keeps the old one: the sensor goes on
+            match source.set_ports(&ports) {
+                Ok(()) => tracing::info!("capture filter follows the reloaded ports"),
+                Err(e) => eprintln!("bjnp-watch: warning: capture filter not changed: {e}"),
+            }
         }
         let now = clock.now();
         if interval_ns > 0 && now >= next_stats {

@@ -287,4 +287,16 @@ impl FrameEngine for LiveWorkers {
     fn ports(&self) -> &PortSet {
         &self.cfg.policy.ports
     }
+    /// The judge takes the new policy at once (facts from the workers arrive as they come);
+    /// the workers keep their ports: a change of monitored ports needs a restart, and the
+    /// `reload` record says it was not applied.
+    fn reload(
+        &mut self,
+        policy: crate::detect::policy::Policy,
+        now: Timestamp,
+        out: &mut dyn RecordSink,
+    ) -> crate::detect::PolicyChange {
+        let origin = Origin::Iface(Arc::clone(&self.iface));
+        self.judge.reload(policy, false, now, &origin, out)
+    }
 }

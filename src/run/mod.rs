@@ -4,6 +4,7 @@
 
 pub mod live;
 pub mod live_workers;
+pub mod reload;
 pub mod replay;
 pub mod verify;
 
@@ -164,6 +165,17 @@ impl FrameEngine for CountLimit {
     }
     fn ports(&self) -> &crate::net::PortSet {
         self.inner.ports()
+    }
+    fn reload(
+        &mut self,
+        policy: crate::detect::policy::Policy,
+        now: Timestamp,
+        out: &mut dyn RecordSink,
+    ) -> crate::detect::PolicyChange {
+        self.inner.reload(policy, now, out)
+    }
+    fn take_ports(&mut self) -> Option<crate::net::PortSet> {
+        self.inner.take_ports()
     }
 }
 
