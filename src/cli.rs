@@ -178,6 +178,12 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub sensor_name: Option<String>,
 
+    /// Serve the counters of every `stats` record for Prometheus at http://ADDR:PORT/metrics
+    /// (OpenMetrics text). Off by default; a loopback address keeps it local
+    /// (`--metrics 127.0.0.1:9611`). Live, the figures move with each `--stats-interval`.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
     /// No progress bar and no summary line on stderr.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -601,6 +607,12 @@ impl Cli {
         };
         let format = format!("{:?}", self.format).to_ascii_lowercase();
         let _ = writeln!(s, "# output: {out}, format {format}");
+        if let Some(addr) = self.metrics {
+            // the address is checked the way a run would use it: bound, then let go
+            std::net::TcpListener::bind(addr)
+                .map_err(|source| RunError::Metrics { addr, source })?;
+            let _ = writeln!(s, "# metrics: http://{addr}/metrics");
+        }
         let _ = writeln!(s, "# max flows: {}", self.max_flows);
         s.push_str(&policy.effective_toml());
         Ok(s)

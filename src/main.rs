@@ -7,11 +7,13 @@ use bjnp_watch::capture::replay::expand_inputs;
 use bjnp_watch::cli::{Cli, Command, InventoryArgs, VerifyArgs};
 use bjnp_watch::engine::pool::Pool;
 use bjnp_watch::engine::{Engine, EngineConfig, FrameEngine};
+use bjnp_watch::metrics::Exporter;
 use bjnp_watch::net::{linktype, Timestamp};
 use bjnp_watch::output::writer::{Mode, Output, QUEUE_RECORDS, QUEUE_RECORDS_REPLAY};
 use bjnp_watch::output::{inventory, Discard};
 use bjnp_watch::report::Progress;
 use bjnp_watch::run::live_workers::LiveWorkers;
+use bjnp_watch::run::reload::{Reloader, Reloading};
 use bjnp_watch::run::{self, live, replay, RunError};
 use clap::CommandFactory;
 use std::io::{self, Write};
@@ -90,6 +92,23 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     };
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
     out.watch_stop(Arc::clone(&stop));
+    // SIGHUP also reloads the policy; `--metrics` sees every stats record and every reload
+    let metrics = cli
+        .metrics
+        .map(|addr| {
+            let name = cli.observer(&cfg.policy).hostname;
+            Exporter::start(addr, name).map_err(|source| RunError::Metrics { addr, source })
+        })
+        .transpose()?
+        .map(|e| e.shared());
+    let args = cli.policy.clone();
+    let mut reloader = Reloader::new(run::hup_flag()?, Box::new(move || args.load()));
+    if let Some(m) = &metrics {
+        let tap = Arc::clone(m);
+        out.tap_stats(Box::new(move |r, sink| tap.publish(r, sink)));
+        let on = Arc::clone(m);
+        reloader = reloader.on_reload(Box::new(move |ts, ok| on.reloaded(ts, ok)));
+    }
     let started = Instant::now();
     let is_live = live.is_some();
     let clock = live::WallClock;
@@ -106,6 +125,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
             if let Some(ev) = evidence.take() {
                 engine.set_evidence(ev);
             }
+            let engine = Reloading::new(Box::new(engine), reloader);
             let mut engine = run::CountLimit::new(Box::new(engine), cli.count, Arc::clone(&stop));
             let r = live::capture(&mut capture, &clock, interval, &stop, &mut engine, &mut out);
             (Box::new(engine), r)
@@ -114,6 +134,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
             let iface = sockets[0].iface().to_owned();
             tracing::info!(iface, workers = sockets.len(), "capturing");
             let mut lw = LiveWorkers::new(cfg, &iface, sockets.len());
+            lw.set_reloader(reloader);
             let sources = sockets
                 .into_iter()
                 .map(|s| Box::new(s) as Box<dyn live::FrameSource + Send>)
@@ -131,6 +152,7 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
                 }
                 Box::new(engine)
             };
+            let engine = Box::new(Reloading::new(engine, reloader));
             let mut engine: Box<dyn FrameEngine> =
                 Box::new(run::CountLimit::new(engine, cli.count, Arc::clone(&stop)));
             tracing::info!(inputs = inputs.len(), workers, "replaying");

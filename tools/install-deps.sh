@@ -8,7 +8,8 @@
 #                                 rsyslog (syslog sink tests), logrotate and systemd
 #                                 (contrib/ checks), libcap2-bin (setcap test), PyYAML, time
 #                                 (GNU time: the storms' peak memory), chromium (the verify
-#                                 report's HTML page rendered headless); then the Kafka test's
+#                                 report's HTML page rendered headless), prometheus (the
+#                                 metrics test's server and promtool); then the Kafka test's
 #                                 broker and consumer (tools/install-kafka-test.sh)
 set -euo pipefail
 
@@ -17,7 +18,7 @@ if [ "${1:-build}" = "bench" ]; then
     want+=(tcpdump netsniff-ng iproute2 procps time)
 fi
 if [ "${1:-build}" = "test" ]; then
-    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time chromium ca-certificates)
+    want+=(tshark tcpdump iproute2 procps util-linux rsyslog logrotate systemd libcap2-bin time chromium ca-certificates prometheus)
     # filebeat.yml is checked with PyYAML, in whichever python3 is first on PATH.
     if ! python3 -c 'import yaml' 2>/dev/null; then
         python3 -m pip install --quiet pyyaml 2>/dev/null || want+=(python3-yaml)

@@ -683,7 +683,7 @@ fn write_stats(
     formatter.render(r, line);
     let meta = Meta {
         msgid: r.event_type(),
-        severity: syslog_severity(&r),
+        severity: syslog_severity(r),
         key: None,
     };
     sink.send(line, meta)

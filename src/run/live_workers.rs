@@ -46,6 +46,8 @@ pub struct LiveWorkers {
     iface: Arc<str>,
     stats: Vec<(WorkerStats, SocketCounters)>,
     printers: PublishedPrinters,
+    /// SIGHUP's policy reload, taken by the judge between two batches of facts.
+    reloader: Option<super::reload::Reloader>,
 }
 
 impl LiveWorkers {
@@ -56,9 +58,15 @@ impl LiveWorkers {
             iface: iface.into(),
             stats: vec![Default::default(); workers.max(1)],
             printers: PublishedPrinters::default(),
+            reloader: None,
         };
         lw.publish_printers();
         lw
+    }
+
+    /// Reloads the policy when SIGHUP asks (the workers keep their ports).
+    pub fn set_reloader(&mut self, r: super::reload::Reloader) {
+        self.reloader = Some(r);
     }
 
     fn publish_printers(&mut self) {
@@ -142,6 +150,12 @@ impl LiveWorkers {
                     Err(RecvTimeoutError::Disconnected) => break,
                 }
                 let now = clock.now();
+                if let Some(r) = &self.reloader {
+                    let judge = &mut self.judge;
+                    r.poll(now, &origin, sink, |p, out| {
+                        judge.reload(p, false, now, &origin, out)
+                    });
+                }
                 if now >= next_tick {
                     next_tick = Timestamp(now.0.saturating_add(SWEEP_INTERVAL_NS));
                     self.judge.tick(now, &origin, sink);

@@ -58,6 +58,11 @@ pub enum RunError {
     Write(io::Error),
     #[error("cannot write the inventory: {0}")]
     WriteInventory(io::Error),
+    #[error("cannot serve metrics on {addr}: {source}")]
+    Metrics {
+        addr: std::net::SocketAddr,
+        source: io::Error,
+    },
 }
 
 impl RunError {
@@ -70,7 +75,8 @@ impl RunError {
             RunError::Policy(_)
             | RunError::OpenOutput { .. }
             | RunError::NoSuchUser(_)
-            | RunError::KafkaSettings(_) => exit::USAGE,
+            | RunError::KafkaSettings(_)
+            | RunError::Metrics { .. } => exit::USAGE,
             RunError::KafkaUnreachable(_) => exit::RUNTIME,
             RunError::Privileges(_)
             | RunError::Signals(_)
