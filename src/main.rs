@@ -105,7 +105,9 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     let mut reloader = Reloader::new(run::hup_flag()?, Box::new(move || args.load()));
     if let Some(m) = &metrics {
         let tap = Arc::clone(m);
-        out.tap_stats(Box::new(move |r, sink| tap.publish(r, sink)));
+        out.tap_stats(Box::new(move |r, sink, queued| {
+            tap.publish(r, sink, queued)
+        }));
         let on = Arc::clone(m);
         reloader = reloader.on_reload(Box::new(move |ts, ok| on.reloaded(ts, ok)));
     }

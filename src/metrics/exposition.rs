@@ -73,7 +73,7 @@ pub fn render(shared: &Shared) -> String {
 struct Snapshot {
     version: &'static str,
     uptime: f64,
-    stats: Option<(f64, Value, String)>,
+    stats: Option<(f64, Value, String, u64)>,
     reload: (Option<super::LastReload>, u64, u64),
 }
 
@@ -87,6 +87,7 @@ impl Snapshot {
                     s.ts.0 as f64 / 1e9,
                     serde_json::to_value(&s.stats).unwrap_or(Value::Null),
                     s.sink.clone(),
+                    s.queued,
                 )
             }),
             reload: shared.reloads(),
@@ -162,9 +163,16 @@ impl Collector for Snapshot {
                 f64::from(u8::from(r.ok)),
             )?;
         }
-        let Some((ts, stats, sink)) = &self.stats else {
+        let Some((ts, stats, sink, queued)) = &self.stats else {
             return Ok(());
         };
+        family(
+            &mut enc,
+            "output_queue_depth",
+            "records waiting in the output queue as the last stats record was written",
+            MetricType::Gauge,
+            &[(vec![("sink", sink.clone())], *queued)],
+        )?;
         gauge_f(
             &mut enc,
             "stats_timestamp_seconds",
@@ -251,6 +259,17 @@ impl Collector for Snapshot {
                     }
                 }
                 _ => {}
+            }
+        }
+        // written only when not 0 in the record; a gauge must not vanish when it falls to 0
+        for name in ["output_in_flight"] {
+            if !metrics.iter().any(|(n, _, _)| n == name) {
+                let help = "stats.output.in_flight of the last stats record".to_owned();
+                metrics.push((
+                    name.to_owned(),
+                    help,
+                    vec![(vec![("sink", sink.clone())], 0)],
+                ));
             }
         }
         for (name, help, samples) in &metrics {

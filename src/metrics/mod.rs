@@ -26,6 +26,8 @@ pub struct Snapshot {
     pub stats: Stats,
     /// `stdout`, `file`, `syslog`, `kafka`.
     pub sink: String,
+    /// Records waiting in the output queue as it was written.
+    pub queued: u64,
 }
 
 /// The last policy reload: when, and whether it took.
@@ -57,12 +59,13 @@ impl Shared {
     }
 
     /// A `stats` record as written (called on the output thread).
-    pub fn publish(&self, r: &Record, sink: &str) {
+    pub fn publish(&self, r: &Record, sink: &str, queued: u64) {
         if let crate::event::Body::Stats(st) = &r.body {
             let snap = Arc::new(Snapshot {
                 ts: r.timestamp,
                 stats: (**st).clone(),
                 sink: sink.to_owned(),
+                queued,
             });
             if let Ok(mut s) = self.snapshot.lock() {
                 *s = Some(snap);
@@ -254,7 +257,7 @@ mod tests {
         let empty = s.render();
         assert!(empty.contains("bjnp_watch_build_info{"), "{empty}");
         assert!(!empty.contains("capture_packets"));
-        s.publish(&stats_record(), "file");
+        s.publish(&stats_record(), "file", 7);
         s.reloaded(Timestamp::from_parts(1_780_000_100, 0), false);
         let m = s.render();
         let has = |line: &str| m.lines().any(|l| l == line);
@@ -276,6 +279,12 @@ mod tests {
         assert!(m.contains(
             "bjnp_watch_stats_timestamp_seconds{sensor=\"sensor \\\"1\\\"\"} 1780000000"
         ));
+        assert!(
+            m.contains(
+                "bjnp_watch_output_queue_depth{sensor=\"sensor \\\"1\\\"\",sink=\"file\"} 7"
+            ),
+            "{m}"
+        );
         assert!(m.ends_with("# EOF\n"));
     }
 
@@ -283,7 +292,7 @@ mod tests {
     fn a_silent_or_garbage_scraper_gets_nothing_and_holds_nothing() {
         use std::io::{Read, Write};
         let e = Exporter::start("127.0.0.1:0".parse().unwrap(), "t".into()).unwrap();
-        e.shared().publish(&stats_record(), "stdout");
+        e.shared().publish(&stats_record(), "stdout", 0);
         // one connection that never speaks, and one that speaks nonsense
         let _silent = TcpStream::connect(e.addr()).unwrap();
         let mut junk = TcpStream::connect(e.addr()).unwrap();

@@ -61,10 +61,11 @@ struct Shared {
     stats_tap: std::sync::OnceLock<StatsTap>,
 }
 
-/// What watches the `stats` records the output thread writes: each record, complete, and the
-/// sink's kind (`stdout`, `file`, `syslog`, `kafka`). It runs on the output thread and must
-/// only hand the record over, never wait.
-pub type StatsTap = Box<dyn Fn(&Record, &str) + Send + Sync>;
+/// What watches the `stats` records the output thread writes: each record, complete, the
+/// sink's kind (`stdout`, `file`, `syslog`, `kafka`) and the records waiting in the output
+/// queue at that moment. It runs on the output thread and must only hand them over, never
+/// wait.
+pub type StatsTap = Box<dyn Fn(&Record, &str, u64) + Send + Sync>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -573,7 +574,12 @@ impl Writer<'_> {
                 );
                 if let Some(tap) = self.shared.stats_tap.get() {
                     let kind = self.sink.description();
-                    tap(&r, kind.split_whitespace().next().unwrap_or("stdout"));
+                    let queued = self.shared.queued.load(Ordering::Relaxed) as u64;
+                    tap(
+                        &r,
+                        kind.split_whitespace().next().unwrap_or("stdout"),
+                        queued,
+                    );
                 }
                 let ok = matches!(sent, Ok(Sent::Written | Sent::Buffered));
                 self.account(sent);
