@@ -349,17 +349,6 @@ fn a_redirect_is_judged_wherever_it_comes() {
 
 // -- browse floods, generated ------------------------------------------------------------
 
-fn pcap_header() -> Vec<u8> {
-    let mut v = vec![];
-    v.extend(0xa1b2c3d4u32.to_le_bytes());
-    v.extend(2u16.to_le_bytes());
-    v.extend(4u16.to_le_bytes());
-    v.extend([0u8; 8]);
-    v.extend(65535u32.to_le_bytes());
-    v.extend(1u32.to_le_bytes());
-    v
-}
-
 /// A UDP datagram from `src`:631 to 198.51.100.5:631 at `usec`, as a pcap record.
 fn datagram(usec: u64, src: [u8; 4], payload: &[u8]) -> Vec<u8> {
     let udp_len = 8 + payload.len() as u16;

@@ -9,17 +9,6 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-fn pcap_header() -> Vec<u8> {
-    let mut v = vec![];
-    v.extend(0xa1b2c3d4u32.to_le_bytes());
-    v.extend(2u16.to_le_bytes());
-    v.extend(4u16.to_le_bytes());
-    v.extend([0u8; 8]);
-    v.extend(65535u32.to_le_bytes());
-    v.extend(1u32.to_le_bytes());
-    v
-}
-
 /// An Ethernet/IPv4/TCP frame as a pcap record at second `t`.
 #[allow(clippy::too_many_arguments)]
 fn tcp(

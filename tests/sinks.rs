@@ -13,17 +13,6 @@ use std::time::{Duration, Instant};
 
 // ---- a capture written on the fly: classic pcap, Ethernet, one BJNP discover per frame ----
 
-fn pcap_header() -> Vec<u8> {
-    let mut v = vec![];
-    v.extend(0xa1b2c3d4u32.to_le_bytes());
-    v.extend(2u16.to_le_bytes());
-    v.extend(4u16.to_le_bytes());
-    v.extend([0u8; 8]);
-    v.extend(65535u32.to_le_bytes());
-    v.extend(1u32.to_le_bytes());
-    v
-}
-
 /// A BJNP discover from 192.0.2.5:`sport` to 192.0.2.30:8611 at second `t`.
 fn discover_frame(t: u32, sport: u16) -> Vec<u8> {
     let bjnp = [b"BJNP".as_slice(), &[1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]].concat();

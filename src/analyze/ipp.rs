@@ -17,7 +17,7 @@ use crate::event::{
 use crate::flow::stream::Delivery;
 use crate::flow::Dir;
 use crate::proto::http::{Framer, HttpEvent};
-use crate::proto::ipp::{self, Attribute, GroupTag, IppEvent, Operation};
+use crate::proto::ipp::{self, Attribute, GroupTag, IppEvent};
 use crate::proto::tls;
 use std::collections::VecDeque;
 
@@ -296,32 +296,14 @@ impl State {
                 // IPP is POSTed; anything else (the web interface's GET) is counted only
                 self.client.ipp = (h.method == "POST").then(ipp::Parser::new);
                 self.client.group = None;
-                self.client.cur = Some(Ipp {
-                    version: String::new(),
-                    request_id: 0,
-                    operation: Operation::Other,
-                    operation_id: 0,
-                    http: IppHttp {
-                        method: s(h.method),
-                        uri: s(h.target),
-                        user_agent: h.user_agent.map(s),
-                        chunked: h.chunked,
-                        expect_continue: h.expect_continue,
-                        ..IppHttp::default()
-                    },
-                    status: None,
-                    status_code: None,
-                    printer_uri: None,
-                    requesting_user_name: None,
-                    job_name: None,
-                    document_format: None,
-                    document_bytes: None,
-                    job_id: None,
-                    printer: None,
-                    ppd_injection: None,
-                    attributes_toserver: 0,
-                    attributes_toclient: None,
-                });
+                self.client.cur = Some(Ipp::new(IppHttp {
+                    method: s(h.method),
+                    uri: s(h.target),
+                    user_agent: h.user_agent.map(s),
+                    chunked: h.chunked,
+                    expect_continue: h.expect_continue,
+                    ..IppHttp::default()
+                }));
             }
             HttpEvent::Body(b) => {
                 if self.client.ipp_failed {
@@ -535,23 +517,8 @@ impl State {
         }
         // an answer whose request was not seen (picked up mid-stream) stands alone
         let mut r = self.pending.pop_front().unwrap_or_else(|| Ipp {
-            version: String::new(),
             request_id: a.request_id.unwrap_or(0),
-            operation: Operation::Other,
-            operation_id: 0,
-            http: IppHttp::default(),
-            status: None,
-            status_code: None,
-            printer_uri: None,
-            requesting_user_name: None,
-            job_name: None,
-            document_format: None,
-            document_bytes: None,
-            job_id: None,
-            printer: None,
-            ppd_injection: None,
-            attributes_toserver: 0,
-            attributes_toclient: None,
+            ..Ipp::new(IppHttp::default())
         });
         answer(&mut r, a);
         out.push(AppEvent::Ipp(Box::new(r)));

@@ -134,6 +134,32 @@ pub struct Ipp {
     pub attributes_toclient: Option<u32>,
 }
 
+impl Ipp {
+    /// An operation known so far only by the HTTP exchange it travels in; its IPP header and
+    /// attributes fill in the rest.
+    pub fn new(http: IppHttp) -> Self {
+        Ipp {
+            version: String::new(),
+            request_id: 0,
+            operation: Operation::Other,
+            operation_id: 0,
+            http,
+            status: None,
+            status_code: None,
+            printer_uri: None,
+            requesting_user_name: None,
+            job_name: None,
+            document_format: None,
+            document_bytes: None,
+            job_id: None,
+            printer: None,
+            ppd_injection: None,
+            attributes_toserver: 0,
+            attributes_toclient: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IppHttp {
     pub method: String,

@@ -144,3 +144,16 @@ pub fn as_nobody(args: &[&str]) -> Option<Run> {
 pub fn sample(name: &str) -> String {
     format!("samples/{name}")
 }
+
+/// A classic pcap file header: microseconds, Ethernet, 64 KiB snaplen (for captures a test
+/// builds frame by frame).
+pub fn pcap_header() -> Vec<u8> {
+    let mut v = vec![];
+    v.extend(0xa1b2c3d4u32.to_le_bytes());
+    v.extend(2u16.to_le_bytes());
+    v.extend(4u16.to_le_bytes());
+    v.extend([0u8; 8]);
+    v.extend(65535u32.to_le_bytes());
+    v.extend(1u32.to_le_bytes());
+    v
+}
