@@ -563,6 +563,7 @@ pub fn is_ppd_injection(value: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::decode::Tcp;
+    use crate::proto::ipp::Operation;
 
     fn attr(out: &mut Vec<u8>, tag: u8, name: &str, value: &[u8]) {
         out.push(tag);
