@@ -34,17 +34,22 @@ Examples:
                                                        records to a Kafka topic, named
   bjnp-watch -r evasive.pcap --defrag-policy bsd       put overlapping fragments together as BSD
   sudo bjnp-watch -i eth0 -Z nobody -o /var/log/bjnp-watch/eve.json  drop root once capturing
+  sudo bjnp-watch -i eth0 --metrics 127.0.0.1:9611 --stats-interval 15
+                                                       counters for Prometheus at /metrics
+  sudo kill -HUP $(pidof bjnp-watch)                   reload the policy file, keep every flow
   bjnp-watch --list-interfaces
   tcpdump -i eth0 -w printers.pcap \"$(bjnp-watch --print-filter)\"   the same ports in tcpdump
 
-Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning) and
-TCP 9100-9102 (raw printing: PJL, PostScript, PCL).
+Monitored ports: TCP and UDP 8610-8614 (Canon MFNP/BJNP; 8611 printing, 8612 scanning),
+TCP 9100-9102 (raw printing: PJL, PostScript, PCL), TCP 515 (LPD), TCP 631 (IPP, IPPS) and
+UDP 631 (CUPS browsing).
 
-Signals: INT/TERM stop cleanly (records flushed, final stats written); HUP reopens the -o file.
+Signals: INT/TERM stop cleanly (records flushed, final stats written); HUP reopens the -o file
+and reloads the --policy file (a `reload` record; an invalid file keeps the running policy).
 
 Exit status: 0 done (also after SIGINT/SIGTERM), 1 runtime failure (no permission to capture,
 capture or output failed), 2 usage or input error (bad flag, unreadable or corrupt capture
-file, unknown interface, bad filter, unknown -Z user).";
+file, unknown interface, bad filter, unknown -Z user, a --metrics address that cannot be bound).";
 
 #[derive(Debug, Parser)]
 #[command(
