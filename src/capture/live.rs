@@ -139,6 +139,9 @@ impl Live {
     /// the sockets of one group share the packets, each flow to one socket by the kernel's
     /// symmetric flow hash (both directions alike). Fragments are not reassembled first, so
     /// the fragments of a datagram hash by their addresses alone.
+    // One of the crate's two unsafe blocks (the lint table denies the rest): a setsockopt nix
+    // does not wrap.
+    #[allow(unsafe_code)]
     pub fn join_fanout(&self, group: u16) -> Result<(), CaptureError> {
         use std::os::fd::AsRawFd;
         const SOL_PACKET: libc::c_int = 263;
@@ -179,6 +182,8 @@ impl Live {
     }
 
     /// Waits up to `timeout_ms` for packets. True when the handle is readable.
+    // The other unsafe block: libpcap's descriptor borrowed for poll(2).
+    #[allow(unsafe_code)]
     pub fn wait(&self, timeout_ms: u16) -> bool {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
         use std::os::fd::{AsRawFd, BorrowedFd};
