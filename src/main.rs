@@ -82,7 +82,16 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
         )?),
         None => None,
     };
-    // Capture handles and output are open: root is no longer needed.
+    // bound before root is given up (a port below 1024), checked before anything is written
+    let metrics = cli
+        .metrics
+        .map(|addr| {
+            let name = cli.observer(&cfg.policy).hostname;
+            Exporter::start(addr, name).map_err(|source| RunError::Metrics { addr, source })
+        })
+        .transpose()?
+        .map(|e| e.shared());
+    // Capture handles, output and metrics are open: root is no longer needed.
     if let Some(user) = &cli.user {
         bjnp_watch::privileges::drop_to(user).map_err(RunError::Privileges)?;
     }
@@ -93,14 +102,6 @@ fn monitor(cli: &Cli) -> Result<(), RunError> {
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
     out.watch_stop(Arc::clone(&stop));
     // SIGHUP also reloads the policy; `--metrics` sees every stats record and every reload
-    let metrics = cli
-        .metrics
-        .map(|addr| {
-            let name = cli.observer(&cfg.policy).hostname;
-            Exporter::start(addr, name).map_err(|source| RunError::Metrics { addr, source })
-        })
-        .transpose()?
-        .map(|e| e.shared());
     let args = cli.policy.clone();
     let mut reloader = Reloader::new(run::hup_flag()?, Box::new(move || args.load()));
     if let Some(m) = &metrics {

@@ -58,10 +58,12 @@ fn connection(t: u32, sport: u16) -> Vec<u8> {
 }
 
 const ALLOWED: &str = "[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n\n[clients]\nallow = [\"192.0.2.5/32\"]\n";
-const NOT_ALLOWED: &str = "[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n\n[clients]\nallow = [\"192.0.2.8/29\"]\n";
+const NOT_ALLOWED: &str = "[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n\n[clients]\nallow = [\"192.0.2.8/29\"]\n\n[defrag]\npolicy = \"bsd\"\n";
 
-/// Feeds the first connection, edits the policy to `edit`, sends SIGHUP, feeds the second.
+/// Feeds the first connection, waits until the sensor has judged it (its `printer` record is
+/// out), edits the policy to `edit`, sends SIGHUP, feeds the second.
 fn run_with_reload(edit: &str) -> (Vec<serde_json::Value>, String, i32) {
+    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, ALLOWED).unwrap();
@@ -73,13 +75,37 @@ fn run_with_reload(edit: &str) -> (Vec<serde_json::Value>, String, i32) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(serde_json::from_str(&line).unwrap());
+        }
+    });
     let mut stdin = child.stdin.take().unwrap();
     let mut first = pcap_header();
     first.extend(connection(0, 40001));
     stdin.write_all(&first).unwrap();
     stdin.flush().unwrap();
-    // the first connection is judged (a pipe's records are handed on as they come)
-    std::thread::sleep(Duration::from_millis(700));
+    // a pipe's records are handed on as they come: the printer's record says the first
+    // connection's handshake was judged (signals are set up before any record)
+    let mut recs = vec![];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !recs
+        .iter()
+        .any(|r: &serde_json::Value| r["event_type"] == "printer")
+    {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        recs.push(
+            rx.recv_timeout(left)
+                .expect("the first connection was not judged"),
+        );
+    }
+    // the ACK in the same read: give it time to be judged too
+    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&policy, edit).unwrap();
     let pid = child.id().to_string();
     assert!(Command::new("kill")
@@ -91,10 +117,8 @@ fn run_with_reload(edit: &str) -> (Vec<serde_json::Value>, String, i32) {
     stdin.write_all(&connection(10, 40002)).unwrap();
     drop(stdin);
     let out = child.wait_with_output().unwrap();
-    let recs = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    reader.join().unwrap();
+    recs.extend(rx.try_iter());
     (
         recs,
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -125,6 +149,8 @@ fn a_reload_judges_what_follows_by_the_new_policy_and_keeps_every_flow() {
     assert_eq!(r["clients"]["after"], 1);
     assert_eq!(r["printers"]["after"], 1);
     assert_eq!(r["ports_applied"], true);
+    // the defragmenters' overlap policy waits for a restart, and the record says so
+    assert_eq!(r["needs_restart"], serde_json::json!(["defrag_policy"]));
     assert_eq!(r["digest"].as_str().unwrap().len(), 40);
     // the reload record sits between the two connections' judgements
     let at = |pred: &dyn Fn(&serde_json::Value) -> bool| recs.iter().position(pred).unwrap();

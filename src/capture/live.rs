@@ -105,15 +105,16 @@ impl Live {
         })
     }
 
-    /// The monitored ports changed (a policy reload): the kernel filter follows them, unless
-    /// the user gave one of their own with `-f`.
-    pub fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<(), CaptureError> {
+    /// The monitored ports changed (a policy reload): the kernel filter follows them (true),
+    /// unless the user gave one of their own with `-f` (false: it stays).
+    pub fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<bool, CaptureError> {
         if self.user_filter {
-            return Ok(());
+            return Ok(false);
         }
         let expr = super::filter::default_expression(ports, self.linktype);
         self.cap
             .filter(&expr, true)
+            .map(|()| true)
             .map_err(|e| CaptureError::BadFilter {
                 expr,
                 msg: e.to_string(),

@@ -31,7 +31,7 @@ pub struct Budgets {
 }
 
 impl Budgets {
-    /// A new budget and window (a policy reload), from the next window on.
+    /// A new budget and window (a policy reload), for the window running too.
     pub fn set(&mut self, budget: u32, window_ns: u64) {
         self.budget = budget;
         self.window_ns = window_ns;

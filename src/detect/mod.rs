@@ -205,6 +205,8 @@ pub struct Detector {
     stats: DetectStats,
     /// Alerts written, by rule id (`stats.detect.alerts_by_rule`).
     alerts_by_rule: std::collections::BTreeMap<u32, u64>,
+    /// Policies taken over by reload.
+    reloads: u64,
 }
 
 /// The settings of each stateful part of detection, from a policy.
@@ -241,6 +243,9 @@ pub struct PolicyChange {
     pub blocked_ports: (usize, usize),
     /// The monitored ports differ: the capture filter and the flow stage must follow.
     pub ports_changed: bool,
+    /// Settings that changed but take effect only at a restart (the overlap policy of the
+    /// defragmenters, the sensor's name, the Kafka output).
+    pub needs_restart: Vec<&'static str>,
 }
 
 impl PolicyChange {
@@ -254,6 +259,14 @@ impl PolicyChange {
             udp_ports: (ou.len(), nu.len()),
             blocked_ports: (old.blocked_ports.len(), new.blocked_ports.len()),
             ports_changed: ot != nt || ou != nu,
+            needs_restart: [
+                (old.defrag_policy != new.defrag_policy, "defrag_policy"),
+                (old.sensor_name != new.sensor_name, "sensor"),
+                (old.kafka != new.kafka, "kafka"),
+            ]
+            .into_iter()
+            .filter_map(|(changed, name)| changed.then_some(name))
+            .collect(),
         }
     }
 }
@@ -269,6 +282,7 @@ impl Detector {
             inventory: Inventory::default(),
             stats: DetectStats::default(),
             alerts_by_rule: std::collections::BTreeMap::new(),
+            reloads: 0,
             policy,
         }
     }
@@ -282,6 +296,7 @@ impl Detector {
         self.campaigns.set_config(campaign);
         self.suppress.set_window(suppress_ns);
         self.budgets.set(budget, window_ns);
+        self.reloads += 1;
         let old = std::mem::replace(&mut self.policy, policy);
         PolicyChange::between(&old, &self.policy)
     }
@@ -312,7 +327,8 @@ impl Detector {
 
     /// Changes whenever [`is_printer`](Self::is_printer) may answer differently.
     pub fn printers_generation(&self) -> u64 {
-        self.inventory.generation()
+        // a reload can change the policy's printers: the workers must hear of it too
+        self.inventory.generation() + self.reloads
     }
 
     /// Every address [`is_printer`](Self::is_printer) says yes to now.
@@ -1007,5 +1023,28 @@ fn target(ip: IpAddr, port: u16) -> String {
     match ip {
         IpAddr::V4(a) => format!("{a}:{port}"),
         IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reload_changes_the_policy_and_tells_the_workers() {
+        let mut d = Detector::new(Policy::default());
+        let before = d.printers_generation();
+        let new = Policy::parse(
+            "[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n\n[defrag]\npolicy = \"bsd\"\n",
+            "new.toml",
+        )
+        .unwrap();
+        let change = d.set_policy(new);
+        assert_eq!(change.printers, (0, 1));
+        assert_eq!(change.needs_restart, ["defrag_policy"]);
+        assert!(!change.ports_changed);
+        assert!(d.is_printer("192.0.2.30".parse().unwrap()));
+        // workers republish the judge's printers when this moves
+        assert_ne!(d.printers_generation(), before);
     }
 }

@@ -134,6 +134,7 @@ pub fn reload(
             udp_ports: Change::of(change.udp_ports),
             blocked_ports: Change::of(change.blocked_ports),
             ports_applied,
+            needs_restart: change.needs_restart.clone(),
         })),
     }
 }

@@ -252,6 +252,10 @@ pub struct Reload {
     /// The monitored ports changed and the capture filter and flow stage follow them; false
     /// when they changed but cannot follow here (`--workers`: a restart applies them).
     pub ports_applied: bool,
+    /// Settings that changed but take effect only at a restart (`defrag_policy`, `sensor`,
+    /// `kafka`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub needs_restart: Vec<&'static str>,
 }
 
 /// A count before and after a change.

@@ -190,7 +190,10 @@ impl Collector for Snapshot {
             None => {
                 let (section, field) = name.split_once('_').unwrap_or((&name, ""));
                 let help = match section {
-                    "stats" => format!("stats.{field} of the last stats record"),
+                    "stats" => format!(
+                        "stats.{} of the last stats record",
+                        field.replace("_seconds", "_sec")
+                    ),
                     _ => format!("stats.{section}.{field} of the last stats record"),
                 };
                 metrics.push((name, help, vec![(labels, v)]))

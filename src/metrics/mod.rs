@@ -2,8 +2,9 @@
 //! thread writes is also handed here, whole (one Arc swapped under a lock, nothing else); a
 //! thread of its own serves `GET /metrics` in the OpenMetrics text format (prometheus-client)
 //! from the last one, so the figures a scrape sees are exactly a `stats` record's. The data
-//! path never waits for a scraper: a connection gets two seconds to send its request and two to
-//! take the answer, one at a time, and the listener's backlog is all a flood can fill.
+//! path never waits for a scraper: at most `MAX_CONNECTIONS` are served at once, each within
+//! two seconds in all (to send its request and to take the answer); the listener's backlog is
+//! all a flood can fill.
 
 mod exposition;
 
@@ -14,8 +15,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How long one scraper may take to send its request, and to take the answer.
+/// How long one scraper may take in all: to send its request and to take the answer.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// Connections served at once; more wait in the listener's backlog.
+pub const MAX_CONNECTIONS: usize = 8;
 /// Longest request head read.
 const MAX_REQUEST: usize = 8 * 1024;
 
@@ -129,13 +132,30 @@ impl Exporter {
     }
 }
 
-/// One connection at a time, each bounded in time; a failed one is dropped.
-fn serve(listener: TcpListener, shared: &Shared) {
+/// Up to `MAX_CONNECTIONS` at once, each on a thread of its own and bounded in time; a failed
+/// one is dropped.
+fn serve(listener: TcpListener, shared: &Arc<Shared>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let busy = Arc::new(AtomicUsize::new(0));
     for conn in listener.incoming() {
         match conn {
             Ok(stream) => {
-                if let Err(e) = answer(stream, shared) {
-                    tracing::debug!("metrics: {e}");
+                // at the cap, wait for a slot: the kernel's backlog holds the rest
+                while busy.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                busy.fetch_add(1, Ordering::AcqRel);
+                let (shared, done) = (Arc::clone(shared), Arc::clone(&busy));
+                let spawned = std::thread::Builder::new()
+                    .name("metrics-conn".into())
+                    .spawn(move || {
+                        if let Err(e) = answer(stream, &shared) {
+                            tracing::debug!("metrics: {e}");
+                        }
+                        done.fetch_sub(1, Ordering::AcqRel);
+                    });
+                if spawned.is_err() {
+                    busy.fetch_sub(1, Ordering::AcqRel);
                 }
             }
             Err(e) => {
@@ -147,23 +167,40 @@ fn serve(listener: TcpListener, shared: &Shared) {
     }
 }
 
+/// What a request asks for: a path (query dropped), OpenMetrics or not, HEAD or not.
+struct Request {
+    path: String,
+    openmetrics: bool,
+    head: bool,
+}
+
 fn answer(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
     let deadline = Instant::now() + IO_TIMEOUT;
+    let bad = |s: &mut TcpStream| {
+        respond(
+            s,
+            deadline,
+            "400 Bad Request",
+            "text/plain",
+            "bad request\n",
+            true,
+        )
+    };
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut have = 0;
-    // a request head, within the size and the time (a slow sender gets no more than that)
-    let target = loop {
-        if Instant::now() >= deadline || have == buf.len() {
-            return respond(
-                &mut stream,
-                "400 Bad Request",
-                "text/plain",
-                "bad request\n",
-            );
+    // a request head, within the size and the time in all (a sender dripping bytes gets no
+    // more than a silent one)
+    let req = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || have == buf.len() {
+            return bad(&mut stream);
         }
-        let n = stream.read(&mut buf[have..])?;
+        stream.set_read_timeout(Some(left))?;
+        let n = match stream.read(&mut buf[have..]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
         if n == 0 {
             return Ok(());
         }
@@ -172,58 +209,87 @@ fn answer(mut stream: TcpStream, shared: &Shared) -> io::Result<()> {
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf[..have]) {
             Ok(httparse::Status::Complete(_)) => {
-                let ok = req.method == Some("GET") || req.method == Some("HEAD");
+                let get = matches!(req.method, Some("GET") | Some("HEAD"));
                 // Prometheus asks for OpenMetrics; promtool and curl get the classic text
-                let open = req.headers.iter().any(|h| {
+                let openmetrics = req.headers.iter().any(|h| {
                     h.name.eq_ignore_ascii_case("accept")
                         && String::from_utf8_lossy(h.value).contains("application/openmetrics-text")
                 });
-                break ok.then(|| (req.path.unwrap_or("").to_owned(), open));
+                let path = req.path.unwrap_or("").split('?').next().unwrap_or("");
+                break get.then(|| Request {
+                    path: path.to_owned(),
+                    openmetrics,
+                    head: req.method == Some("HEAD"),
+                });
             }
             Ok(httparse::Status::Partial) => continue,
-            Err(_) => {
-                return respond(
-                    &mut stream,
-                    "400 Bad Request",
-                    "text/plain",
-                    "bad request\n",
-                )
-            }
+            Err(_) => return bad(&mut stream),
         }
     };
-    match target {
-        Some((path, open)) if path == "/metrics" || path == "/metrics/" => {
-            let body = shared.render();
-            if open {
-                let ctype = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-                respond(&mut stream, "200 OK", ctype, &body)
-            } else {
-                let ctype = "text/plain; version=0.0.4; charset=utf-8";
-                respond(
-                    &mut stream,
-                    "200 OK",
-                    ctype,
-                    &exposition::to_text_004(&body),
-                )
-            }
-        }
-        Some(_) => respond(&mut stream, "404 Not Found", "text/plain", "try /metrics\n"),
-        None => respond(
+    let Some(req) = req else {
+        let msg = "GET /metrics\n";
+        return respond(
             &mut stream,
+            deadline,
             "405 Method Not Allowed",
             "text/plain",
-            "GET /metrics\n",
-        ),
+            msg,
+            true,
+        );
+    };
+    let body = !req.head;
+    if req.path != "/metrics" && req.path != "/metrics/" {
+        return respond(
+            &mut stream,
+            deadline,
+            "404 Not Found",
+            "text/plain",
+            "try /metrics\n",
+            body,
+        );
+    }
+    let text = shared.render();
+    if req.openmetrics {
+        let ctype = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+        respond(&mut stream, deadline, "200 OK", ctype, &text, body)
+    } else {
+        let ctype = "text/plain; version=0.0.4; charset=utf-8";
+        let text = exposition::to_text_004(&text);
+        respond(&mut stream, deadline, "200 OK", ctype, &text, body)
     }
 }
 
-fn respond(stream: &mut TcpStream, status: &str, ctype: &str, body: &str) -> io::Result<()> {
+/// The answer, within what is left of the connection's time (`with_body`: false for HEAD).
+fn respond(
+    stream: &mut TcpStream,
+    deadline: Instant,
+    status: &str,
+    ctype: &str,
+    body: &str,
+    with_body: bool,
+) -> io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
+    let mut out = head.into_bytes();
+    if with_body {
+        out.extend_from_slice(body.as_bytes());
+    }
+    let mut sent = 0;
+    while sent < out.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::TimedOut, "scraper too slow"));
+        }
+        stream.set_write_timeout(Some(left))?;
+        match stream.write(&out[sent..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
     stream.flush()
 }
 

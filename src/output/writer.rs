@@ -127,7 +127,7 @@ pub struct Output {
 fn is_priority(event_type: &str) -> bool {
     matches!(
         event_type,
-        "alert" | "campaign" | "summary" | "printer" | "warning" | "stats"
+        "alert" | "campaign" | "summary" | "printer" | "warning" | "stats" | "reload"
     )
 }
 
@@ -575,9 +575,10 @@ impl Writer<'_> {
                 if let Some(tap) = self.shared.stats_tap.get() {
                     let kind = self.sink.description();
                     let queued = self.shared.queued.load(Ordering::Relaxed) as u64;
+                    // `file PATH`, `syslog tcp://…`, `kafka://…`: the kind alone, never the target
                     tap(
                         &r,
-                        kind.split_whitespace().next().unwrap_or("stdout"),
+                        kind.split([' ', ':']).next().unwrap_or("stdout"),
                         queued,
                     );
                 }

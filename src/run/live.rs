@@ -34,9 +34,10 @@ pub trait FrameSource {
     fn stats(&mut self) -> Option<(u64, u64, u64)>;
     /// What the interface itself received (for telling a dead link from an idle filter).
     fn iface_rx_packets(&self) -> Option<u64>;
-    /// The monitored ports changed (a policy reload): the capture filter follows.
-    fn set_ports(&mut self, _ports: &crate::net::PortSet) -> Result<(), CaptureError> {
-        Ok(())
+    /// The monitored ports changed (a policy reload): the capture filter follows (true), or
+    /// stays as the user gave it (false).
+    fn set_ports(&mut self, _ports: &crate::net::PortSet) -> Result<bool, CaptureError> {
+        Ok(false)
     }
 }
 
@@ -70,7 +71,7 @@ impl FrameSource for Live {
         iface_rx_packets(self.iface())
     }
 
-    fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<(), CaptureError> {
+    fn set_ports(&mut self, ports: &crate::net::PortSet) -> Result<bool, CaptureError> {
         Live::set_ports(self, ports)
     }
 }
@@ -111,10 +112,27 @@ pub fn capture(
             engine.tick(clock.now(), sink);
         }
         if let Some(ports) = engine.take_ports() {
-            // a filter the kernel refuses keeps the old one: the sensor goes on
+            // a filter the kernel refuses keeps the old one: the sensor goes on, and says so
             match source.set_ports(&ports) {
-                Ok(()) => tracing::info!("capture filter follows the reloaded ports"),
-                Err(e) => eprintln!("bjnp-watch: warning: capture filter not changed: {e}"),
+                Ok(true) => tracing::info!("capture filter follows the reloaded ports"),
+                Ok(false) => tracing::info!("the -f capture filter stays as given"),
+                Err(e) => {
+                    let message = format!(
+                        "capture filter not changed ({e}): new ports are seen only where the old filter passes them"
+                    );
+                    eprintln!("bjnp-watch: warning: {message}");
+                    let w = crate::event::Warning {
+                        code: crate::event::WarningCode::PolicyReloadFailed,
+                        message,
+                        silent_sec: None,
+                        iface_rx_packets: None,
+                    };
+                    sink.emit(records::warning(
+                        w,
+                        clock.now(),
+                        Origin::Iface(Arc::clone(&iface)),
+                    ));
+                }
             }
         }
         let now = clock.now();
