@@ -2,6 +2,30 @@
 
 use serde::Serialize;
 
+/// A struct of `u64` counters declared once: its fields, and the merge of two workers' counts,
+/// so a counter added here can never be left out of the sum under `--workers`.
+macro_rules! counters {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident ),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+        pub struct $name {
+            $( $(#[$fmeta])* pub $field: u64 ),*
+        }
+
+        impl $name {
+            /// Adds another worker's counts.
+            pub fn add(&mut self, o: &Self) {
+                $( self.$field += o.$field; )*
+            }
+        }
+    };
+}
+
 /// Counters at a point in time (every interval live, and at exit).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Stats {
@@ -82,83 +106,61 @@ pub struct CaptureStats {
     pub files: u64,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct DecoderStats {
-    /// TCP/UDP packets to or from a monitored port.
-    pub monitored: u64,
-    /// IP packets that touch no monitored port.
-    pub ignored: u64,
-    pub not_ip: u64,
-    pub ipv4: u64,
-    pub ipv6: u64,
-    pub tcp: u64,
-    pub udp: u64,
-    pub vlan: u64,
-    /// Frames cut (snaplen) before the ports, or monitored packets whose payload was cut.
-    pub truncated: u64,
-    /// Headers that do not parse.
-    pub invalid: u64,
-    /// IP fragments of TCP and UDP datagrams.
-    pub fragments: u64,
-    /// Fragmented datagrams being put together now, and those dropped at a cap (datagrams or
-    /// bytes) before their last fragment came.
-    pub fragment_trains: u64,
-    pub fragment_trains_evicted: u64,
-    /// Datagrams put together whole; handed on incomplete (timed out, evicted, cut by the end
-    /// of the capture); thrown away by the overlap policy; and incomplete ones whose head never
-    /// came (no ports, so nothing tells whether they were monitored).
-    pub fragments_reassembled: u64,
-    pub fragment_trains_incomplete: u64,
-    pub fragment_trains_discarded: u64,
-    pub fragment_trains_headless: u64,
-    pub unsupported_linktype: u64,
-    /// ICMP/ICMPv6 destination unreachables that refused a tracked attempt on a monitored
-    /// port, and those quoting a monitored port whose flow was not (or no longer) tracked.
-    pub unreachables: u64,
-    pub unreachables_unmatched: u64,
+counters! {
+    pub struct DecoderStats {
+        /// TCP/UDP packets to or from a monitored port.
+        pub monitored,
+        /// IP packets that touch no monitored port.
+        pub ignored,
+        pub not_ip,
+        pub ipv4,
+        pub ipv6,
+        pub tcp,
+        pub udp,
+        pub vlan,
+        /// Frames cut (snaplen) before the ports, or monitored packets whose payload was cut.
+        pub truncated,
+        /// Headers that do not parse.
+        pub invalid,
+        /// IP fragments of TCP and UDP datagrams.
+        pub fragments,
+        /// Fragmented datagrams being put together now, and those dropped at a cap (datagrams or
+        /// bytes) before their last fragment came.
+        pub fragment_trains,
+        pub fragment_trains_evicted,
+        /// Datagrams put together whole; handed on incomplete (timed out, evicted, cut by the end
+        /// of the capture); thrown away by the overlap policy; and incomplete ones whose head never
+        /// came (no ports, so nothing tells whether they were monitored).
+        pub fragments_reassembled,
+        pub fragment_trains_incomplete,
+        pub fragment_trains_discarded,
+        pub fragment_trains_headless,
+        pub unsupported_linktype,
+        /// ICMP/ICMPv6 destination unreachables that refused a tracked attempt on a monitored
+        /// port, and those quoting a monitored port whose flow was not (or no longer) tracked.
+        pub unreachables,
+        pub unreachables_unmatched,
+    }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BjnpStats {
-    pub messages: u64,
-    /// Messages with a consistency-check failure.
-    pub malformed: u64,
-    /// Payloads on a BJNP port that fail the hard checks.
-    pub not_bjnp: u64,
-    /// Empty UDP datagrams (port-scan probes).
-    pub empty_datagrams: u64,
-    pub responses_matched: u64,
-    pub responses_unmatched: u64,
-    /// TCP data messages counted but not logged one by one (see README).
-    pub data_messages_unlogged: u64,
-    pub tcp_gaps: u64,
-    /// TCP streams picked up mid-way that did not start at a message boundary.
-    pub tcp_midstream: u64,
-    pub pending_evicted: u64,
-}
-
-/// A struct of `u64` counters declared once: its fields, and the merge of two workers' counts,
-/// so a counter added here can never be left out of the sum under `--workers`.
-macro_rules! counters {
-    (
-        $(#[$meta:meta])*
-        pub struct $name:ident {
-            $( $(#[$fmeta:meta])* pub $field:ident ),* $(,)?
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-        pub struct $name {
-            $( $(#[$fmeta])* pub $field: u64 ),*
-        }
-
-        impl $name {
-            /// Adds another worker's counts.
-            pub fn add(&mut self, o: &Self) {
-                $( self.$field += o.$field; )*
-            }
-        }
-    };
+counters! {
+    pub struct BjnpStats {
+        pub messages,
+        /// Messages with a consistency-check failure.
+        pub malformed,
+        /// Payloads on a BJNP port that fail the hard checks.
+        pub not_bjnp,
+        /// Empty UDP datagrams (port-scan probes).
+        pub empty_datagrams,
+        pub responses_matched,
+        pub responses_unmatched,
+        /// TCP data messages counted but not logged one by one (see README).
+        pub data_messages_unlogged,
+        pub tcp_gaps,
+        /// TCP streams picked up mid-way that did not start at a message boundary.
+        pub tcp_midstream,
+        pub pending_evicted,
+    }
 }
 
 counters! {
@@ -299,11 +301,12 @@ impl DroppedByType {
     }
 }
 
-/// The flow table's counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct FlowTableStats {
-    pub active: u64,
-    pub created: u64,
-    pub timed_out: u64,
-    pub evicted: u64,
+counters! {
+    /// The flow table's counters.
+    pub struct FlowTableStats {
+        pub active,
+        pub created,
+        pub timed_out,
+        pub evicted,
+    }
 }
