@@ -246,14 +246,12 @@ impl Live {
         total
     }
 
-    /// libpcap's (received, dropped, if_dropped).
-    pub fn stats(&mut self) -> Option<(u64, u64, u64)> {
-        self.cap.stats().ok().map(|s| {
-            (
-                u64::from(s.received),
-                u64::from(s.dropped),
-                u64::from(s.if_dropped),
-            )
+    /// libpcap's counters.
+    pub fn stats(&mut self) -> Option<crate::capture::PcapCounters> {
+        self.cap.stats().ok().map(|s| crate::capture::PcapCounters {
+            received: u64::from(s.received),
+            dropped: u64::from(s.dropped),
+            if_dropped: u64::from(s.if_dropped),
         })
     }
 }

@@ -19,6 +19,27 @@ use crate::net::Timestamp;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// libpcap's own counters of a live capture (`pcap_stats`, cumulative since it started).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PcapCounters {
+    /// What the kernel's filter passed to the capture buffer.
+    pub received: u64,
+    /// Passed the filter but arrived while the buffer was full.
+    pub dropped: u64,
+    /// Dropped by the interface or driver before capture.
+    pub if_dropped: u64,
+}
+
+impl PcapCounters {
+    /// Several sockets' counters (`--workers`) as one: the interface's own drops are one
+    /// counter every socket sees, not one each.
+    pub fn add(&mut self, o: &PcapCounters) {
+        self.received += o.received;
+        self.dropped += o.dropped;
+        self.if_dropped = self.if_dropped.max(o.if_dropped);
+    }
+}
+
 /// One captured frame, as every capture source yields it.
 #[derive(Clone, Copy, Debug)]
 pub struct Frame<'a> {

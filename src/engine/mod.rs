@@ -76,7 +76,7 @@ pub trait FrameEngine {
     /// End of input: every flow ends, then what detection still holds.
     fn finish(&mut self, out: &mut dyn RecordSink);
     /// Counters as a `stats` record (see [`Engine::stats_record`]).
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record;
+    fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record;
     /// Frames seen so far (including those a `-f` filter rejected).
     fn packets(&self) -> u64;
     /// The newest packet time seen (replay clock).
@@ -109,7 +109,7 @@ impl FrameEngine for Engine {
     fn finish(&mut self, out: &mut dyn RecordSink) {
         Engine::finish(self, out)
     }
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+    fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record {
         Engine::stats_record(self, now, live)
     }
     fn packets(&self) -> u64 {
@@ -270,7 +270,11 @@ impl Engine {
 
     /// Counters as a `stats` record. `live` carries libpcap's counters; `now` is the packet
     /// clock on replay (so replays are reproducible) and the wall clock live.
-    pub fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+    pub fn stats_record(
+        &self,
+        now: Timestamp,
+        live: Option<crate::capture::PcapCounters>,
+    ) -> Record {
         let mut r = stats_record(&self.worker.stats(), &self.judge, now, live);
         if let (Body::Stats(st), Some(ev)) = (&mut r.body, &self.evidence) {
             st.evidence = Some(ev.stats());
@@ -307,7 +311,7 @@ pub fn stats_record(
     w: &WorkerStats,
     judge: &Judge,
     now: Timestamp,
-    live: Option<(u64, u64, u64)>,
+    live: Option<crate::capture::PcapCounters>,
 ) -> Record {
     stats_record_with(w, judge, now, live, Vec::new())
 }
@@ -317,7 +321,7 @@ pub fn stats_record_with(
     w: &WorkerStats,
     judge: &Judge,
     now: Timestamp,
-    live: Option<(u64, u64, u64)>,
+    live: Option<crate::capture::PcapCounters>,
     workers: Vec<crate::event::WorkerLoad>,
 ) -> Record {
     let pairing = judge.bjnp_stats();

@@ -357,7 +357,7 @@ impl FrameEngine for Pool {
         self.judge_ready(out);
     }
 
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+    fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record {
         stats_record(&self.totals(), &self.judge, now, live)
     }
 

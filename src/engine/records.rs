@@ -237,11 +237,14 @@ pub fn warning(w: Warning, now: Timestamp, origin: Origin) -> Record {
 }
 
 /// libpcap's live counters into the capture counters.
-pub fn with_live(mut capture: CaptureStats, live: Option<(u64, u64, u64)>) -> CaptureStats {
-    if let Some((received, dropped, if_dropped)) = live {
-        capture.received = Some(received);
-        capture.dropped = Some(dropped);
-        capture.if_dropped = Some(if_dropped);
+pub fn with_live(
+    mut capture: CaptureStats,
+    live: Option<crate::capture::PcapCounters>,
+) -> CaptureStats {
+    if let Some(p) = live {
+        capture.received = Some(p.received);
+        capture.dropped = Some(p.dropped);
+        capture.if_dropped = Some(p.if_dropped);
     }
     capture
 }

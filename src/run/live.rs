@@ -31,7 +31,7 @@ pub trait FrameSource {
     /// After a stop: what is still in the kernel's buffer (bounded).
     fn drain(&mut self, on: &mut dyn FnMut(&Frame<'_>));
     /// libpcap's (received, dropped, if_dropped).
-    fn stats(&mut self) -> Option<(u64, u64, u64)>;
+    fn stats(&mut self) -> Option<crate::capture::PcapCounters>;
     /// What the interface itself received (for telling a dead link from an idle filter).
     fn iface_rx_packets(&self) -> Option<u64>;
     /// The monitored ports changed (a policy reload): the capture filter follows (true), or
@@ -63,7 +63,7 @@ impl FrameSource for Live {
         Live::drain(self, on);
     }
 
-    fn stats(&mut self) -> Option<(u64, u64, u64)> {
+    fn stats(&mut self) -> Option<crate::capture::PcapCounters> {
         Live::stats(self)
     }
 
@@ -100,7 +100,7 @@ pub fn capture(
     stop: &Arc<AtomicBool>,
     engine: &mut dyn FrameEngine,
     sink: &mut dyn RecordSink,
-) -> Result<Option<(u64, u64, u64)>, CaptureError> {
+) -> Result<Option<crate::capture::PcapCounters>, CaptureError> {
     let iface: Arc<str> = source.name().into();
     engine.set_source(Source::Iface(Arc::clone(&iface)));
     let interval_ns = stats_interval_secs.saturating_mul(1_000_000_000);
@@ -199,8 +199,11 @@ mod tests {
             Ok(0)
         }
         fn drain(&mut self, _: &mut dyn FnMut(&Frame<'_>)) {}
-        fn stats(&mut self) -> Option<(u64, u64, u64)> {
-            Some((1, 0, 0))
+        fn stats(&mut self) -> Option<crate::capture::PcapCounters> {
+            Some(crate::capture::PcapCounters {
+                received: 1,
+                ..Default::default()
+            })
         }
         fn iface_rx_packets(&self) -> Option<u64> {
             self.rx
@@ -249,7 +252,8 @@ mod tests {
             &mut out,
         )
         .unwrap();
-        assert_eq!(stats, Some((1, 0, 0)));
+        assert_eq!(stats.map(|p| p.received), Some(1));
+        assert_eq!(stats.map(|p| p.dropped + p.if_dropped), Some(0));
         out
     }
 

@@ -31,12 +31,12 @@ struct Facts {
     facts: Vec<(Pos, Fact)>,
     stats: WorkerStats,
     /// The socket's (received, dropped, if_dropped).
-    socket: Option<(u64, u64, u64)>,
+    socket: Option<crate::capture::PcapCounters>,
     last: bool,
 }
 
 /// libpcap's (received, dropped, if_dropped) of one socket.
-type SocketCounters = Option<(u64, u64, u64)>;
+type SocketCounters = Option<crate::capture::PcapCounters>;
 
 /// The judge's side of a multi-worker live capture; after [`capture`](Self::capture) returns,
 /// it finishes the run like any engine.
@@ -73,24 +73,26 @@ impl LiveWorkers {
         self.printers.publish(&self.judge);
     }
 
-    fn totals(&self) -> (WorkerStats, Option<(u64, u64, u64)>, Vec<WorkerLoad>) {
+    fn totals(
+        &self,
+    ) -> (
+        WorkerStats,
+        Option<crate::capture::PcapCounters>,
+        Vec<WorkerLoad>,
+    ) {
         let mut sum = WorkerStats::default();
-        let mut socket: Option<(u64, u64, u64)> = None;
+        let mut socket: Option<crate::capture::PcapCounters> = None;
         let mut loads = Vec::new();
         for (i, (s, sock)) in self.stats.iter().enumerate() {
             sum.add(s);
-            if let Some((r, d, ifd)) = sock {
-                let t = socket.get_or_insert((0, 0, 0));
-                t.0 += r;
-                t.1 += d;
-                // the interface's own drops: the same counter seen from every socket
-                t.2 = t.2.max(*ifd);
+            if let Some(p) = sock {
+                socket.get_or_insert_with(Default::default).add(p);
             }
             loads.push(WorkerLoad {
                 worker: i as u16,
                 packets: s.capture.packets,
-                received: sock.map(|s| s.0),
-                dropped: sock.map(|s| s.1),
+                received: sock.map(|s| s.received),
+                dropped: sock.map(|s| s.dropped),
                 flows_active: s.flow.active,
             });
         }
@@ -106,7 +108,7 @@ impl LiveWorkers {
         stats_interval_secs: u64,
         stop: &Arc<AtomicBool>,
         sink: &mut dyn RecordSink,
-    ) -> Result<Option<(u64, u64, u64)>, CaptureError> {
+    ) -> Result<Option<crate::capture::PcapCounters>, CaptureError> {
         let n = sources.len();
         self.stats = vec![Default::default(); n];
         let (tx, rx) = channel();
@@ -285,7 +287,7 @@ impl FrameEngine for LiveWorkers {
         self.judge
             .finish(sum.last_ts.max(Timestamp::now()), &origin, out);
     }
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+    fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record {
         let (sum, socket, loads) = self.totals();
         stats_record_with(&sum, &self.judge, now, live.or(socket), loads)
     }

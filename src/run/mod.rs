@@ -157,7 +157,11 @@ impl FrameEngine for CountLimit {
     fn finish(&mut self, out: &mut dyn RecordSink) {
         self.inner.finish(out)
     }
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> crate::event::Record {
+    fn stats_record(
+        &self,
+        now: Timestamp,
+        live: Option<crate::capture::PcapCounters>,
+    ) -> crate::event::Record {
         self.inner.stats_record(now, live)
     }
     fn packets(&self) -> u64 {
@@ -200,7 +204,7 @@ pub fn finish(
     engine: &mut dyn FrameEngine,
     mut out: Output,
     now: Timestamp,
-    counters: Option<(u64, u64, u64)>,
+    counters: Option<crate::capture::PcapCounters>,
     started: Instant,
 ) -> Result<String, RunError> {
     // Capture is over: the records of flows ending now and the final stats are not dropped.

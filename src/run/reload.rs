@@ -141,7 +141,7 @@ impl FrameEngine for Reloading {
     fn finish(&mut self, out: &mut dyn RecordSink) {
         self.inner.finish(out)
     }
-    fn stats_record(&self, now: Timestamp, live: Option<(u64, u64, u64)>) -> Record {
+    fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record {
         self.inner.stats_record(now, live)
     }
     fn packets(&self) -> u64 {
