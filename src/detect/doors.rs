@@ -25,7 +25,7 @@ impl Detector {
             let rule = Rule::Lpd(*risk);
             let fire = Fire {
                 rule,
-                severity: rule.info().severity,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), conn.client.0, conn.server.0, conn.server.1),
                 variant: 0,
@@ -60,7 +60,7 @@ impl Detector {
                 .map_or("no answer seen".to_owned(), |s| format!("answered {s}"));
             let fire = Fire {
                 rule: Rule::IppAdminOperation,
-                severity: Rule::IppAdminOperation.info().severity,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), client, server, port),
                 variant: u32::from(ipp.operation_id),
@@ -85,7 +85,7 @@ impl Detector {
             // One alert per answering server, whoever asked: the server is the attacker.
             let fire = Fire {
                 rule: Rule::IppPpdInjection,
-                severity: Rule::IppPpdInjection.info().severity,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), unspecified(), server, port),
                 variant: 0,
@@ -142,7 +142,7 @@ impl Detector {
         };
         let fire = Fire {
             rule,
-            severity: rule.info().severity,
+            raised: false,
             about: About::Record,
             key: (Some(route.l4), sender, unspecified(), route.dport),
             variant: 0,

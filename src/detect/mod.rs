@@ -184,7 +184,9 @@ impl FlowMarks {
 /// One alert about to be decided: its rule, key and evidence.
 struct Fire {
     rule: Rule,
-    severity: u8,
+    /// One step more severe than the rule's own severity (rules.rs): 1001 when the attempt
+    /// reached the service.
+    raised: bool,
     about: About,
     key: (Option<L4>, IpAddr, IpAddr, u16),
     variant: u32,
@@ -441,7 +443,7 @@ impl Detector {
             };
             let fire = Fire {
                 rule: Rule::BjnpRecon,
-                severity: 3,
+                raised: false,
                 about: About::Record,
                 key: (Some(route.l4), route.src, route.dst, route.dport),
                 variant: 0,
@@ -533,7 +535,7 @@ impl Detector {
                 };
                 let fire = Fire {
                     rule,
-                    severity: rule.info().severity,
+                    raised: false,
                     about: About::Record,
                     key: (Some(route.l4), route.src, conn.server.0, conn.server.1),
                     variant: 0,
@@ -572,7 +574,7 @@ impl Detector {
         };
         let fire = Fire {
             rule: Rule::BjnpMalformed,
-            severity: 3,
+            raised: false,
             about: About::Record,
             key: (Some(route.l4), client, server, port),
             variant,
@@ -626,7 +628,7 @@ impl Detector {
         let rule = Rule::Print(f.risk);
         let fire = Fire {
             rule,
-            severity: rule.info().severity,
+            raised: false,
             about: About::Flow,
             key: (Some(conn.l4), conn.client.0, conn.server.0, conn.server.1),
             variant: 0,
@@ -727,7 +729,7 @@ impl Detector {
                 };
                 let fire = Fire {
                     rule: Rule::Campaign,
-                    severity: 2,
+                    raised: false,
                     about: About::Flow,
                     key: (Some(conn.l4), unspecified(), unspecified(), port),
                     variant: 0,
@@ -763,7 +765,7 @@ impl Detector {
             };
             let fire = Fire {
                 rule: Rule::PortScan,
-                severity: 2,
+                raised: false,
                 about: About::Flow,
                 key: (None, src, unspecified(), 0),
                 variant: 0,
@@ -786,7 +788,7 @@ impl Detector {
             };
             let fire = Fire {
                 rule: Rule::PortFlood,
-                severity: 2,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), unspecified(), dst, port),
                 variant: 0,
@@ -823,7 +825,7 @@ impl Detector {
             // clients must not become many alerts.
             let fire = Fire {
                 rule: Rule::UnexpectedService,
-                severity: 2,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), unspecified(), server, port),
                 variant: 0,
@@ -868,7 +870,7 @@ impl Detector {
             // open port is one finding, not one per source.
             let fire = Fire {
                 rule: Rule::OpenDespitePolicy,
-                severity: 1,
+                raised: false,
                 about: About::Flow,
                 key: (Some(conn.l4), unspecified(), server, port),
                 variant: 0,
@@ -923,7 +925,7 @@ impl Detector {
                 return;
             }
         }
-        let severity = if answered { 2 } else { 3 };
+        // an attempt that reached the service is one step more severe than one that did not
         let mut ev = evidence(self.policy.missed_allow(server));
         if conn.track.established_one_sided() {
             ev.reason = Some("the client acknowledged a SYN-ACK that is not in the capture".into());
@@ -938,7 +940,7 @@ impl Detector {
         };
         let fire = Fire {
             rule: Rule::UnexpectedClient,
-            severity,
+            raised: answered,
             about: About::Flow,
             key,
             variant,
@@ -997,7 +999,7 @@ impl Detector {
         marks.bits |= MARK_ALERTED;
         out.push(Decision::Alert(Box::new(AlertDraft {
             rule: f.rule,
-            severity: f.severity,
+            severity: f.rule.info().severity - u8::from(f.raised),
             about: f.about,
             evidence: f.evidence,
         })));

@@ -61,8 +61,8 @@ pub struct RuleInfo {
     pub sid: u32,
     pub name: &'static str,
     pub category: &'static str,
-    /// The severity of a print-stream rule (1 critical ... 4 informational); flow rules choose
-    /// theirs by outcome.
+    /// The severity (1 critical ... 4 informational), the one place every alert's comes from;
+    /// 1001 is one step more severe when the attempt reached the service.
     pub severity: u8,
 }
 
