@@ -355,11 +355,9 @@ impl Detector {
         out: &mut Vec<Decision>,
     ) {
         if t.contact {
-            marks.bits |= MARK_CONTACT;
             self.contact(conn, marks, now, out);
         }
         if t.answered {
-            marks.bits |= MARK_ANSWERED;
             self.answered(conn, marks, now, out);
         }
         if let Some(o) = t.outcome {
