@@ -208,23 +208,6 @@ fn live_on_any_stopped_by_sigterm() {
 
 /// Two namespaces joined by a veth pair, the sender using an 802.1Q subinterface: proves the
 /// default BPF filter passes tagged printer traffic, and `-i` works on a real link.
-struct Netns(Vec<String>);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        for ns in &self.0 {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
-    }
-}
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 #[test]
 fn live_on_a_veth_pair_with_vlan_tags() {
     if !is_root() || !have("ip") {

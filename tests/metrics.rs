@@ -11,14 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 /// Ends a child started here, by its PID.
 struct Guard(Option<Child>);
 
@@ -29,13 +21,6 @@ impl Drop for Guard {
             let _ = c.wait();
         }
     }
-}
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// GET through the namespace (the test process itself is outside it): python's urllib.
@@ -80,7 +65,7 @@ fn prometheus_scrapes_the_same_counters_as_the_stats_record() {
     )) {
         return skip_or_fail("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
     }
-    let _ns = Netns(ns.clone());
+    let _ns = Netns(vec![ns.clone()]);
     let dir = tempfile::tempdir().unwrap();
 
     // the sensor: live on the namespace's loopback, a stats record every second

@@ -184,21 +184,6 @@ fn a_broken_edit_keeps_the_running_policy_and_says_why() {
     assert!(!recs.iter().any(|r| r["event_type"] == "reload"));
 }
 
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Live: a port added to the policy is watched after SIGHUP, by the kernel filter and the flow
 /// stage alike, without a restart.
 #[test]
@@ -212,7 +197,7 @@ fn live_a_reload_with_new_ports_updates_the_capture_filter() {
     )) {
         return skip_or_fail("cannot create network namespaces here (no CAP_SYS_ADMIN?)");
     }
-    let _ns = Netns(ns.clone());
+    let _ns = Netns(vec![ns.clone()]);
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("policy.toml");
     std::fs::write(&policy, "monitor_ports = { tcp = [9100], udp = [] }\n").unwrap();

@@ -157,3 +157,22 @@ pub fn pcap_header() -> Vec<u8> {
     v.extend(1u32.to_le_bytes());
     v
 }
+
+/// Network namespaces a test made, deleted when it ends, however it ends.
+pub struct Netns(pub Vec<String>);
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+/// A shell command's success.
+pub fn sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .is_ok_and(|s| s.success())
+}
