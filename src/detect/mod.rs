@@ -285,6 +285,232 @@ impl Detector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analyze::Finding;
+    use crate::decode::Vlans;
+    use crate::event::{
+        AnomalyEvent, Bjnp, CupsBrowsed, Direction, Ipp, IppHttp, Outcome, PpdInjection,
+    };
+    use crate::flow::Conn;
+    use crate::proto::bjnp::CommandName;
+    use crate::proto::ipp::Operation;
+    use crate::proto::lpd::Risk as LpdRisk;
+    use crate::proto::risk::Risk;
+
+    const PRINTER: &str = "192.0.2.30";
+
+    fn conn(l4: L4, client: &str, cport: u16, server: &str, port: u16) -> Conn {
+        let ip = |s: &str| s.parse().unwrap();
+        let ts = Timestamp::from_parts(1_780_000_000, 0);
+        Conn::new(
+            l4,
+            (ip(client), cport),
+            (ip(server), port),
+            Vlans::default(),
+            ts,
+        )
+    }
+
+    fn route(c: &Conn) -> Route {
+        Route {
+            src: c.client.0,
+            sport: c.client.1,
+            dst: c.server.0,
+            dport: c.server.1,
+            l4: c.l4,
+        }
+    }
+
+    /// The rules an alert decision names.
+    fn fired(out: &[Decision]) -> Vec<Rule> {
+        out.iter()
+            .filter_map(|d| match d {
+                Decision::Alert(a) => Some(a.rule),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// One row per rule: the facts and policy that make it fire, the decisions that come out.
+    /// The match is exhaustive, so a rule without a row does not compile.
+    fn row(rule: Rule) -> Vec<Decision> {
+        let now = Timestamp::from_parts(1_780_000_000, 0);
+        let mut out = vec![];
+        let mut m = FlowMarks::default();
+        let policy = |text: &str| Policy::parse(text, "row.toml").unwrap();
+        let c = conn(L4::Tcp, "198.51.100.7", 40000, PRINTER, 9100);
+        match rule {
+            Rule::UnexpectedClient => {
+                let t = Transitions {
+                    outcome: Some(Outcome::Attempted),
+                    ..Transitions::default()
+                };
+                Detector::new(Policy::default()).on_packet(&c, &mut m, t, now, &mut out);
+            }
+            Rule::UnexpectedService => {
+                let t = Transitions {
+                    answered: true,
+                    ..Transitions::default()
+                };
+                Detector::new(Policy::default()).on_packet(&c, &mut m, t, now, &mut out);
+            }
+            Rule::OpenDespitePolicy => {
+                let t = Transitions {
+                    outcome: Some(Outcome::Established),
+                    ..Transitions::default()
+                };
+                let mut d = Detector::new(policy("blocked_ports = [9100]\n"));
+                d.on_packet(&c, &mut m, t, now, &mut out);
+            }
+            Rule::PortScan | Rule::PortFlood | Rule::Campaign => {
+                // one source sweeping hosts, many sources at one port, many at many hosts
+                let mut d = Detector::new(Policy::default());
+                for i in 0..2000u32 {
+                    let (src, dst) = match rule {
+                        Rule::PortScan => {
+                            ("203.0.113.9".to_owned(), format!("192.0.2.{}", i % 200))
+                        }
+                        Rule::PortFlood => {
+                            (format!("203.0.{}.{}", i / 250, i % 250), PRINTER.to_owned())
+                        }
+                        _ => (
+                            format!("203.0.{}.{}", i / 250, i % 250),
+                            format!("192.0.2.{}", i % 200),
+                        ),
+                    };
+                    let c = conn(L4::Tcp, &src, 40000, &dst, 9100);
+                    let t = Transitions {
+                        contact: true,
+                        ..Transitions::default()
+                    };
+                    d.on_packet(&c, &mut FlowMarks::default(), t, now, &mut out);
+                    if fired(&out).contains(&rule) {
+                        break;
+                    }
+                }
+            }
+            Rule::BjnpRecon => {
+                let c = conn(L4::Udp, "198.51.100.7", 40000, PRINTER, 8611);
+                let b = Bjnp {
+                    command_name: CommandName::GetIdentity,
+                    direction: Direction::Request,
+                    ..Bjnp::default()
+                };
+                let mut d = Detector::new(Policy::default());
+                d.on_message(&c, &mut m, route(&c), &b, now, &mut out);
+            }
+            Rule::BjnpMalformed | Rule::TcpOverlapEvasion | Rule::FragmentEvasion => {
+                let event = match rule {
+                    Rule::BjnpMalformed => AnomalyEvent::NotBjnp,
+                    Rule::TcpOverlapEvasion => AnomalyEvent::TcpOverlapConflict,
+                    _ => AnomalyEvent::FragmentOverlap,
+                };
+                let mut d = Detector::new(Policy::default());
+                d.on_anomaly(&c, &mut m, route(&c), event, None, now, &mut out);
+            }
+            Rule::Print(risk) => {
+                let mut d = Detector::new(Policy::default());
+                if risk == Risk::Exfiltration {
+                    d.on_printer_data(&c, &mut m, 1 << 30, now, &mut out);
+                }
+                // rate rules (PIN guesses, NVRAM writes) fire on repetition
+                for _ in 0..10_000 {
+                    let f = Finding {
+                        risk,
+                        line: "x".into(),
+                        reason: None,
+                    };
+                    d.on_finding(&c, &mut m, &f, now, &mut out);
+                    if fired(&out).contains(&rule) {
+                        break;
+                    }
+                }
+            }
+            Rule::Lpd(risk) => {
+                let c = conn(L4::Tcp, "198.51.100.7", 721, PRINTER, 515);
+                let mut d = Detector::new(Policy::default());
+                d.on_lpd(&c, &mut m, &[(risk, "x".into())], now, &mut out);
+            }
+            Rule::IppAdminOperation | Rule::IppPpdInjection => {
+                let c = conn(L4::Tcp, "198.51.100.7", 40000, PRINTER, 631);
+                let mut ipp = Ipp::new(IppHttp::default());
+                if rule == Rule::IppAdminOperation {
+                    ipp.operation = Operation::CupsAddModifyPrinter;
+                    ipp.operation_id = 0x4003;
+                } else {
+                    ipp.ppd_injection = Some(PpdInjection {
+                        attribute: "printer-info".into(),
+                        value: "x\n*FoomaticRIPCommandLine: id".into(),
+                    });
+                }
+                Detector::new(Policy::default()).on_ipp(&c, &mut m, &ipp, now, &mut out);
+            }
+            Rule::CupsBrowsedAnnouncement | Rule::CupsBrowsedRedirect => {
+                let c = conn(L4::Udp, "198.51.100.7", 631, PRINTER, 631);
+                let redirect = rule == Rule::CupsBrowsedRedirect;
+                let b = CupsBrowsed {
+                    printer_type: 0,
+                    printer_state: 3,
+                    uri: "ipp://198.51.100.99/printers/x".into(),
+                    uri_host: "198.51.100.99".into(),
+                    redirect: Some(redirect),
+                    location: None,
+                    info: None,
+                    make_and_model: None,
+                    options: None,
+                };
+                let mut d = Detector::new(Policy::default());
+                d.on_cups_browsed(&c, &mut m, route(&c), &b, now, &mut out);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_rule_has_a_row_and_fires_on_it() {
+        let mut missing = vec![];
+        for rule in Rule::all() {
+            let out = row(rule);
+            let got = fired(&out);
+            if !got.contains(&rule) {
+                missing.push(format!("{} ({:?}): got {got:?}", rule.info().sid, rule));
+            }
+            // each alert's severity is the table's (1001 one step more when answered)
+            for d in &out {
+                if let Decision::Alert(a) = d {
+                    let table = a.rule.info().severity;
+                    assert!(a.severity == table || a.severity + 1 == table, "{a:?}");
+                }
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "rules that did not fire on their row:\n{}",
+            missing.join("\n")
+        );
+    }
+
+    #[test]
+    fn an_allowed_client_or_an_inventory_printer_raises_no_policy_rule() {
+        let now = Timestamp::from_parts(1_780_000_000, 0);
+        let p = Policy::parse(
+            "[[printer]]\nname = \"p\"\naddress = \"192.0.2.30\"\n\n[clients]\nallow = [\"198.51.100.0/24\"]\n",
+            "allowed.toml",
+        )
+        .unwrap();
+        let mut d = Detector::new(p);
+        let c = conn(L4::Tcp, "198.51.100.7", 40000, PRINTER, 9100);
+        let mut out = vec![];
+        let t = Transitions {
+            contact: true,
+            answered: true,
+            outcome: Some(Outcome::Established),
+        };
+        d.on_packet(&c, &mut FlowMarks::default(), t, now, &mut out);
+        let mut ipp = Ipp::new(IppHttp::default());
+        ipp.operation = Operation::CupsAddModifyPrinter;
+        d.on_ipp(&c, &mut FlowMarks::default(), &ipp, now, &mut out);
+        assert!(fired(&out).is_empty(), "{out:?}");
+    }
 
     #[test]
     fn a_reload_changes_the_policy_and_tells_the_workers() {

@@ -76,6 +76,31 @@ const fn info(sid: u32, name: &'static str, category: &'static str, severity: u8
 }
 
 impl Rule {
+    /// Every rule, in id order.
+    pub fn all() -> Vec<Rule> {
+        let mut rules = vec![
+            Rule::UnexpectedClient,
+            Rule::UnexpectedService,
+            Rule::OpenDespitePolicy,
+            Rule::PortScan,
+            Rule::PortFlood,
+            Rule::Campaign,
+            Rule::BjnpRecon,
+            Rule::BjnpMalformed,
+        ];
+        rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
+        rules.push(Rule::TcpOverlapEvasion);
+        rules.push(Rule::FragmentEvasion);
+        rules.extend(LpdRisk::ALL.iter().map(|r| Rule::Lpd(*r)));
+        rules.extend([
+            Rule::IppAdminOperation,
+            Rule::IppPpdInjection,
+            Rule::CupsBrowsedAnnouncement,
+            Rule::CupsBrowsedRedirect,
+        ]);
+        rules
+    }
+
     pub fn info(self) -> RuleInfo {
         use Risk::*;
         match self {
@@ -158,24 +183,7 @@ mod tests {
 
     #[test]
     fn every_rule_has_its_own_id_and_name_and_ids_follow_the_declaration_order() {
-        let mut rules = vec![
-            Rule::UnexpectedClient,
-            Rule::UnexpectedService,
-            Rule::OpenDespitePolicy,
-            Rule::PortScan,
-            Rule::PortFlood,
-            Rule::Campaign,
-            Rule::BjnpRecon,
-            Rule::BjnpMalformed,
-        ];
-        rules.extend(Risk::ALL.iter().map(|r| Rule::Print(*r)));
-        rules.push(Rule::TcpOverlapEvasion);
-        rules.push(Rule::FragmentEvasion);
-        rules.extend(LpdRisk::ALL.iter().map(|r| Rule::Lpd(*r)));
-        rules.push(Rule::IppAdminOperation);
-        rules.push(Rule::IppPpdInjection);
-        rules.push(Rule::CupsBrowsedAnnouncement);
-        rules.push(Rule::CupsBrowsedRedirect);
+        let rules = Rule::all();
         let infos: Vec<RuleInfo> = rules.iter().map(|r| r.info()).collect();
         for (i, a) in infos.iter().enumerate() {
             assert!((1..=4).contains(&a.severity), "{a:?}");
