@@ -293,7 +293,6 @@ mod tests {
     use crate::flow::Conn;
     use crate::proto::bjnp::CommandName;
     use crate::proto::ipp::Operation;
-    use crate::proto::lpd::Risk as LpdRisk;
     use crate::proto::risk::Risk;
 
     const PRINTER: &str = "192.0.2.30";
