@@ -286,7 +286,6 @@ impl Detector {
 mod tests {
     use super::*;
     use crate::analyze::Finding;
-    use crate::decode::Vlans;
     use crate::event::{
         AnomalyEvent, Bjnp, CupsBrowsed, Direction, Ipp, IppHttp, Outcome, PpdInjection,
     };
@@ -304,7 +303,7 @@ mod tests {
             l4,
             (ip(client), cport),
             (ip(server), port),
-            Vlans::default(),
+            Default::default(),
             ts,
         )
     }

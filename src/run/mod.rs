@@ -6,6 +6,7 @@ pub mod live;
 pub mod live_workers;
 pub mod reload;
 pub mod replay;
+pub mod setup;
 pub mod verify;
 
 use crate::capture::CaptureError;
