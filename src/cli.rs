@@ -1,7 +1,7 @@
 //! Command-line interface.
 
 use crate::capture::live::LiveOptions;
-use crate::detect::policy::{Policy, PolicyError};
+use crate::config::{Policy, PolicyError};
 use crate::engine::EngineConfig;
 use crate::flow::FlowConfig;
 use crate::net::PortSet;
@@ -243,7 +243,7 @@ pub struct PolicyArgs {
     pub policy: Option<PathBuf>,
 
     /// A client network (or address) allowed to reach every printer (repeatable).
-    #[arg(long, value_name = "CIDR", value_parser = crate::detect::policy::parse_net)]
+    #[arg(long, value_name = "CIDR", value_parser = crate::config::parse_net)]
     pub allow: Vec<ipnet::IpNet>,
 
     /// A printer of the inventory (repeatable): only these may answer on monitored ports.
@@ -257,7 +257,7 @@ pub struct PolicyArgs {
 
     /// How the monitored hosts put overlapping IP fragments together, so the datagram
     /// analysed is the one they see: linux (default), first, last or bsd (docs/EVASION.md).
-    #[arg(long = "defrag-policy", value_name = "POLICY", value_parser = crate::detect::policy::parse_overlap_policy)]
+    #[arg(long = "defrag-policy", value_name = "POLICY", value_parser = crate::config::parse_overlap_policy)]
     pub defrag_policy: Option<crate::defrag::OverlapPolicy>,
 }
 
@@ -267,8 +267,8 @@ impl PolicyArgs {
         Policy::load(self.policy.as_deref(), &self.shorthands())
     }
 
-    pub fn shorthands(&self) -> crate::detect::policy::Shorthands {
-        crate::detect::policy::Shorthands {
+    pub fn shorthands(&self) -> crate::config::Shorthands {
+        crate::config::Shorthands {
             allow: self.allow.clone(),
             printers: self.printers.clone(),
             blocked_ports: self.blocked_ports.clone(),

@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod bounded;
 pub mod capture;
 pub mod cli;
+pub mod config;
 pub mod decode;
 pub mod defrag;
 pub mod detect;

@@ -17,6 +17,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("decode", &["net"]),
     ("defrag", &["decode", "net", "bounded"]),
     ("event", &["net", "proto"]),
+    ("config", &["net", "defrag"]),
     ("flow", &["decode", "event", "net"]),
     (
         "analyze",
@@ -25,7 +26,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "detect",
         &[
-            "analyze", "flow", "event", "proto", "net", "defrag", "bounded",
+            "analyze", "flow", "event", "proto", "net", "defrag", "bounded", "config",
         ],
     ),
     ("output", &["event", "net"]),
@@ -33,7 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "engine",
         &[
             "capture", "decode", "defrag", "flow", "analyze", "detect", "output", "event", "proto",
-            "net", "bounded",
+            "net", "bounded", "config",
         ],
     ),
     (
@@ -47,13 +48,17 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "event",
             "net",
             "health",
+            "config",
             "report",
             "cli",
             "metrics",
             "privileges",
         ],
     ),
-    ("verify", &["event", "net", "proto", "detect", "output"]),
+    (
+        "verify",
+        &["event", "net", "proto", "detect", "output", "config"],
+    ),
     ("metrics", &["event", "net"]),
 ];
 

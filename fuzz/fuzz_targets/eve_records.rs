@@ -1,7 +1,7 @@
 //! `verify --records`: EVE lines read back from a file anyone may have edited. Reading them
 //! must never panic, and whatever was read must still make a report in every format.
 #![no_main]
-use bjnp_watch::detect::policy::Policy;
+use bjnp_watch::config::Policy;
 use bjnp_watch::verify::render::{render, Format};
 use bjnp_watch::verify::{judge, Collector, Inputs};
 use libfuzzer_sys::fuzz_target;

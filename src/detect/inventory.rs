@@ -2,8 +2,8 @@
 //! identity its BJNP answers gave away and the clients that used it. Capped, like every table
 //! fed from the wire.
 
-use super::policy::Policy;
 use crate::bounded::BoundedMap;
+use crate::config::Policy;
 use crate::event::{text, InventoryClient, InventoryEntry, InventoryReport, PrinterChange};
 use crate::net::{Service, Timestamp, L4};
 use std::net::IpAddr;

@@ -238,7 +238,7 @@ pub enum Fact {
     /// The end of input (or of capture): what detection still holds is reported.
     Finish(Timestamp, Origin),
     /// A reloaded policy takes over here, between the facts before and after it.
-    Reload(Box<crate::detect::policy::Policy>, Timestamp, Origin),
+    Reload(Box<crate::config::Policy>, Timestamp, Origin),
 }
 
 /// Facts in order, as a batch for the judge's thread, and the printers it last published.

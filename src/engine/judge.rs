@@ -7,7 +7,7 @@ use super::fact::{EndView, Fact, FactSink, PacketInfo, PacketView, Pos};
 use super::records;
 use crate::analyze::bjnp::{BjnpMessage, Pairing};
 use crate::analyze::AppEvent;
-use crate::detect::policy::Policy;
+use crate::config::Policy;
 use crate::detect::{About, Decision, Detector, FlowMarks, PolicyChange, Route};
 use crate::event::{BjnpStats, Body, Endpoints, InventoryReport, Origin, Record};
 use crate::flow::Conn;

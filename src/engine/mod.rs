@@ -11,8 +11,9 @@ pub mod records;
 pub mod worker;
 
 use crate::capture::{Frame, Source};
+use crate::config::Policy;
 use crate::defrag::DefragConfig;
-use crate::detect::{policy::Policy, Detector, PolicyChange};
+use crate::detect::{Detector, PolicyChange};
 use crate::event::{BjnpStats, Body, InventoryReport, Origin, OutputStats, Record, Stats};
 use crate::flow::FlowConfig;
 use crate::net::{PortSet, Timestamp};

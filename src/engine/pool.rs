@@ -381,7 +381,7 @@ impl FrameEngine for Pool {
     /// ports needs a restart here, and the `reload` record says it was not applied.
     fn reload(
         &mut self,
-        policy: crate::detect::policy::Policy,
+        policy: crate::config::Policy,
         now: Timestamp,
         _out: &mut dyn RecordSink,
     ) -> crate::detect::PolicyChange {

@@ -113,7 +113,7 @@ pub fn alert(
 
 /// A policy reload took effect.
 pub fn reload(
-    policy: &crate::detect::policy::Policy,
+    policy: &crate::config::Policy,
     change: &crate::detect::PolicyChange,
     ports_applied: bool,
     ts: Timestamp,

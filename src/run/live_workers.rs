@@ -308,7 +308,7 @@ impl FrameEngine for LiveWorkers {
     /// `reload` record says it was not applied.
     fn reload(
         &mut self,
-        policy: crate::detect::policy::Policy,
+        policy: crate::config::Policy,
         now: Timestamp,
         out: &mut dyn RecordSink,
     ) -> crate::detect::PolicyChange {

@@ -10,7 +10,7 @@ pub mod setup;
 pub mod verify;
 
 use crate::capture::CaptureError;
-use crate::detect::policy::PolicyError;
+use crate::config::PolicyError;
 use crate::engine::FrameEngine;
 use crate::event::Body;
 use crate::net::Timestamp;
@@ -179,7 +179,7 @@ impl FrameEngine for CountLimit {
     }
     fn reload(
         &mut self,
-        policy: crate::detect::policy::Policy,
+        policy: crate::config::Policy,
         now: Timestamp,
         out: &mut dyn RecordSink,
     ) -> crate::detect::PolicyChange {

@@ -4,7 +4,7 @@
 //! nothing: a `warning` record and a line on stderr say why, and the exit status is untouched.
 
 use crate::capture::Frame;
-use crate::detect::policy::{Policy, PolicyError};
+use crate::config::{Policy, PolicyError};
 use crate::detect::PolicyChange;
 use crate::engine::{records, FrameEngine};
 use crate::event::{InventoryReport, Origin, Record, Warning, WarningCode};

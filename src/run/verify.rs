@@ -6,7 +6,7 @@ use super::{live, replay, RunError};
 use crate::capture::filter::OfflineFilter;
 use crate::capture::live::{Live, LiveOptions};
 use crate::capture::replay::expand_inputs;
-use crate::detect::policy::Policy;
+use crate::config::Policy;
 use crate::engine::{Engine, EngineConfig};
 use crate::net::Timestamp;
 use crate::report::Progress;

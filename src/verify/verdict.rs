@@ -3,7 +3,7 @@
 //! (service), on each side of the change when there is one.
 
 use super::evidence::{Attempt, Collector, Folded, Job};
-use crate::detect::policy::Policy;
+use crate::config::Policy;
 use crate::event::Outcome;
 use crate::net::{named_enum, Service as PortService, Timestamp, L4};
 use serde::Serialize;
