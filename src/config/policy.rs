@@ -526,74 +526,156 @@ impl Policy {
 
     /// The policy in force, as a policy file that says the same (`--check-config`): every
     /// setting spelled out, defaults included, so what the sensor will do is on one page.
+    /// Written by serde from [`Effective`], the file's layout, so it cannot drift from what
+    /// the parser reads.
     pub fn effective_toml(&self) -> String {
-        use std::fmt::Write;
-        let q = |s: &str| toml::Value::String(s.to_owned()).to_string();
-        let nets = |v: &[IpNet]| {
-            let items: Vec<String> = v.iter().map(|n| q(&n.to_string())).collect();
-            format!("[{}]", items.join(", "))
-        };
-        let dur = |d: Duration| q(&humantime::format_duration(d).to_string());
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "# effective policy (from {})",
+        let body = toml::to_string(&Effective::from(self))
+            .unwrap_or_else(|e| format!("# the policy could not be written: {e}\n"));
+        format!(
+            "# effective policy (from {})\n{body}",
             self.origin.replace('\n', " ")
-        );
-        let _ = writeln!(
-            s,
-            "monitor_ports = {{ tcp = {:?}, udp = {:?} }}",
-            self.ports.tcp_ports(),
-            self.ports.udp_ports()
-        );
-        let _ = writeln!(s, "blocked_ports = {:?}", self.blocked_ports);
-        for p in &self.printers {
-            let _ = writeln!(
-                s,
-                "\n[[printer]]\nname = {}\naddress = {}",
-                q(&p.name),
-                q(&p.address.to_string())
-            );
-            if !p.allow.is_empty() {
-                let _ = writeln!(s, "allow = {}", nets(&p.allow));
-            }
-        }
-        let _ = writeln!(s, "\n[clients]\nallow = {}", nets(&self.clients_allow));
-        let _ = writeln!(
-            s,
-            "\n[scan]\nhosts = {}\nports = {}\nwindow = {}\nslow_window = {}",
-            self.scan_hosts,
-            self.scan_ports,
-            dur(self.scan_window),
-            dur(self.scan_slow_window)
-        );
-        let _ = writeln!(s, "\n[suppress]\nwindow = {}", dur(self.suppress_window));
-        let _ = writeln!(
-            s,
-            "\n[campaign]\nsources = {}\nattempts = {}\nlog_folded_flows = {}",
-            self.campaign_sources, self.campaign_attempts, self.log_folded_flows
-        );
-        let _ = writeln!(s, "\n[alerts]\nbudget = {}", self.alert_budget);
-        let _ = writeln!(s, "\n[defrag]\npolicy = {}", q(self.defrag_policy.name()));
-        if let Some(name) = &self.sensor_name {
-            let _ = writeln!(s, "\n[sensor]\nname = {}", q(name));
-        }
-        if let Some(k) = &self.kafka {
-            let _ = writeln!(s, "\n[kafka]\nurl = {}", q(&k.url));
-            if let Some(w) = k.wait {
-                let _ = writeln!(s, "wait = {}", dur(w));
-            }
-            let opts: Vec<String> = k
-                .options
+        )
+    }
+}
+
+/// The policy file's layout, for writing: what `effective_toml` serialises.
+#[derive(serde::Serialize)]
+struct Effective {
+    monitor_ports: EffectivePorts,
+    blocked_ports: Vec<u16>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    printer: Vec<EffectivePrinter>,
+    clients: EffectiveClients,
+    scan: EffectiveScan,
+    suppress: EffectiveSuppress,
+    campaign: EffectiveCampaign,
+    alerts: EffectiveAlerts,
+    defrag: EffectiveDefrag,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sensor: Option<EffectiveSensor>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kafka: Option<EffectiveKafka>,
+}
+
+#[derive(serde::Serialize)]
+struct EffectivePorts {
+    tcp: Vec<u16>,
+    udp: Vec<u16>,
+}
+
+#[derive(serde::Serialize)]
+struct EffectivePrinter {
+    name: String,
+    address: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    allow: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveClients {
+    allow: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveScan {
+    hosts: usize,
+    ports: usize,
+    window: String,
+    slow_window: String,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveSuppress {
+    window: String,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveCampaign {
+    sources: usize,
+    attempts: u64,
+    log_folded_flows: bool,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveAlerts {
+    budget: u32,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveDefrag {
+    policy: &'static str,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveSensor {
+    name: String,
+}
+
+#[derive(serde::Serialize)]
+struct EffectiveKafka {
+    url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wait: Option<String>,
+    options: std::collections::BTreeMap<String, String>,
+}
+
+impl From<&Policy> for Effective {
+    fn from(p: &Policy) -> Self {
+        let dur = |d: Duration| humantime::format_duration(d).to_string();
+        let nets = |v: &[IpNet]| v.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        Effective {
+            monitor_ports: EffectivePorts {
+                tcp: p.ports.tcp_ports(),
+                udp: p.ports.udp_ports(),
+            },
+            blocked_ports: p.blocked_ports.clone(),
+            printer: p
+                .printers
                 .iter()
-                .map(|(key, v)| {
-                    let secret = key.contains("password") || key.contains("secret");
-                    format!("{} = {}", q(key), q(if secret { "***" } else { v }))
+                .map(|x| EffectivePrinter {
+                    name: x.name.clone(),
+                    address: x.address.to_string(),
+                    allow: nets(&x.allow),
                 })
-                .collect();
-            let _ = writeln!(s, "options = {{ {} }}", opts.join(", "));
+                .collect(),
+            clients: EffectiveClients {
+                allow: nets(&p.clients_allow),
+            },
+            scan: EffectiveScan {
+                hosts: p.scan_hosts,
+                ports: p.scan_ports,
+                window: dur(p.scan_window),
+                slow_window: dur(p.scan_slow_window),
+            },
+            suppress: EffectiveSuppress {
+                window: dur(p.suppress_window),
+            },
+            campaign: EffectiveCampaign {
+                sources: p.campaign_sources,
+                attempts: p.campaign_attempts,
+                log_folded_flows: p.log_folded_flows,
+            },
+            alerts: EffectiveAlerts {
+                budget: p.alert_budget,
+            },
+            defrag: EffectiveDefrag {
+                policy: p.defrag_policy.name(),
+            },
+            sensor: p.sensor_name.clone().map(|name| EffectiveSensor { name }),
+            kafka: p.kafka.as_ref().map(|k| EffectiveKafka {
+                url: k.url.clone(),
+                wait: k.wait.map(dur),
+                // secrets are not printed
+                options: k
+                    .options
+                    .iter()
+                    .map(|(key, v)| {
+                        let secret = key.contains("password") || key.contains("secret");
+                        (key.clone(), if secret { "***".into() } else { v.clone() })
+                    })
+                    .collect(),
+            }),
         }
-        s
     }
 }
 
