@@ -352,16 +352,7 @@ fn a_redirect_is_judged_wherever_it_comes() {
 /// A UDP datagram from `src`:631 to 198.51.100.5:631 at `usec`, as a pcap record.
 fn datagram(usec: u64, src: [u8; 4], payload: &[u8]) -> Vec<u8> {
     let udp_len = 8 + payload.len() as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0];
-    ip[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
-    ip.extend(src);
-    ip.extend([198, 51, 100, 5]);
-    let sum = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum::<u32>();
-    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4_header(src, [198, 51, 100, 5], 17, udp_len);
     let mut frame = vec![2, 0, 0x5e, 0x10, 0, 5, 2, 0, 0x5e, 0x10, 0, 9, 8, 0];
     frame.extend(ip);
     frame.extend(631u16.to_be_bytes());

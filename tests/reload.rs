@@ -21,15 +21,7 @@ fn tcp(
     ack: u32,
     flags: u8,
 ) -> Vec<u8> {
-    let mut ip = vec![0x45, 0, 0, 40, 0, 0, 0x40, 0, 64, 6, 0, 0];
-    ip.extend(src);
-    ip.extend(dst);
-    let sum = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum::<u32>();
-    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4_header(src, dst, 6, 20);
     let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 8, 0];
     frame.extend(ip);
     frame.extend(sport.to_be_bytes());

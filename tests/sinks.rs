@@ -17,16 +17,7 @@ use std::time::{Duration, Instant};
 fn discover_frame(t: u32, sport: u16) -> Vec<u8> {
     let bjnp = [b"BJNP".as_slice(), &[1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0]].concat();
     let udp_len = 8 + bjnp.len() as u16;
-    let mut ip = vec![
-        0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0, 192, 0, 2, 5, 192, 0, 2, 30,
-    ];
-    ip[2..4].copy_from_slice(&(20 + udp_len).to_be_bytes());
-    let sum = ip
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
-        .sum::<u32>();
-    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
-    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    let ip = ipv4_header([192, 0, 2, 5], [192, 0, 2, 30], 17, udp_len);
     let mut frame = vec![2, 0, 0x5e, 0x10, 0, 0x30, 2, 0, 0x5e, 0x10, 0, 5, 8, 0];
     frame.extend(ip);
     frame.extend(sport.to_be_bytes());

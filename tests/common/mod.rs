@@ -176,3 +176,19 @@ pub fn sh(cmd: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// A 20-byte IPv4 header (DF, TTL 64) with its checksum, for `payload_len` bytes of `proto`
+/// (6 TCP, 17 UDP) from `src` to `dst`.
+pub fn ipv4_header(src: [u8; 4], dst: [u8; 4], proto: u8, payload_len: u16) -> Vec<u8> {
+    let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
+    ip[2..4].copy_from_slice(&(20 + payload_len).to_be_bytes());
+    ip.extend(src);
+    ip.extend(dst);
+    let sum = ip
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+        .sum::<u32>();
+    let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip
+}
