@@ -26,6 +26,7 @@ lint: deps
 	@command -v rustup >/dev/null 2>&1 && rustup component add rustfmt clippy >/dev/null 2>&1 || true
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --locked --all-targets -- -D warnings
+	@CARGO=$(CARGO) tools/deny.sh
 
 ## Unit tests of the library and the binary: no root, no network, no external tools.
 unit: deps

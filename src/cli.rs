@@ -5,10 +5,8 @@ use crate::config::{Policy, PolicyError};
 use crate::engine::EngineConfig;
 use crate::flow::FlowConfig;
 use crate::net::PortSet;
-use crate::output::format::{printable_ascii, Format, Observer};
-use crate::output::sink::{
-    Facility, Kafka, KafkaConfig, KafkaTarget, LineSink, Syslog, SyslogTarget, Transport,
-};
+use crate::output::format::Format;
+use crate::output::sink::{Facility, KafkaTarget, SyslogTarget};
 use clap::{ArgGroup, Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -436,193 +434,6 @@ impl Cli {
         }
     }
 
-    /// The evidence capture of `-w`, created now so a bad path fails before capture starts;
-    /// SIGHUP raises `reopen`.
-    pub fn open_evidence(
-        &self,
-        reopen: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    ) -> Result<Option<crate::engine::evidence::Evidence>, crate::run::RunError> {
-        use crate::output::pcap::{PcapWriter, Rotation};
-        let Some(path) = &self.write else {
-            return Ok(None);
-        };
-        let rotation = Rotation {
-            size: self.write_size,
-            every_ns: self.write_every.map(|s| s.saturating_mul(1_000_000_000)),
-        };
-        let w = PcapWriter::create(path, rotation).map_err(|source| {
-            crate::run::RunError::OpenOutput {
-                path: path.clone(),
-                source,
-            }
-        })?;
-        Ok(Some(crate::engine::evidence::Evidence::new(
-            w,
-            self.write_alerted,
-            Some(reopen),
-        )))
-    }
-
-    /// Who writes the records: `--sensor-name`, else the policy file's `[sensor] name`, else
-    /// the host name.
-    pub fn observer(&self, policy: &Policy) -> Observer {
-        let mut o = Observer::local();
-        if let Some(name) = self.sensor_name.as_ref().or(policy.sensor_name.as_ref()) {
-            o.hostname = printable_ascii(name, 255);
-        }
-        o
-    }
-
-    /// The record formatter: EVE names the sensor (`host`) when a name was given or the records
-    /// go to Kafka, where a fleet's records meet.
-    pub fn formatter(&self, policy: &Policy) -> crate::output::format::Formatter {
-        let f = crate::output::format::Formatter::new(self.format, self.observer(policy));
-        let named = self.sensor_name.is_some() || policy.sensor_name.is_some();
-        if named || self.uses_kafka(policy) {
-            f.with_eve_host()
-        } else {
-            f
-        }
-    }
-
-    /// Records go to Kafka: `--kafka`, or the policy file's `[kafka]` when no other sink is on
-    /// the command line.
-    fn uses_kafka(&self, policy: &Policy) -> bool {
-        self.kafka.is_some()
-            || (policy.kafka.is_some() && self.output.is_none() && self.syslog.is_none())
-    }
-
-    /// The Kafka settings in force: the command line's over the policy file's.
-    pub fn kafka_config(
-        &self,
-        policy: &Policy,
-    ) -> Result<Option<KafkaConfig>, crate::run::RunError> {
-        use crate::run::RunError;
-        if !self.uses_kafka(policy) {
-            return Ok(None);
-        }
-        let file = policy.kafka.clone().unwrap_or_default();
-        let target = match &self.kafka {
-            Some(t) => t.clone(),
-            None => KafkaTarget::parse(&file.url)
-                .map_err(|e| RunError::KafkaSettings(format!("[kafka] url: {e}")))?,
-        };
-        let mut options = file.options;
-        for (k, v) in &self.kafka_options {
-            match options.iter_mut().find(|(have, _)| have == k) {
-                Some(o) => o.1 = v.clone(),
-                None => options.push((k.clone(), v.clone())),
-            }
-        }
-        let connect_wait = self
-            .kafka_wait
-            .map(std::time::Duration::from_secs)
-            .or(file.wait)
-            .unwrap_or(std::time::Duration::from_secs(10));
-        let cfg = KafkaConfig {
-            target,
-            options,
-            connect_wait,
-        };
-        cfg.check().map_err(RunError::KafkaSettings)?;
-        Ok(Some(cfg))
-    }
-
-    /// The sink named on the command line (or the policy file's Kafka), opened now so a bad
-    /// path or an unreachable cluster fails before capture.
-    pub fn open_sink(&self, policy: &Policy) -> Result<Box<dyn Transport>, crate::run::RunError> {
-        if let Some(cfg) = self.kafka_config(policy)? {
-            return Kafka::connect(&cfg)
-                .map(|k| Box::new(k) as Box<dyn Transport>)
-                .map_err(crate::run::RunError::KafkaUnreachable);
-        }
-        if let Some(target) = &self.syslog {
-            let host = self.observer(policy).hostname;
-            return Ok(Box::new(Syslog::new(
-                target.clone(),
-                self.syslog_facility,
-                &host,
-            )));
-        }
-        match &self.output {
-            Some(path) => LineSink::file(path)
-                .map(|s| Box::new(s) as Box<dyn Transport>)
-                .map_err(|source| crate::run::RunError::OpenOutput {
-                    path: path.clone(),
-                    source,
-                }),
-            None => Ok(Box::new(LineSink::stdout())),
-        }
-    }
-
-    /// `--check-config`: everything a run would check before its first record, without
-    /// capturing or writing anything; the effective settings and policy on success.
-    pub fn check_config(&self) -> Result<String, crate::run::RunError> {
-        use crate::capture::filter::{default_expression, OfflineFilter};
-        use crate::capture::{live::list_interfaces, replay::expand_inputs, CaptureError};
-        use crate::run::RunError;
-        use std::fmt::Write;
-        let policy = self.policy.load()?;
-        let inputs = expand_inputs(&self.read)?;
-        for path in inputs.iter().filter(|p| p.as_os_str() != "-") {
-            std::fs::File::open(path).map_err(|source| CaptureError::Open {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let filter = self.filter_expression();
-        if let Some(expr) = &filter {
-            OfflineFilter::new(expr)?;
-        }
-        if let Some(iface) = &self.interface {
-            if !list_interfaces()?.iter().any(|(n, _, _)| n == iface) {
-                return Err(CaptureError::NoSuchInterface {
-                    iface: iface.clone(),
-                }
-                .into());
-            }
-        }
-        if let Some(user) = &self.user {
-            crate::privileges::check_user(user).map_err(RunError::NoSuchUser)?;
-        }
-        if let Some(path) = &self.output {
-            check_writable(path).map_err(|source| RunError::OpenOutput {
-                path: path.clone(),
-                source,
-            })?;
-        }
-        let mut s = String::from("configuration OK\n");
-        let source = match (&self.interface, inputs.is_empty()) {
-            (Some(i), _) => format!("live on {i}, {} worker(s)", self.workers),
-            (None, false) => format!("replay of {} input(s)", inputs.len()),
-            (None, true) => "none given (-r FILE or -i IFACE)".into(),
-        };
-        let _ = writeln!(s, "# source: {source}");
-        let bpf = filter.unwrap_or_else(|| {
-            let n = default_expression(&policy.ports, crate::net::linktype::ETHERNET).len();
-            format!("the default for the monitored ports ({n} characters: --print-filter shows it)")
-        });
-        let _ = writeln!(s, "# filter: {bpf}");
-        let kafka = self.kafka_config(&policy)?;
-        let out = match (&kafka, &self.syslog, &self.output) {
-            (Some(k), _, _) => format!("{} (not contacted)", k.describe()),
-            (None, Some(t), _) => format!("syslog {t:?}"),
-            (None, None, Some(p)) => format!("file {}", p.display()),
-            (None, None, None) => "stdout".into(),
-        };
-        let format = format!("{:?}", self.format).to_ascii_lowercase();
-        let _ = writeln!(s, "# output: {out}, format {format}");
-        if let Some(addr) = self.metrics {
-            // the address is checked the way a run would use it: bound, then let go
-            std::net::TcpListener::bind(addr)
-                .map_err(|source| RunError::Metrics { addr, source })?;
-            let _ = writeln!(s, "# metrics: http://{addr}/metrics");
-        }
-        let _ = writeln!(s, "# max flows: {}", self.max_flows);
-        s.push_str(&policy.effective_toml());
-        Ok(s)
-    }
-
     /// Parses the command line; usage errors exit with status 2, as clap's own do.
     pub fn parse_checked() -> Cli {
         let cli = Cli::parse();
@@ -662,21 +473,6 @@ impl Cli {
         }
         Ok(())
     }
-}
-
-/// The output file could be opened for appending (an existing file) or created (its
-/// directory), without creating or changing anything.
-fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
-    use nix::unistd::{access, AccessFlags};
-    let target = if path.exists() {
-        path.to_path_buf()
-    } else {
-        match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        }
-    };
-    access(&target, AccessFlags::W_OK).map_err(std::io::Error::from)
 }
 
 /// `KEY=VALUE` (`--kafka-option`).

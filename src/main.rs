@@ -22,7 +22,9 @@ fn main() -> ExitCode {
         Some(Command::Man) => clap_mangen::Man::new(Cli::command())
             .render(&mut io::stdout())
             .map_err(|e| RunError::from_write(e, RunError::Write)),
-        None if cli.check_config => cli.check_config().map(|s| print!("{s}")),
+        None if cli.check_config => {
+            bjnp_watch::run::open::check_config(&cli).map(|s| print!("{s}"))
+        }
         None => monitor(&cli),
     };
     match result {

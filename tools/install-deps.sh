@@ -13,6 +13,8 @@
 #                                 broker and consumer (tools/install-kafka-test.sh)
 set -euo pipefail
 
+"$(dirname "$0")/toolchain.sh"
+
 want=(libpcap-dev pkg-config libssl-dev)
 if [ "${1:-build}" = "bench" ]; then
     want+=(tcpdump netsniff-ng iproute2 procps time)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What tests/kafka.rs needs, installed once and reused:
+# What tests/outputs/kafka.rs needs, installed once and reused:
 #   * tansu, a Kafka-protocol broker written in Rust (Apache-2.0), from crates.io with the
 #     `dynostore` feature (in-memory storage), into ${XDG_CACHE_HOME:-~/.cache}/bjnp-watch/tansu.
 #     The first build takes 8-13 minutes on 2 cores; later runs find it there.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reads a Kafka topic from the beginning with an independent client (confluent-kafka from
-PyPI, which bundles its own librdkafka), for tests/kafka.rs. Used only against a broker the
+PyPI, which bundles its own librdkafka), for tests/outputs/kafka.rs. Used only against a broker the
 test started on 127.0.0.1.
 
     kafka_consume.py BROKER TOPIC COUNT [SECONDS]

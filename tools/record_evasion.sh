@@ -16,7 +16,7 @@
 #   evasion-pjl-whole.pcap         a raw job that deletes a file through PJL (scapy, TCP 9100)
 #   evasion-pjl-ipfrag.pcap        the same job's segment in 8-byte IP fragments
 #   evasion-pjl-overlap.pcap       the same job, then a resend of its bytes saying something else
-# What bjnp-watch must report for each is in README.md ("Evaders") and tests/evasion.rs.
+# What bjnp-watch must report for each is in README.md ("Evaders") and tests/detection/evasion.rs.
 #
 # Usage (as root):  tools/record_evasion.sh [OUTPUT_DIR]      (default: samples/)
 #                   INSTALL=0 ...                              (never run apt-get)

@@ -140,7 +140,7 @@ ip netns add "$NS"
 # Ethernet-sized frames, as on a LAN: loopback's MTU is 65536 and tcpdump on lo sees the
 # stack's GSO super-segments (8-56 KiB here), so cap both the MTU and GSO at 1500 bytes.
 # Every frame is then at most 1514 bytes (MSS 1448 with timestamps).  This changes only
-# how TCP cuts the stream, not what the backend sends.  (It also keeps tests/robustness.rs,
+# how TCP cuts the stream, not what the backend sends.  (It also keeps tests/hostile/robustness.rs,
 # which truncates every sample frame at every length, affordable.)
 ip netns exec "$NS" ip link set lo mtu 1500 gso_max_size 1500 gso_max_segs 1 ||
     die "cannot set lo mtu/gso_max_size in $NS (iproute2 too old?)"

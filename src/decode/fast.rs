@@ -1,7 +1,7 @@
 //! The common case without the general slicer: Ethernet (no tag), a Linux cooked header or raw
 //! IP, then IPv4 without fragmentation, then a complete TCP or UDP header, every length
 //! consistent. Anything else returns `None` and goes to the general decoder. The two are proven
-//! to give the same packet on every sample frame and on mutations of them (`tests/decode.rs`)
+//! to give the same packet on every sample frame and on mutations of them (`tests/decoding/decode.rs`)
 //! and by the `decode` fuzz target.
 
 use super::{Packet, Tcp, Vlans, L4};

@@ -1,13 +1,14 @@
 //! `-w FILE`: which packets go into the evidence capture. Every packet of a monitored flow, or
 //! with `--write-alerted` only the flows an alert names, from their first packet: until an
 //! alert comes, each flow's first packets wait in a small buffer (16 packets, 16 KiB, at most
-//! 1,024 flows, dropped after 10 minutes idle; what does not fit is counted). Alert records on
-//! their way to the output are tapped: they release their flow's packets and name the file
-//! that holds them (`evidence.pcap_file`).
+//! 1,024 flows, dropped after 10 minutes idle; what does not fit is counted). The evidence
+//! capture stands in front of the output: told of each alert's flow before the alert record
+//! is built, it releases the flow's packets and names the file that holds them
+//! (`evidence.pcap_file`).
 
 use crate::bounded::BoundedMap;
 use crate::capture::Frame;
-use crate::event::{Body, EvidenceStats, Record};
+use crate::event::{EvidenceStats, Record};
 use crate::net::Timestamp;
 use crate::output::pcap::PcapWriter;
 use crate::output::RecordSink;
@@ -84,11 +85,16 @@ impl Evidence {
             .push((frame.ts, frame.linktype, frame.orig_len, h.bytes.len()));
     }
 
-    /// An alert names `flow_id`: its held packets go out, and so will the rest.
-    fn alerted(&mut self, flow_id: u64, now: Timestamp) {
-        if !self.alerted_only {
-            return;
+    /// An alert names `flow_id`: its held packets go out, and so will the rest. Returns the
+    /// file that holds them.
+    fn alerted(&mut self, flow_id: u64, now: Timestamp) -> String {
+        if self.alerted_only {
+            self.release(flow_id, now);
         }
+        self.writer.current().display().to_string()
+    }
+
+    fn release(&mut self, flow_id: u64, now: Timestamp) {
         self.alerted.insert(flow_id, (), now);
         if let Some((_, h)) = self.held.remove(&flow_id) {
             let mut start = 0;
@@ -135,12 +141,11 @@ pub struct Tap<'a> {
 }
 
 impl RecordSink for Tap<'_> {
-    fn emit(&mut self, mut r: Record) {
-        if let (Body::Alert(a), Some(flow)) = (&mut r.body, r.flow_id) {
-            self.ev.alerted(flow, r.timestamp);
-            a.evidence.pcap_file = Some(self.ev.writer.current().display().to_string());
-        }
+    fn emit(&mut self, r: Record) {
         self.out.emit(r);
+    }
+    fn alerted(&mut self, flow_id: u64, ts: Timestamp) -> Option<String> {
+        Some(self.ev.alerted(flow_id, ts))
     }
     fn commit(&mut self) {
         self.out.commit();

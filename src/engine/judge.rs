@@ -446,7 +446,11 @@ fn emit(
                     (About::Record, Some(e)) => e.clone(),
                     _ => records::flow_endpoints(at.conn, at.app_proto),
                 };
-                out.emit(records::alert(*d, at.ts, at.conn.id(), at.origin, ends));
+                let flow_id = at.conn.id();
+                let pcap_file = out.alerted(flow_id, at.ts);
+                out.emit(records::alert(
+                    *d, at.ts, flow_id, at.origin, ends, pcap_file,
+                ));
             }
             Decision::Campaign(c) => out.emit(records::campaign(*c, at.ts, at.origin)),
             Decision::Summary(s) => out.emit(records::summary(*s, at.ts, at.origin)),
@@ -483,6 +487,9 @@ impl RecordSink for Counted<'_> {
     fn emit(&mut self, r: Record) {
         *self.n += 1;
         self.inner.emit(r);
+    }
+    fn alerted(&mut self, flow_id: u64, ts: Timestamp) -> Option<String> {
+        self.inner.alerted(flow_id, ts)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::capture::{Frame, Source};
 use crate::config::Policy;
 use crate::defrag::DefragConfig;
 use crate::detect::{Detector, PolicyChange};
-use crate::event::{BjnpStats, Body, InventoryReport, Origin, OutputStats, Record, Stats};
+use crate::event::{BjnpStats, InventoryReport, Origin, OutputStats, Record, Stats};
 use crate::flow::FlowConfig;
 use crate::net::{PortSet, Timestamp};
 use crate::output::RecordSink;
@@ -276,11 +276,15 @@ impl Engine {
         now: Timestamp,
         live: Option<crate::capture::PcapCounters>,
     ) -> Record {
-        let mut r = stats_record(&self.worker.stats(), &self.judge, now, live);
-        if let (Body::Stats(st), Some(ev)) = (&mut r.body, &self.evidence) {
-            st.evidence = Some(ev.stats());
-        }
-        r
+        let evidence = self.evidence.as_ref().map(evidence::Evidence::stats);
+        stats_record_with(
+            &self.worker.stats(),
+            &self.judge,
+            now,
+            live,
+            Vec::new(),
+            evidence,
+        )
     }
 
     /// Frames seen so far (including those a `-f` filter rejected).
@@ -314,16 +318,17 @@ pub fn stats_record(
     now: Timestamp,
     live: Option<crate::capture::PcapCounters>,
 ) -> Record {
-    stats_record_with(w, judge, now, live, Vec::new())
+    stats_record_with(w, judge, now, live, Vec::new(), None)
 }
 
-/// The same, with each live worker's share.
+/// The same, with each live worker's share and the evidence capture's counters.
 pub fn stats_record_with(
     w: &WorkerStats,
     judge: &Judge,
     now: Timestamp,
     live: Option<crate::capture::PcapCounters>,
     workers: Vec<crate::event::WorkerLoad>,
+    evidence: Option<crate::event::EvidenceStats>,
 ) -> Record {
     let pairing = judge.bjnp_stats();
     records::stats(
@@ -341,7 +346,7 @@ pub fn stats_record_with(
             },
             doors: w.doors,
             detect: judge.detect().stats(),
-            evidence: None,
+            evidence,
             output: OutputStats {
                 records: judge.records(),
                 ..OutputStats::default()

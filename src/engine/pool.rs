@@ -7,7 +7,7 @@
 //! tags its facts with it, and the judge, on the calling thread, takes facts from all workers
 //! in that order. Flows that end together (a sweep, the end) are ordered by last packet time
 //! and flow id, as one worker orders them. So the judge sees what it would see with one worker,
-//! and a replay gives the same records however many workers share it (tests/workers.rs).
+//! and a replay gives the same records however many workers share it (tests/scaling/workers.rs).
 //!
 //! What differs: each worker's flow table holds `max_flows / N` flows, so which flows are
 //! evicted at the cap depends on N; and known printers orient a new flow from the judge's last

@@ -82,15 +82,19 @@ pub fn content(
     }
 }
 
-/// An alert from detection's draft.
+/// An alert from detection's draft; `pcap_file` is the evidence capture that holds the flow's
+/// packets, when there is one.
 pub fn alert(
     d: AlertDraft,
     ts: Timestamp,
     flow_id: u64,
     origin: &Origin,
     endpoints: Endpoints,
+    pcap_file: Option<String>,
 ) -> Record {
     let rule = d.rule.info();
+    let mut evidence = d.evidence;
+    evidence.pcap_file = pcap_file;
     Record {
         timestamp: ts,
         flow_id: Some(flow_id),
@@ -106,7 +110,7 @@ pub fn alert(
                 category: rule.category,
                 severity: d.severity,
             },
-            evidence: d.evidence,
+            evidence,
         })),
     }
 }

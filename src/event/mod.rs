@@ -81,39 +81,88 @@ pub enum Body {
 }
 
 impl Body {
-    pub fn event_type(&self) -> &'static str {
+    pub fn event_type(&self) -> EventType {
         match self {
-            Body::Bjnp(_) => "bjnp",
-            Body::Anomaly(_) => "anomaly",
-            Body::Alert(_) => "alert",
-            Body::Flow(_) => "flow",
-            Body::Printer(_) => "printer",
-            Body::Print(_) => "print",
-            Body::Stats(_) => "stats",
-            Body::Warning(_) => "warning",
-            Body::Campaign(_) => "campaign",
-            Body::Summary(_) => "summary",
-            Body::Lpd(_) => "lpd",
-            Body::Ipp(_) => "ipp",
-            Body::Tls(_) => "tls",
-            Body::CupsBrowsed(_) => "cups_browsed",
-            Body::Reload(_) => "reload",
+            Body::Bjnp(_) => EventType::Bjnp,
+            Body::Anomaly(_) => EventType::Anomaly,
+            Body::Alert(_) => EventType::Alert,
+            Body::Flow(_) => EventType::Flow,
+            Body::Printer(_) => EventType::Printer,
+            Body::Print(_) => EventType::Print,
+            Body::Stats(_) => EventType::Stats,
+            Body::Warning(_) => EventType::Warning,
+            Body::Campaign(_) => EventType::Campaign,
+            Body::Summary(_) => EventType::Summary,
+            Body::Lpd(_) => EventType::Lpd,
+            Body::Ipp(_) => EventType::Ipp,
+            Body::Tls(_) => EventType::Tls,
+            Body::CupsBrowsed(_) => EventType::CupsBrowsed,
+            Body::Reload(_) => EventType::Reload,
+        }
+    }
+
+    /// The body's top-level fields of a record (`alert` and `evidence`, `flow`, `conn_state`
+    /// and `history`, or one object under the event type's name), in EVE order.
+    fn entries<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        match self {
+            Body::Bjnp(b) => m.serialize_entry("bjnp", b),
+            Body::Anomaly(a) => m.serialize_entry("anomaly", a),
+            Body::Alert(a) => {
+                m.serialize_entry("alert", &a.alert)?;
+                m.serialize_entry("evidence", &a.evidence)
+            }
+            Body::Flow(f) => {
+                m.serialize_entry("flow", &f.flow)?;
+                m.serialize_entry("conn_state", &f.conn_state)?;
+                m.serialize_entry("history", &f.history)
+            }
+            Body::Printer(p) => m.serialize_entry("printer", p),
+            Body::Print(p) => m.serialize_entry("print", p),
+            Body::Stats(st) => m.serialize_entry("stats", st),
+            Body::Warning(w) => m.serialize_entry("warning", w),
+            Body::Campaign(c) => m.serialize_entry("campaign", c),
+            Body::Summary(x) => m.serialize_entry("summary", x),
+            Body::Lpd(x) => m.serialize_entry("lpd", x),
+            Body::Ipp(x) => m.serialize_entry("ipp", x),
+            Body::Tls(x) => m.serialize_entry("tls", x),
+            Body::CupsBrowsed(x) => m.serialize_entry("cups_browsed", x),
+            Body::Reload(x) => m.serialize_entry("reload", x),
         }
     }
 }
 
-impl Record {
-    pub fn event_type(&self) -> &'static str {
-        self.body.event_type()
+/// The body of a record alone, as a map of its top-level fields: what ECS and CEF carry
+/// unchanged in their container for fields they have no name for.
+pub struct BodyFields<'a>(pub &'a Body);
+
+impl Serialize for BodyFields<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        self.0.entries(&mut m)?;
+        m.end()
     }
 }
 
-/// Suricata EVE field order: time, flow, source, event type, endpoints, then the body under
-/// its event type's name.
-impl Serialize for Record {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Record {
+    pub fn event_type(&self) -> EventType {
+        self.body.event_type()
+    }
+
+    /// The record as EVE writes it, with the sensor's name as `host` (Suricata's
+    /// `sensor-name`) right after the timestamp.
+    pub fn with_host<'a>(&'a self, host: &'a str) -> Eve<'a> {
+        Eve {
+            record: self,
+            host: Some(host),
+        }
+    }
+
+    fn serialize_eve<S: Serializer>(&self, host: Option<&str>, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(None)?;
         m.serialize_entry("timestamp", &self.timestamp)?;
+        if let Some(h) = host {
+            m.serialize_entry("host", h)?;
+        }
         if let Some(id) = self.flow_id {
             m.serialize_entry("flow_id", &id)?;
         }
@@ -128,7 +177,7 @@ impl Serialize for Record {
             Origin::Iface(i) => m.serialize_entry("in_iface", &**i)?,
             Origin::None => {}
         }
-        m.serialize_entry("event_type", self.event_type())?;
+        m.serialize_entry("event_type", &self.event_type())?;
         if let Some(e) = &self.endpoints {
             m.serialize_entry("src_ip", &e.src_ip)?;
             m.serialize_entry("src_port", &e.src_port)?;
@@ -143,31 +192,28 @@ impl Serialize for Record {
             }
             m.serialize_entry("community_id", &e.community_id)?;
         }
-        match &self.body {
-            Body::Bjnp(b) => m.serialize_entry("bjnp", b)?,
-            Body::Anomaly(a) => m.serialize_entry("anomaly", a)?,
-            Body::Alert(a) => {
-                m.serialize_entry("alert", &a.alert)?;
-                m.serialize_entry("evidence", &a.evidence)?;
-            }
-            Body::Flow(f) => {
-                m.serialize_entry("flow", &f.flow)?;
-                m.serialize_entry("conn_state", &f.conn_state)?;
-                m.serialize_entry("history", &f.history)?;
-            }
-            Body::Printer(p) => m.serialize_entry("printer", p)?,
-            Body::Print(p) => m.serialize_entry("print", p)?,
-            Body::Stats(st) => m.serialize_entry("stats", st)?,
-            Body::Warning(w) => m.serialize_entry("warning", w)?,
-            Body::Campaign(c) => m.serialize_entry("campaign", c)?,
-            Body::Summary(x) => m.serialize_entry("summary", x)?,
-            Body::Lpd(x) => m.serialize_entry("lpd", x)?,
-            Body::Ipp(x) => m.serialize_entry("ipp", x)?,
-            Body::Tls(x) => m.serialize_entry("tls", x)?,
-            Body::CupsBrowsed(x) => m.serialize_entry("cups_browsed", x)?,
-            Body::Reload(x) => m.serialize_entry("reload", x)?,
-        }
+        self.body.entries(&mut m)?;
         m.end()
+    }
+}
+
+/// A record with the sensor's name: see [`Record::with_host`].
+pub struct Eve<'a> {
+    record: &'a Record,
+    host: Option<&'a str>,
+}
+
+impl Serialize for Eve<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.record.serialize_eve(self.host, s)
+    }
+}
+
+/// Suricata EVE field order: time, flow, source, event type, endpoints, then the body under
+/// its event type's name.
+impl Serialize for Record {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.serialize_eve(None, s)
     }
 }
 

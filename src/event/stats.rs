@@ -1,5 +1,6 @@
 //! Counters, as every stage keeps them and the `stats` record reports them.
 
+use super::EventType;
 use serde::Serialize;
 
 /// A struct of `u64` counters declared once: its fields, and the merge of two workers' counts,
@@ -278,26 +279,25 @@ impl DroppedByType {
         *self == DroppedByType::default()
     }
 
-    /// The counter of an event type (`Body::event_type`'s names).
-    pub fn of(&mut self, event_type: &str) -> Option<&mut u64> {
-        Some(match event_type {
-            "alert" => &mut self.alert,
-            "anomaly" => &mut self.anomaly,
-            "bjnp" => &mut self.bjnp,
-            "campaign" => &mut self.campaign,
-            "cups_browsed" => &mut self.cups_browsed,
-            "flow" => &mut self.flow,
-            "ipp" => &mut self.ipp,
-            "lpd" => &mut self.lpd,
-            "print" => &mut self.print,
-            "printer" => &mut self.printer,
-            "stats" => &mut self.stats,
-            "reload" => &mut self.reload,
-            "summary" => &mut self.summary,
-            "tls" => &mut self.tls,
-            "warning" => &mut self.warning,
-            _ => return None,
-        })
+    /// The counter of an event type.
+    pub fn of(&mut self, event_type: EventType) -> &mut u64 {
+        match event_type {
+            EventType::Alert => &mut self.alert,
+            EventType::Anomaly => &mut self.anomaly,
+            EventType::Bjnp => &mut self.bjnp,
+            EventType::Campaign => &mut self.campaign,
+            EventType::CupsBrowsed => &mut self.cups_browsed,
+            EventType::Flow => &mut self.flow,
+            EventType::Ipp => &mut self.ipp,
+            EventType::Lpd => &mut self.lpd,
+            EventType::Print => &mut self.print,
+            EventType::Printer => &mut self.printer,
+            EventType::Stats => &mut self.stats,
+            EventType::Reload => &mut self.reload,
+            EventType::Summary => &mut self.summary,
+            EventType::Tls => &mut self.tls,
+            EventType::Warning => &mut self.warning,
+        }
     }
 }
 

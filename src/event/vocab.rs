@@ -5,6 +5,45 @@ use crate::net::named_enum;
 use crate::proto::pdl::Language;
 
 named_enum! {
+    /// What a record is (`event_type`): one per kind of body.
+    pub enum EventType {
+        Bjnp = "bjnp",
+        Anomaly = "anomaly",
+        Alert = "alert",
+        Flow = "flow",
+        Printer = "printer",
+        Print = "print",
+        Stats = "stats",
+        Warning = "warning",
+        Campaign = "campaign",
+        Summary = "summary",
+        Lpd = "lpd",
+        Ipp = "ipp",
+        Tls = "tls",
+        CupsBrowsed = "cups_browsed",
+        Reload = "reload",
+    }
+}
+
+impl EventType {
+    /// Records an analyst must not lose when the output queue is full: alerts and what
+    /// explains them, the inventory, the sensor's own health. The others (flow, protocol and
+    /// anomaly records) are dropped first, and counted.
+    pub fn is_priority(self) -> bool {
+        matches!(
+            self,
+            EventType::Alert
+                | EventType::Campaign
+                | EventType::Summary
+                | EventType::Printer
+                | EventType::Warning
+                | EventType::Stats
+                | EventType::Reload
+        )
+    }
+}
+
+named_enum! {
     /// How an attempt to reach a printer port ended (alerts 1001/1003).
     pub enum Outcome {
         /// Nothing came back.
@@ -16,6 +55,14 @@ named_enum! {
         HalfOpen = "half_open",
         /// A completed handshake, or any answer without a reset.
         Established = "established",
+    }
+}
+
+impl Outcome {
+    /// The printer answered: the port is reachable from the client's side (an established
+    /// connection, or a SYN-ACK the client did not complete).
+    pub fn reached(self) -> bool {
+        matches!(self, Outcome::HalfOpen | Outcome::Established)
     }
 }
 
@@ -157,6 +204,11 @@ pub enum AppProto {
 }
 
 impl AppProto {
+    /// A print stream whose language nobody could tell (`unknown`).
+    pub fn is_unknown(self) -> bool {
+        self == AppProto::Print(Language::Unknown)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AppProto::Bjnp => "bjnp",

@@ -7,7 +7,7 @@ pub mod pcap;
 pub mod sink;
 pub mod writer;
 
-use crate::event::Record;
+use crate::event::{Record, Timestamp};
 
 /// Receives records from the engine. Implementations must not block for long: the engine runs
 /// on the capture thread.
@@ -19,6 +19,13 @@ pub trait RecordSink {
     /// The sink cannot take any more records (its reader went away): stop producing them.
     fn failed(&self) -> bool {
         false
+    }
+    /// An alert about `flow_id` is being made: the evidence capture (`-w`), when it stands in
+    /// front of the output, keeps that flow's packets and names the file that holds them
+    /// (`evidence.pcap_file`). Called before the alert record is built.
+    fn alerted(&mut self, flow_id: u64, ts: Timestamp) -> Option<String> {
+        let _ = (flow_id, ts);
+        None
     }
 }
 

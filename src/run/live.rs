@@ -258,7 +258,7 @@ mod tests {
     }
 
     fn types(out: &[Record]) -> Vec<&'static str> {
-        out.iter().map(Record::event_type).collect()
+        out.iter().map(|r| r.event_type().name()).collect()
     }
 
     #[test]
@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(t.first(), Some(&"bjnp"));
         let flow = out
             .iter()
-            .find(|r| r.event_type() == "flow")
+            .find(|r| matches!(r.body, Body::Flow(_)))
             .expect("flow ended");
         let Body::Flow(f) = &flow.body else {
             unreachable!()

@@ -165,7 +165,14 @@ impl LiveWorkers {
                 if interval_ns > 0 && now >= next_stats {
                     next_stats = Timestamp(next_stats.0.saturating_add(interval_ns));
                     let (sum, socket, loads) = self.totals();
-                    sink.emit(stats_record_with(&sum, &self.judge, now, socket, loads));
+                    sink.emit(stats_record_with(
+                        &sum,
+                        &self.judge,
+                        now,
+                        socket,
+                        loads,
+                        None,
+                    ));
                     let rx = crate::health::iface_rx_packets(&self.iface);
                     let packets = sum.capture.packets;
                     if let Some(w) = silence.on_interval(packets, rx, stats_interval_secs) {
@@ -289,7 +296,7 @@ impl FrameEngine for LiveWorkers {
     }
     fn stats_record(&self, now: Timestamp, live: Option<crate::capture::PcapCounters>) -> Record {
         let (sum, socket, loads) = self.totals();
-        stats_record_with(&sum, &self.judge, now, live.or(socket), loads)
+        stats_record_with(&sum, &self.judge, now, live.or(socket), loads, None)
     }
     fn packets(&self) -> u64 {
         self.totals().0.capture.packets

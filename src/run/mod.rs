@@ -4,6 +4,7 @@
 
 pub mod live;
 pub mod live_workers;
+pub mod open;
 pub mod reload;
 pub mod replay;
 pub mod setup;

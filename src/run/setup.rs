@@ -16,7 +16,7 @@ use crate::output::{inventory, Discard};
 use crate::report::Progress;
 use crate::run::live_workers::LiveWorkers;
 use crate::run::reload::{Reloader, Reloading};
-use crate::run::{self, live, replay, RunError};
+use crate::run::{self, live, open, replay, RunError};
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
@@ -45,9 +45,9 @@ pub fn monitor(cli: &Cli) -> Result<(), RunError> {
         crate::privileges::check_user(user).map_err(RunError::NoSuchUser)?;
     }
     let (stop, reopen) = run::signals()?;
-    let sink = cli.open_sink(&policy)?;
-    let format = cli.formatter(&policy);
-    let mut evidence = cli.open_evidence(run::hup_flag()?)?;
+    let sink = open::sink(cli, &policy)?;
+    let format = open::formatter(cli, &policy);
+    let mut evidence = open::evidence(cli, run::hup_flag()?)?;
     let cfg = cli.engine_config(policy);
     let workers = usize::from(cli.workers);
     let live = match &cli.interface {
@@ -61,7 +61,7 @@ pub fn monitor(cli: &Cli) -> Result<(), RunError> {
     let metrics = cli
         .metrics
         .map(|addr| {
-            let name = cli.observer(&cfg.policy).hostname;
+            let name = open::observer(cli, &cfg.policy).hostname;
             Exporter::start(addr, name).map_err(|source| RunError::Metrics { addr, source })
         })
         .transpose()?

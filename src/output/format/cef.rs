@@ -6,9 +6,10 @@
 //! escape from a device ID, say) have no CEF escape and are replaced with U+FFFD so nothing
 //! reaches a terminal or a parser raw. Fields with no CEF key travel as one JSON object in `cs3`.
 
-use super::{summary, Observer, ENVELOPE};
-use crate::event::Timestamp;
-use serde_json::{Map, Value};
+use super::summary::summary;
+use super::{Fit, Observer};
+use crate::event::{Body, Origin, Record};
+use serde_json::Value;
 use std::io::Write;
 
 /// Header field: `\` → `\\`, `|` → `\|`; line breaks and other controls are not allowed at all.
@@ -45,16 +46,16 @@ fn push_char(out: &mut Vec<u8>, c: char) {
 }
 
 /// CEF severity 0-10 (10 worst) from the alert severity 1-4 (1 worst).
-fn severity(eve: &Value) -> u8 {
-    match eve["event_type"].as_str() {
-        Some("alert") => match eve["alert"]["severity"].as_u64() {
-            Some(1) => 10,
-            Some(2) => 8,
-            Some(3) => 5,
+fn severity(r: &Record) -> u8 {
+    match &r.body {
+        Body::Alert(a) => match a.alert.severity {
+            1 => 10,
+            2 => 8,
+            3 => 5,
             _ => 3,
         },
-        Some("warning") => 5,
-        Some("anomaly") => 3,
+        Body::Warning(_) => 5,
+        Body::Anomaly(_) => 3,
         _ => 1,
     }
 }
@@ -62,6 +63,7 @@ fn severity(eve: &Value) -> u8 {
 struct Ext<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
+    fit: Fit,
 }
 
 impl Ext<'_> {
@@ -74,132 +76,147 @@ impl Ext<'_> {
         self.out.push(b'=');
         escape_value(value, self.out);
     }
-    fn put_json(&mut self, key: &str, v: &Value) {
-        match v {
-            Value::Null => {}
-            Value::String(s) => self.put(key, s),
-            other => self.put(key, &other.to_string()),
+
+    /// A string of the record (capped when the record is cut to fit).
+    fn text(&mut self, key: &str, value: &str) {
+        let v = self.fit.s(value);
+        self.put(key, v);
+    }
+
+    fn opt(&mut self, key: &str, value: &Option<String>) {
+        if let Some(v) = value {
+            self.text(key, v);
         }
+    }
+
+    fn num(&mut self, key: &str, n: impl std::fmt::Display) {
+        self.put(key, &n.to_string());
     }
 }
 
-pub fn from_eve(ts: Timestamp, eve: &Value, obs: &Observer, out: &mut Vec<u8>) {
-    let et = eve["event_type"].as_str().unwrap_or("");
+/// The CEF line of a record.
+pub(super) fn line(r: &Record, obs: &Observer, fit: Fit, out: &mut Vec<u8>) {
+    let et = r.event_type();
     out.extend_from_slice(b"CEF:0|bjnp-watch|bjnp-watch|");
     escape_header(obs.version, out);
     out.push(b'|');
-    let (class, name) = match eve.get("alert") {
-        Some(a) => (
-            a["signature_id"].to_string(),
-            a["signature"].as_str().unwrap_or("").to_owned(),
-        ),
-        None => (et.to_owned(), summary(eve)),
-    };
-    escape_header(&class, out);
-    out.push(b'|');
-    escape_header(&name, out);
-    let _ = write!(out, "|{}|", severity(eve));
+    match &r.body {
+        Body::Alert(a) => {
+            escape_header(&a.alert.signature_id.to_string(), out);
+            out.push(b'|');
+            escape_header(fit.s(a.alert.signature), out);
+        }
+        _ => {
+            escape_header(et.name(), out);
+            out.push(b'|');
+            escape_header(&summary(r, fit), out);
+        }
+    }
+    let _ = write!(out, "|{}|", severity(r));
 
-    let mut x = Ext { out, first: true };
-    x.put("rt", &(ts.0 / 1_000_000).to_string());
+    let mut x = Ext {
+        out,
+        first: true,
+        fit,
+    };
+    x.num("rt", r.timestamp.0 / 1_000_000);
     x.put("dvchost", &obs.hostname);
-    if let (Some(src), Some(dst)) = (eve["src_ip"].as_str(), eve["dest_ip"].as_str()) {
+    if let Some(e) = &r.endpoints {
         // `src`/`dst` are IPv4 fields; IPv6 addresses go in the labelled IPv6 custom fields.
-        if src.contains(':') {
-            x.put("c6a2", src);
+        if e.src_ip.is_ipv6() {
+            x.num("c6a2", e.src_ip);
             x.put("c6a2Label", "Source IPv6 Address");
-            x.put("c6a3", dst);
+            x.num("c6a3", e.dest_ip);
             x.put("c6a3Label", "Destination IPv6 Address");
         } else {
-            x.put("src", src);
-            x.put("dst", dst);
+            x.num("src", e.src_ip);
+            x.num("dst", e.dest_ip);
         }
-        x.put_json("spt", &eve["src_port"]);
-        x.put_json("dpt", &eve["dest_port"]);
-        x.put_json("proto", &eve["proto"]);
-        x.put_json("app", &eve["app_proto"]);
-        x.put_json("cs1", &eve["community_id"]);
+        x.num("spt", e.src_port);
+        x.num("dpt", e.dest_port);
+        x.put("proto", e.proto.name());
+        if let Some(a) = e.app_proto {
+            x.put("app", a.name());
+        }
+        x.text("cs1", &e.community_id);
         x.put("cs1Label", "communityId");
-    }
-    if let Some(Value::Array(tags)) = eve.get("vlan") {
-        let list: Vec<String> = tags.iter().map(Value::to_string).collect();
-        x.put("cs2", &list.join(","));
-        x.put("cs2Label", "vlan");
-    }
-    x.put_json("externalId", &eve["flow_id"]);
-    x.put_json("deviceInboundInterface", &eve["in_iface"]);
-    if let Some(f) = eve.get("pcap_filename") {
-        x.put_json("cs5", f);
-        x.put("cs5Label", "pcapFile");
-        if let Some(c) = eve.get("pcap_cnt") {
-            x.put_json("cn1", c);
-            x.put("cn1Label", "pcapCnt");
+        if !e.vlan.is_empty() {
+            let list: Vec<String> = e.vlan.iter().map(u16::to_string).collect();
+            x.put("cs2", &list.join(","));
+            x.put("cs2Label", "vlan");
         }
     }
-    if let Some(a) = eve.get("alert") {
-        x.put_json("act", &a["action"]);
-        x.put_json("cat", &a["category"]);
-        // CEF's `outcome` is success or failure; the attempt's own verdict has a named field
-        if let Some(o) = eve["evidence"]["outcome"].as_str() {
-            let reached = matches!(o, "established" | "half_open");
-            x.put("outcome", if reached { "success" } else { "failure" });
-            x.put("cs4", o);
-            x.put("cs4Label", "attemptOutcome");
-        }
-        let msg = summary_of_evidence(eve);
-        if !msg.is_empty() {
-            x.put("msg", &msg);
-        }
-    } else {
-        x.put("cat", et);
+    if let Some(id) = r.flow_id {
+        x.num("externalId", id);
     }
-    // the other doors: who printed, what was asked for, which server name
-    match et {
-        "lpd" => {
-            x.put_json("suser", &eve["lpd"]["control"]["user"]);
-            x.put_json("shost", &eve["lpd"]["control"]["host"]);
-        }
-        "ipp" => {
-            x.put_json("suser", &eve["ipp"]["requesting_user_name"]);
-            x.put_json("request", &eve["ipp"]["printer_uri"]);
-            x.put_json("requestMethod", &eve["ipp"]["http"]["method"]);
-            x.put_json(
-                "requestClientApplication",
-                &eve["ipp"]["http"]["user_agent"],
-            );
-        }
-        "tls" => x.put_json("dhost", &eve["tls"]["sni"]),
-        "cups_browsed" => x.put_json("request", &eve["cups_browsed"]["uri"]),
-        _ => {}
-    }
-    if let Some(f) = eve.get("flow") {
-        // bytesIn/bytesOut are relative to the source: in = what the client sent.
-        x.put_json("in", &f["bytes_toserver"]);
-        x.put_json("out", &f["bytes_toclient"]);
-    }
-    let mut rest = Map::new();
-    if let Value::Object(m) = eve {
-        for (k, v) in m {
-            // flow_id has a CEF key too (externalId)
-            if !ENVELOPE.contains(&k.as_str()) && k != "flow_id" {
-                rest.insert(k.clone(), v.clone());
+    match &r.origin {
+        Origin::Iface(i) => x.text("deviceInboundInterface", i),
+        Origin::File { name, cnt } => {
+            x.text("cs5", name);
+            x.put("cs5Label", "pcapFile");
+            if *cnt > 0 {
+                x.num("cn1", cnt);
+                x.put("cn1Label", "pcapCnt");
             }
         }
+        Origin::None => {}
     }
+    match &r.body {
+        Body::Alert(a) => {
+            x.text("act", a.alert.action);
+            x.text("cat", a.alert.category);
+            // CEF's `outcome` is success or failure; the attempt's own verdict has a named field
+            if let Some(o) = a.evidence.outcome {
+                x.put("outcome", if o.reached() { "success" } else { "failure" });
+                x.put("cs4", o.name());
+                x.put("cs4Label", "attemptOutcome");
+            }
+            // `msg`: the reason, else the command, else the policy, the outcome, the state
+            let ev = &a.evidence;
+            let msg = ev
+                .reason
+                .as_deref()
+                .or(ev.command.as_deref())
+                .or(ev.policy.as_deref())
+                .or(ev.outcome.map(|o| o.name()))
+                .or(ev.conn_state.map(|c| c.name()))
+                .unwrap_or("");
+            if !msg.is_empty() {
+                x.text("msg", msg);
+            }
+        }
+        _ => x.put("cat", et.name()),
+    }
+    // the other doors: who printed, what was asked for, which server name
+    match &r.body {
+        Body::Lpd(l) => {
+            if let Some(c) = &l.control {
+                x.opt("suser", &c.user);
+                x.opt("shost", &c.host);
+            }
+        }
+        Body::Ipp(i) => {
+            x.opt("suser", &i.requesting_user_name);
+            x.opt("request", &i.printer_uri);
+            x.text("requestMethod", &i.http.method);
+            x.opt("requestClientApplication", &i.http.user_agent);
+        }
+        Body::Tls(t) => x.opt("dhost", &t.sni),
+        Body::CupsBrowsed(c) => x.text("request", &c.uri),
+        // bytesIn/bytesOut are relative to the source: in = what the client sent.
+        Body::Flow(f) if !fit.bare => {
+            x.num("in", f.flow.bytes_toserver);
+            x.num("out", f.flow.bytes_toclient);
+        }
+        _ => {}
+    }
+    // flow_id has a CEF key of its own (externalId)
+    let mut rest = fit.rest(r);
+    rest.remove("flow_id");
     if !rest.is_empty() {
         let mut json = Vec::new();
         super::json::write(&mut json, &Value::Object(rest));
         x.put("cs3", &String::from_utf8_lossy(&json));
-        x.put("cs3Label", et);
+        x.put("cs3Label", et.name());
     }
-}
-
-/// `msg` of an alert: the reason, else the command, else the outcome.
-fn summary_of_evidence(eve: &Value) -> String {
-    let ev = &eve["evidence"];
-    ["reason", "command", "policy", "outcome", "conn_state"]
-        .iter()
-        .find_map(|k| ev[*k].as_str())
-        .unwrap_or("")
-        .to_owned()
 }

@@ -9,27 +9,11 @@
 mod cef;
 mod ecs;
 pub mod json;
+mod summary;
 
-use crate::event::{Record, Timestamp};
-use serde_json::Value;
-
-/// EVE's envelope keys (time, type, endpoints, origin): ECS and CEF map each to fields of
-/// their own; the other keys of a record travel unchanged in the format's custom container.
-pub(crate) const ENVELOPE: [&str; 13] = [
-    "timestamp",
-    "event_type",
-    "src_ip",
-    "src_port",
-    "dest_ip",
-    "dest_port",
-    "proto",
-    "app_proto",
-    "vlan",
-    "community_id",
-    "in_iface",
-    "pcap_filename",
-    "pcap_cnt",
-];
+use crate::event::text::cap_str;
+use crate::event::{BodyFields, Record};
+use serde_json::{Map, Value};
 
 /// The largest line any format writes: rsyslog's default message size (8096) less room for
 /// the RFC 5424 header and framing.
@@ -85,12 +69,61 @@ pub struct Formatter {
     format: Format,
     observer: Observer,
     max_line: usize,
-    /// EVE's `host` (Suricata's sensor-name): `"host":"NAME",`, ready to insert.
-    eve_host: Option<Vec<u8>>,
+    /// EVE names the sensor (`host`, Suricata's sensor-name).
+    eve_host: bool,
 }
 
 /// Successively tighter caps for records that do not fit: (string bytes, list items).
 const SHRINK_STEPS: [(usize, usize); 3] = [(128, 8), (32, 2), (8, 1)];
+
+/// How much of a record a line has room for: every record is first written whole; one that
+/// does not fit is written again with its strings and lists capped (and says so), and at last
+/// with only its scalar fields.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fit {
+    max_str: usize,
+    max_items: usize,
+    /// Fields of the body that are objects or lists left out.
+    bare: bool,
+}
+
+impl Fit {
+    const WHOLE: Fit = Fit {
+        max_str: usize::MAX,
+        max_items: usize::MAX,
+        bare: false,
+    };
+
+    fn truncated(self) -> bool {
+        self.max_str != usize::MAX
+    }
+
+    /// A string of the record, capped.
+    fn s(self, s: &str) -> &str {
+        cap_str(s, self.max_str)
+    }
+
+    /// The record's fields that a format has no name for, capped: the body's fields, the
+    /// flow id, and `truncated` when the record was cut.
+    fn rest(self, r: &Record) -> Map<String, Value> {
+        let Ok(Value::Object(mut m)) = serde_json::to_value(BodyFields(&r.body)) else {
+            unreachable!("a body is a map of fields")
+        };
+        if let Some(id) = r.flow_id {
+            m.insert("flow_id".into(), id.into());
+        }
+        if self.truncated() {
+            for v in m.values_mut() {
+                shrink(v, self.max_str, self.max_items);
+            }
+            if self.bare {
+                m.retain(|_, v| !v.is_object() && !v.is_array());
+            }
+            m.insert("truncated".into(), Value::Bool(true));
+        }
+        m
+    }
+}
 
 impl Formatter {
     pub fn new(format: Format, observer: Observer) -> Self {
@@ -98,27 +131,15 @@ impl Formatter {
             format,
             observer,
             max_line: MAX_LINE,
-            eve_host: None,
+            eve_host: false,
         }
     }
 
     /// EVE records carry the observer's name as `host` (as Suricata's do when a sensor name is
     /// configured), so the records of a fleet can be told apart; ECS and CEF always carry it.
     pub fn with_eve_host(mut self) -> Self {
-        let mut field = b"\"host\":".to_vec();
-        json::write(&mut field, &self.observer.hostname);
-        field.push(b',');
-        self.eve_host = Some(field);
+        self.eve_host = true;
         self
-    }
-
-    /// Puts `host` after the timestamp, the first field of every record.
-    fn add_host(&self, out: &mut Vec<u8>) {
-        if let Some(h) = &self.eve_host {
-            if let Some(comma) = out.iter().position(|&b| b == b',') {
-                out.splice(comma + 1..comma + 1, h.iter().copied());
-            }
-        }
     }
 
     /// A smaller limit (tests of the shrinking path).
@@ -134,53 +155,77 @@ impl Formatter {
     /// Renders `r` into `out` (cleared first). Always succeeds and always fits the limit.
     pub fn render(&self, r: &Record, out: &mut Vec<u8>) {
         out.clear();
-        if self.format == Format::Eve {
-            // The common case writes straight from the record, no intermediate tree.
-            json::write(out, r);
-            self.add_host(out);
-            if out.len() <= self.max_line {
-                return;
-            }
-        }
-        let mut v = serde_json::to_value(r).expect("records always serialise");
-        let ts = r.timestamp;
-        self.render_value(ts, &v, out);
-        for (max_str, max_items) in SHRINK_STEPS {
-            if out.len() <= self.max_line {
-                return;
-            }
-            shrink(&mut v, max_str, max_items);
-            v["truncated"] = Value::Bool(true);
-            self.render_value(ts, &v, out);
-        }
-        if out.len() > self.max_line {
-            // Nothing left to cut but the body itself: keep what identifies the record.
-            let mut keep = serde_json::Map::new();
-            if let Value::Object(m) = &v {
-                for (k, val) in m {
-                    if !val.is_object() && !val.is_array() {
-                        keep.insert(k.clone(), val.clone());
+        match self.format {
+            Format::Eve => self.render_eve(r, out),
+            Format::Ecs | Format::Cef => {
+                self.render_fit(r, Fit::WHOLE, out);
+                for (max_str, max_items) in SHRINK_STEPS {
+                    if out.len() <= self.max_line {
+                        return;
                     }
+                    let fit = Fit {
+                        max_str,
+                        max_items,
+                        bare: false,
+                    };
+                    self.render_fit(r, fit, out);
+                }
+                if out.len() > self.max_line {
+                    // Nothing left to cut but the body itself: keep what identifies the record.
+                    let (max_str, max_items) = SHRINK_STEPS[SHRINK_STEPS.len() - 1];
+                    let fit = Fit {
+                        max_str,
+                        max_items,
+                        bare: true,
+                    };
+                    self.render_fit(r, fit, out);
                 }
             }
-            keep.insert("truncated".into(), Value::Bool(true));
-            self.render_value(ts, &Value::Object(keep), out);
         }
     }
 
-    fn render_value(&self, ts: Timestamp, eve: &Value, out: &mut Vec<u8>) {
+    fn render_fit(&self, r: &Record, fit: Fit, out: &mut Vec<u8>) {
         out.clear();
         match self.format {
-            Format::Eve if self.eve_host.is_some() => {
-                // a tree's keys are sorted: `host` goes in as a key, not after the first comma
-                let mut v = eve.clone();
-                v["host"] = Value::String(self.observer.hostname.clone());
-                json::write(out, &v);
-            }
-            Format::Eve => json::write(out, eve),
-            Format::Ecs => json::write(out, &ecs::from_eve(eve, &self.observer)),
-            Format::Cef => cef::from_eve(ts, eve, &self.observer, out),
+            Format::Ecs => json::write(out, &ecs::document(r, &self.observer, fit)),
+            Format::Cef => cef::line(r, &self.observer, fit, out),
+            Format::Eve => unreachable!("EVE is the record itself"),
         }
+    }
+
+    /// EVE is the record as it is; one that does not fit is cut as a tree of values (whose
+    /// keys then come sorted).
+    fn render_eve(&self, r: &Record, out: &mut Vec<u8>) {
+        let host = self.eve_host.then_some(self.observer.hostname.as_str());
+        match host {
+            Some(h) => json::write(out, &r.with_host(h)),
+            None => json::write(out, r),
+        }
+        if out.len() <= self.max_line {
+            return;
+        }
+        let mut v = serde_json::to_value(r).expect("records always serialise");
+        if let Some(h) = host {
+            v["host"] = Value::String(h.to_owned());
+        }
+        for (max_str, max_items) in SHRINK_STEPS {
+            shrink(&mut v, max_str, max_items);
+            v["truncated"] = Value::Bool(true);
+            if let Some(h) = host {
+                v["host"] = Value::String(h.to_owned());
+            }
+            out.clear();
+            json::write(out, &v);
+            if out.len() <= self.max_line {
+                return;
+            }
+        }
+        // Nothing left to cut but the body itself: keep what identifies the record.
+        if let Value::Object(m) = &mut v {
+            m.retain(|_, val| !val.is_object() && !val.is_array());
+        }
+        out.clear();
+        json::write(out, &v);
     }
 }
 
@@ -213,83 +258,5 @@ pub fn syslog_severity(r: &Record) -> u8 {
         },
         Body::Warning(_) => 4,
         _ => 6,
-    }
-}
-
-/// A one-line human summary (ECS `message`, CEF `Name` for non-alerts).
-fn summary(eve: &Value) -> String {
-    let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
-    let et = eve["event_type"].as_str().unwrap_or("");
-    // An IPv6 address takes brackets before its port, as in a URL.
-    let host = |v: &Value| {
-        let a = s(v);
-        if a.contains(':') {
-            format!("[{a}]")
-        } else {
-            a
-        }
-    };
-    let ends = || {
-        format!(
-            "{} {}:{} -> {}:{}",
-            s(&eve["proto"]),
-            host(&eve["src_ip"]),
-            eve["src_port"],
-            host(&eve["dest_ip"]),
-            eve["dest_port"]
-        )
-    };
-    match et {
-        "alert" => s(&eve["alert"]["signature"]),
-        "flow" => format!(
-            "flow {} {} ({})",
-            ends(),
-            s(&eve["conn_state"]),
-            s(&eve["flow"]["reason"])
-        ),
-        "bjnp" => format!(
-            "{} {} {} {}",
-            s(&eve["bjnp"]["magic"]),
-            s(&eve["bjnp"]["command_name"]),
-            s(&eve["bjnp"]["direction"]),
-            ends()
-        ),
-        "print" => format!("print job ({}) {}", s(&eve["print"]["language"]), ends()),
-        "printer" => format!(
-            "printer {} ({})",
-            s(&eve["printer"]["ip"]),
-            s(&eve["printer"]["change"])
-        ),
-        "anomaly" => format!("anomaly {} {}", s(&eve["anomaly"]["event"]), ends()),
-        "lpd" => format!(
-            "lpd {} queue {} {}",
-            s(&eve["lpd"]["command"]),
-            s(&eve["lpd"]["queue"]),
-            ends()
-        ),
-        "ipp" => format!(
-            "ipp {} {} {}",
-            s(&eve["ipp"]["operation"]),
-            s(&eve["ipp"]["status"]),
-            ends()
-        ),
-        "tls" => format!("tls {} {}", s(&eve["tls"]["sni"]), ends()),
-        "cups_browsed" => format!(
-            "cups browse announcement {} {}",
-            s(&eve["cups_browsed"]["uri"]),
-            ends()
-        ),
-        "warning" => s(&eve["warning"]["message"]),
-        "stats" => "stats".into(),
-        "campaign" => format!(
-            "campaign {} on {}/{}: {} failed attempts from ~{} sources",
-            s(&eve["campaign"]["phase"]),
-            s(&eve["campaign"]["proto"]).to_ascii_lowercase(),
-            eve["campaign"]["port"],
-            eve["campaign"]["attempts"],
-            eve["campaign"]["sources"]["estimate"]
-        ),
-        "summary" => "alerts held back by their budget".into(),
-        other => other.to_owned(),
     }
 }

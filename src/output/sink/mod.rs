@@ -10,13 +10,14 @@ pub use file::LineSink;
 pub use kafka::{Kafka, KafkaConfig, KafkaTarget, MAX_IN_FLIGHT};
 pub use syslog::{rfc5424, Facility, Syslog, SyslogTarget};
 
+use crate::event::EventType;
 use std::io;
 
 /// What the sink knows about a record besides its bytes (syslog header fields).
 #[derive(Clone, Copy, Debug)]
 pub struct Meta {
-    /// RFC 5424 MSGID: the record's event type.
-    pub msgid: &'static str,
+    /// The record's event type (RFC 5424's MSGID; what a full queue drops first).
+    pub event_type: EventType,
     /// RFC 5424 severity, 0-7.
     pub severity: u8,
     /// The record's flow id: Kafka's message key, so one flow's records keep their order.

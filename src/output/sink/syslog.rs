@@ -251,7 +251,7 @@ impl Syslog {
                 now,
                 &self.hostname,
                 self.pid,
-                meta.msgid,
+                meta.event_type.name(),
                 line,
                 matches!(self.target, SyslogTarget::Tcp(_)),
             ),
@@ -371,6 +371,7 @@ impl Transport for Syslog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventType;
 
     #[test]
     fn targets() {
@@ -416,7 +417,7 @@ mod tests {
         let target = SyslogTarget::parse(&format!("udp://127.0.0.1:{port}")).unwrap();
         let mut s = Syslog::new(target, Facility(21), "sensor");
         let meta = Meta {
-            msgid: "alert",
+            event_type: EventType::Alert,
             severity: 2,
             key: None,
         };
@@ -449,7 +450,7 @@ mod tests {
         s.frame(
             msg.as_bytes(),
             Meta {
-                msgid: "alert",
+                event_type: EventType::Alert,
                 severity: 2,
                 key: None,
             },
