@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${FUZZ_SECONDS:-60}
-TARGETS=${FUZZ_TARGETS:-"decode bjnp pdl pjl postscript pcl capture_file engine eve_records defrag stream_overlap http ipp lpd doors_datagrams"}
+TARGETS=${FUZZ_TARGETS:-"decode bjnp pdl pjl postscript pcl capture_file engine eve_records defrag stream_overlap http ipp lpd doors_datagrams json_writer"}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 python3 tools/fuzz_seeds.py
 cargo fuzz build -s none

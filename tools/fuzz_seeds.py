@@ -10,6 +10,7 @@ Writes fuzz/corpus/<target>/ (not committed; `make fuzz` runs this first):
                 first 4 KiB; for pjl also each PJL line alone)
   postscript, pcl   the same, prefixed with a chunk-size byte
   eve_records   the golden EVE records of each sample (tests/expected/), the first 64 KiB
+  json_writer   each golden EVE record alone (a JSON document), up to 64 of each sample
   defrag        trains of fragments in the target's framing: in order, reversed, with a
                 duplicate and with an overlap of other bytes
   stream_overlap  segments and acknowledgements in the target's framing: in order, a resend,
@@ -181,7 +182,10 @@ def main():
     expected = os.path.join(ROOT, "tests", "expected")
     for name in sorted(os.listdir(expected)):
         if name.endswith(".jsonl"):
-            save("eve_records", open(os.path.join(expected, name), "rb").read()[: 1 << 16])
+            data = open(os.path.join(expected, name), "rb").read()
+            save("eve_records", data[: 1 << 16])
+            for line in data.splitlines()[:64]:
+                save("json_writer", line)
     defrag_seeds()
     stream_seeds()
     for t in sorted(os.listdir(CORPUS)):

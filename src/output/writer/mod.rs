@@ -231,8 +231,8 @@ impl RecordSink for Output {
             st.output.records = self.made;
             self.pending.items.push(Item::Stats(Box::new(r)));
         } else {
-            self.formatter.render(&r, &mut self.line);
-            self.pending.bytes.extend_from_slice(&self.line);
+            self.formatter
+                .append(&r, &mut self.pending.bytes, &mut self.line);
             self.pending.items.push(Item::Line {
                 end: self.pending.bytes.len(),
                 meta: Meta {
