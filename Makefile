@@ -39,11 +39,13 @@ test: test-deps lint
 ## Benchmarks: criterion (decode, BJNP parse, flow upsert at 1 k and 100 k flows, end-to-end
 ## engine), then bjnp-watch against tcpdump and cat on generated captures (LAN, all-printer,
 ## SYN storm), the Kafka sink against the file sink on one replay (a tansu broker on loopback),
-## then live capture under load on a veth pair (root only). BENCH_ROUNDS, BENCH_DIR.
+## then live capture under load on a veth pair (root only). BENCH_ROUNDS, BENCH_DIR;
+## BENCH_PREVIOUS (a git ref, default the latest tag) adds that release's build to the table.
 BENCH_ROUNDS ?= 5
+BENCH_PREVIOUS ?= $(shell git describe --tags --abbrev=0 2>/dev/null)
 bench: bench-deps build
 	$(CARGO) bench --locked
-	python3 tools/bench_compare.py --rounds $(BENCH_ROUNDS)
+	BENCH_PREVIOUS=$(BENCH_PREVIOUS) python3 tools/bench_compare.py --rounds $(BENCH_ROUNDS)
 	python3 tools/bench_kafka.py --rounds $(BENCH_ROUNDS)
 	ROUNDS=3 tools/bench_live.sh
 

@@ -14,6 +14,8 @@ Each round runs, in turn:
 
     bjnp-watch -q -r FILE -o /dev/null [--policy tests/policy/storms.toml]
     bjnp-watch --workers 2 (the same, with two worker threads)
+    the previous release's bjnp-watch, one worker (--previous REF: built once from that git
+        ref in a worktree of its own, target/bench-previous/)
     tcpdump -r FILE -w /dev/null '<bjnp-watch --print-filter>'   (the same BPF)
     cat FILE > /dev/null
 
@@ -75,6 +77,32 @@ def timed(cmd):
     return dt, rss
 
 
+def previous_binary(ref):
+    """The release build of git `ref`, made once in a worktree beside the checkout."""
+    rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", ref], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    tree = os.path.join(ROOT, "target", "bench-previous", rev)
+    binary = os.path.join(tree, "target", "release", "bjnp-watch")
+    if not os.path.exists(binary):
+        if not os.path.isdir(tree):
+            subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", tree, rev],
+                           check=True)
+        print(f"building {ref} ({rev}) for the comparison ...", file=sys.stderr)
+        subprocess.run(["cargo", "build", "--release", "--locked"], cwd=tree, check=True)
+    return rev, binary
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp/bjnp-watch-bench"))
@@ -82,7 +110,10 @@ def main(argv=None):
     ap.add_argument("--scale", type=float, default=1.0, help="workload size factor")
     ap.add_argument("--bin", default=os.path.join(ROOT, "target/release/bjnp-watch"))
     ap.add_argument("--only", choices=WORKLOADS, action="append")
+    ap.add_argument("--previous", default=os.environ.get("BENCH_PREVIOUS") or None,
+                    help="a git ref (the previous release) to run beside this build")
     a = ap.parse_args(argv)
+    prev = previous_binary(a.previous) if a.previous else None
     for tool in ("tcpdump", "cat", "/usr/bin/time"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing (make bench installs it)")
@@ -104,6 +135,8 @@ def main(argv=None):
             "tcpdump": ["tcpdump", "-q", "-r", path, "-w", "/dev/null", bpf],
             "cat": ["cat", path],
         }
+        if prev:
+            commands["previous"] = [prev[1], "-q", "-r", path, "-o", "/dev/null"] + policy
         runs = {k: [] for k in commands}
         rss = {k: 0 for k in commands}
         for _ in range(a.rounds):
@@ -121,23 +154,29 @@ def main(argv=None):
         ratio = {
             (mine, other): statistics.median(b / o for b, o in zip(runs[mine], runs[other]))
             for mine in ("bjnp-watch", "bjnp-watch x2")
-            for other in ("tcpdump", "cat")
+            for other in ("tcpdump", "cat") + (("previous",) if prev else ())
         }
         rows.append((kind, packets, os.path.getsize(path), med, ratio, rss, alerts, len(out)))
 
-    print(f"\nbjnp-watch vs tcpdump vs cat: {a.rounds} rounds, medians; "
-          f"{platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}\n")
-    print("| workload | packets | size | 1 worker | 2 workers | tcpdump | cat "
+    versus = f", previous = {a.previous} ({prev[0]})" if prev else ""
+    print(f"\nbjnp-watch vs tcpdump vs cat{versus}: {a.rounds} rounds, medians; "
+          f"{platform.node()}, {cpu_model()}, {os.cpu_count()} cores, "
+          f"{time.strftime('%Y-%m-%d')}\n")
+    prev_head = "| previous | 1 worker / previous " if prev else ""
+    print("| workload | packets | size | 1 worker | 2 workers | tcpdump | cat " + prev_head +
           "| 1 worker / tcpdump | 1 worker / cat | 2 workers / tcpdump | 2 workers / cat "
           "| Mpps 1 / 2 workers | peak RSS 1 / 2 workers / tcpdump "
           "| alert lines (needles included) | records | target |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---" * (16 + (2 if prev else 0)) + "|")
     for kind, packets, size, med, ratio, rss, alerts, records in rows:
         b1, b2, td, ct = med["bjnp-watch"], med["bjnp-watch x2"], med["tcpdump"], med["cat"]
         target = TARGETS.get(kind, STORM_TARGET if kind in STORMS else "")
         r = lambda m, o: f"{ratio[(m, o)]:.2f}"
+        prev_cells = (f"{med['previous']:.3f} s | {r('bjnp-watch', 'previous')} | "
+                      if prev else "")
         print(f"| {kind} | {packets:,} | {size / 1e6:.0f} MB | {b1:.3f} s | {b2:.3f} s | "
-              f"{td:.3f} s | {ct:.3f} s | {r('bjnp-watch', 'tcpdump')} | {r('bjnp-watch', 'cat')} | "
+              f"{td:.3f} s | {ct:.3f} s | {prev_cells}{r('bjnp-watch', 'tcpdump')} | "
+              f"{r('bjnp-watch', 'cat')} | "
               f"{r('bjnp-watch x2', 'tcpdump')} | {r('bjnp-watch x2', 'cat')} | "
               f"{packets / b1 / 1e6:.2f} / {packets / b2 / 1e6:.2f} | "
               f"{rss['bjnp-watch'] / 1024:.0f} / {rss['bjnp-watch x2'] / 1024:.0f} / "

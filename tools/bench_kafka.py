@@ -75,7 +75,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dir", default=os.environ.get("BENCH_DIR", "/tmp/bjnp-watch-bench"))
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--kafka-option", action="append", default=[], metavar="KEY=VALUE",
+                    help="passed on to bjnp-watch (librdkafka settings to compare)")
     a = ap.parse_args()
+    extra = [x for kv in a.kafka_option for x in ("--kafka-option", kv)]
     tansu = tansu_path()
     if tansu is None:
         sys.exit("bench_kafka: no tansu broker (run tools/install-kafka-test.sh)")
@@ -103,7 +106,7 @@ def main():
             topic = f"bench-{i}"
             create_topic(tansu, port, topic)
             k = run(["-r", capture, "--kafka", f"kafka://127.0.0.1:{port}/{topic}",
-                     "--sensor-name", "bench"])
+                     "--sensor-name", "bench"] + extra)
             file_s.append(f)
             kafka_s.append(k)
             ratios.append(k / f)
@@ -114,7 +117,8 @@ def main():
         print("| sink | seconds | records/s |")
         print("|---|---:|---:|")
         print(f"| file (`-o`) | {fs:.2f} | {records / fs:,.0f} |")
-        print(f"| Kafka (tansu on 127.0.0.1, lz4, acks=all) | {ks:.2f} | {records / ks:,.0f} |")
+        settings = ", ".join(a.kafka_option) or "lz4, acks=all"
+        print(f"| Kafka (tansu on 127.0.0.1, {settings}) | {ks:.2f} | {records / ks:,.0f} |")
         print(f"Kafka/file time ratio (median of per-round ratios): "
               f"{statistics.median(ratios):.2f}")
     finally:

@@ -1,6 +1,7 @@
 //! The records' JSON writer against serde_json: for any string, and any JSON document the
-//! bytes happen to be, the fast writer's bytes equal serde_json's (with the extra escapes),
-//! and serde_json reads them back to the same value.
+//! bytes happen to be, the fast writer's bytes equal serde_json's (with the extra escapes) and
+//! are JSON; a string reads back as itself. (A document's numbers are not compared after a
+//! round trip: serde_json's default float parsing is not exact, whoever wrote the digits.)
 #![no_main]
 use bjnp_watch::output::format::json::{write, write_reference};
 use libfuzzer_sys::fuzz_target;
@@ -18,7 +19,6 @@ fuzz_target!(|data: &[u8]| {
         write(&mut fast, &v);
         write_reference(&mut reference, &v);
         assert_eq!(fast, reference, "value {v}");
-        let back: serde_json::Value = serde_json::from_slice(&fast).expect("valid JSON");
-        assert_eq!(back, v);
+        serde_json::from_slice::<serde_json::Value>(&fast).expect("valid JSON");
     }
 });
