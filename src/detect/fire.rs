@@ -4,6 +4,7 @@
 
 use super::marks::MARK_ALERTED;
 use super::rules::Rule;
+use super::suppress::Key;
 use super::{About, AlertDraft, Decision, Detector, FlowMarks};
 use crate::event::{Evidence, ExplainedBy};
 use crate::flow::Conn;
@@ -38,13 +39,16 @@ impl Detector {
         out: &mut Vec<Decision>,
     ) {
         let sid = f.rule.info().sid;
-        let (l4, a, b, port) = f.key;
-        if let Err(by) = self.suppress.admit(
-            (f.rule, f.variant, l4, a, b, port),
-            now,
-            conn.id(),
-            f.sliding,
-        ) {
+        let (l4, src, dst, port) = f.key;
+        let key = Key {
+            rule: f.rule,
+            variant: f.variant,
+            l4,
+            src,
+            dst,
+            port,
+        };
+        if let Err(by) = self.suppress.admit(key, now, conn.id(), f.sliding) {
             marks.explain(ExplainedBy {
                 signature_id: sid,
                 flow_id: Some(by),

@@ -10,11 +10,20 @@ use std::net::IpAddr;
 
 const SUPPRESS_CAP: usize = 65_536;
 
-/// (rule, variant, transport, source, destination, port). The variant separates alerts of one
-/// rule that must not suppress each other (1001's outcomes, 1102's anomalies); the transport
-/// separates a TCP service from the UDP one on the same port (`None`: a rule about a source
-/// across every transport).
-pub type Key = (Rule, u32, Option<L4>, IpAddr, IpAddr, u16);
+/// What one standing alert stands for within its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub rule: Rule,
+    /// Separates alerts of one rule that must not suppress each other (1001's outcomes,
+    /// 1102's anomalies).
+    pub variant: u32,
+    /// Separates a TCP service from the UDP one on the same port (`None`: a rule about a
+    /// source across every transport).
+    pub l4: Option<L4>,
+    pub src: IpAddr,
+    pub dst: IpAddr,
+    pub port: u16,
+}
 
 pub struct Suppressor {
     /// The flow the standing alert names.
@@ -73,7 +82,14 @@ mod tests {
     fn windows_fixed_and_sliding() {
         let sec = 1_000_000_000;
         let ip: IpAddr = "192.0.2.5".parse().unwrap();
-        let key = |p| (Rule::UnexpectedClient, 1, Some(L4::Tcp), ip, ip, p);
+        let key = |port| Key {
+            rule: Rule::UnexpectedClient,
+            variant: 1,
+            l4: Some(L4::Tcp),
+            src: ip,
+            dst: ip,
+            port,
+        };
         let mut s = Suppressor::new(10 * sec);
         assert_eq!(s.admit(key(1), Timestamp(0), 7, false), Ok(()));
         assert_eq!(s.admit(key(1), Timestamp(5 * sec), 8, false), Err(7));
