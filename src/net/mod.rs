@@ -33,6 +33,11 @@ impl L4 {
             L4::Udp => "UDP",
         }
     }
+
+    /// The transport a record's name stands for (reading records back).
+    pub fn from_name(name: &str) -> Option<L4> {
+        [L4::Tcp, L4::Udp].into_iter().find(|l| l.name() == name)
+    }
 }
 
 impl serde::Serialize for L4 {

@@ -3,7 +3,7 @@
 //! from EVE JSON lines a running sensor wrote ([`Collector::eve_line`]); both give the same
 //! observations, so asking afterwards proves the same as watching.
 
-use crate::event::{Body, CampaignPhase, ConnState, Direction, Outcome, Record};
+use crate::event::{Body, CampaignPhase, ConnState, Direction, EventType, Outcome, Record};
 use crate::net::{Service, Timestamp, Unreach, L4};
 use crate::output::RecordSink;
 use crate::proto::bjnp::CommandName;
@@ -164,22 +164,20 @@ impl Collector {
         }
         let v: Value = serde_json::from_str(line)?;
         let kind = v["event_type"].as_str().ok_or(EveError::NotEve)?;
+        // a type this version does not write is skipped, like one it does not read
+        let kind = EventType::from_name(kind);
         let ts = v["timestamp"].as_str().and_then(parse_time);
         if let Some(ts) = ts {
             self.saw(ts);
         }
         let ip = |k: &str| v[k].as_str().and_then(|s| s.parse::<IpAddr>().ok());
         let port = |k: &str| v[k].as_u64().and_then(|p| u16::try_from(p).ok());
-        let proto = match v["proto"].as_str() {
-            Some("TCP") => Some(L4::Tcp),
-            Some("UDP") => Some(L4::Udp),
-            _ => None,
-        };
+        let proto = v["proto"].as_str().and_then(L4::from_name);
         let ends = || -> Option<(IpAddr, IpAddr, u16, L4)> {
             Some((ip("src_ip")?, ip("dest_ip")?, port("dest_port")?, proto?))
         };
         match kind {
-            "flow" => {
+            Some(EventType::Flow) => {
                 let f = &v["flow"];
                 let Some(outcome) = f["outcome"].as_str().and_then(Outcome::from_name) else {
                     return Ok(());
@@ -204,7 +202,7 @@ impl Collector {
                     unreachable: f["unreachable"].as_str().and_then(Unreach::from_name),
                 });
             }
-            "print" => {
+            Some(EventType::Print) => {
                 let (client, server, port, proto) =
                     ends().ok_or(EveError::Missing("print", "endpoints"))?;
                 let ts = ts.ok_or(EveError::Missing("print", "timestamp"))?;
@@ -217,10 +215,12 @@ impl Collector {
                 };
                 self.print_job(v["flow_id"].as_u64(), job);
             }
-            "bjnp" => {
+            Some(EventType::Bjnp) => {
                 let b = &v["bjnp"];
-                let data = b["command_name"].as_str() == Some(CommandName::PrintData.name())
-                    && b["direction"].as_str() == Some(Direction::Request.name());
+                let command = b["command_name"].as_str().and_then(CommandName::from_name);
+                let direction = b["direction"].as_str().and_then(Direction::from_name);
+                let data = command == Some(CommandName::PrintData)
+                    && direction == Some(Direction::Request);
                 if let (true, Some((client, server, port, L4::Tcp)), Some(ts)) = (data, ends(), ts)
                 {
                     let job = Job {
@@ -233,15 +233,12 @@ impl Collector {
                     self.bjnp_session(v["flow_id"].as_u64(), job);
                 }
             }
-            "campaign" => {
+            Some(EventType::Campaign) => {
                 let c = &v["campaign"];
-                if c["phase"].as_str() == Some(CampaignPhase::End.name()) {
+                let phase = c["phase"].as_str().and_then(CampaignPhase::from_name);
+                if phase == Some(CampaignPhase::End) {
                     self.folded.push(Folded {
-                        proto: match c["proto"].as_str() {
-                            Some("TCP") => Some(L4::Tcp),
-                            Some("UDP") => Some(L4::Udp),
-                            _ => None,
-                        },
+                        proto: c["proto"].as_str().and_then(L4::from_name),
                         port: c["port"]
                             .as_u64()
                             .and_then(|p| u16::try_from(p).ok())
@@ -250,7 +247,7 @@ impl Collector {
                     });
                 }
             }
-            "stats" => {
+            Some(EventType::Stats) => {
                 let n = v["stats"]["capture"]["packets"].as_u64().unwrap_or(0);
                 self.packets = self.packets.max(n);
             }
