@@ -211,6 +211,9 @@ pub struct Compound<'a, 'b> {
     first: bool,
     /// Closing bytes: `]`, `}`, or `]}` / `}}` for a variant's.
     close: &'static [u8],
+    /// A compound declared empty is written closed at once; should elements come anyway, they
+    /// follow a comma and this closes them (serde_json's bytes, for a length that lied).
+    late_close: Option<&'static [u8]>,
 }
 
 impl Compound<'_, '_> {
@@ -219,6 +222,9 @@ impl Compound<'_, '_> {
             self.ser.out.push(b',');
         }
         self.first = false;
+        if let Some(late) = self.late_close.take() {
+            self.close = late;
+        }
     }
 }
 
@@ -311,14 +317,16 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
             self.out.push(b']');
             return Ok(Compound {
                 ser: self,
-                first: true,
+                first: false,
                 close: b"",
+                late_close: Some(b"]"),
             });
         }
         Ok(Compound {
             ser: self,
             first: true,
             close: b"]",
+            late_close: None,
         })
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'b>, Error> {
@@ -342,17 +350,19 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
         write_str(self.out, variant);
         self.out.extend_from_slice(b":[");
         if len == 0 {
-            self.out.extend_from_slice(b"]}");
+            self.out.push(b']');
             return Ok(Compound {
                 ser: self,
-                first: true,
-                close: b"",
+                first: false,
+                close: b"}",
+                late_close: Some(b"]}"),
             });
         }
         Ok(Compound {
             ser: self,
             first: true,
             close: b"]}",
+            late_close: None,
         })
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
@@ -361,14 +371,16 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
             self.out.push(b'}');
             return Ok(Compound {
                 ser: self,
-                first: true,
+                first: false,
                 close: b"",
+                late_close: Some(b"}"),
             });
         }
         Ok(Compound {
             ser: self,
             first: true,
             close: b"}",
+            late_close: None,
         })
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
@@ -385,17 +397,19 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
         write_str(self.out, variant);
         self.out.extend_from_slice(b":{");
         if len == 0 {
-            self.out.extend_from_slice(b"}}");
+            self.out.push(b'}');
             return Ok(Compound {
                 ser: self,
-                first: true,
-                close: b"",
+                first: false,
+                close: b"}",
+                late_close: Some(b"}}"),
             });
         }
         Ok(Compound {
             ser: self,
             first: true,
             close: b"}}",
+            late_close: None,
         })
     }
     fn collect_str<T: Display + ?Sized>(self, v: &T) -> Result<(), Error> {
@@ -467,12 +481,17 @@ impl ser::SerializeStruct for Compound<'_, '_> {
         v: &T,
     ) -> Result<(), Error> {
         self.comma();
-        // A field's name is one of our own identifiers: nothing in it needs escaping.
-        debug_assert!(key.bytes().all(|b| PLAIN[usize::from(b)] && b < 0x80));
+        // A field's name is one of our own identifiers, which need no escaping; a renamed one
+        // that would is escaped like any string.
         let out = &mut *self.ser.out;
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
+        if key.bytes().all(|b| PLAIN[usize::from(b)] && b < 0x80) {
+            out.push(b'"');
+            out.extend_from_slice(key.as_bytes());
+            out.push(b'"');
+        } else {
+            write_str(out, key);
+        }
+        out.push(b':');
         v.serialize(&mut *self.ser)
     }
     fn end(self) -> Result<(), Error> {
@@ -503,6 +522,19 @@ struct MapKey<'a> {
 }
 
 impl MapKey<'_> {
+    /// A finite float key is written quoted, as serde_json writes it; NaN and the infinities
+    /// cannot be keys.
+    fn float<F: zmij::Float>(self, v: F, finite: bool) -> Result<(), Error> {
+        if !finite {
+            return Err(key_error());
+        }
+        self.out.push(b'"');
+        self.out
+            .extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
+        self.out.push(b'"');
+        Ok(())
+    }
+
     fn quoted(self, v: impl itoa::Integer) -> Result<(), Error> {
         self.out.push(b'"');
         self.out
@@ -554,11 +586,11 @@ impl ser::Serializer for MapKey<'_> {
         self.serialize_str(if v { "true" } else { "false" })
     }
     integers!(quoted);
-    fn serialize_f32(self, _: f32) -> Result<(), Error> {
-        Err(key_error())
+    fn serialize_f32(self, v: f32) -> Result<(), Error> {
+        self.float(v, v.is_finite())
     }
-    fn serialize_f64(self, _: f64) -> Result<(), Error> {
-        Err(key_error())
+    fn serialize_f64(self, v: f64) -> Result<(), Error> {
+        self.float(v, v.is_finite())
     }
     fn serialize_bytes(self, _: &[u8]) -> Result<(), Error> {
         Err(key_error())
@@ -566,8 +598,8 @@ impl ser::Serializer for MapKey<'_> {
     fn serialize_none(self) -> Result<(), Error> {
         Err(key_error())
     }
-    fn serialize_some<T: Serialize + ?Sized>(self, _: &T) -> Result<(), Error> {
-        Err(key_error())
+    fn serialize_some<T: Serialize + ?Sized>(self, v: &T) -> Result<(), Error> {
+        v.serialize(self)
     }
     fn serialize_unit(self) -> Result<(), Error> {
         Err(key_error())
@@ -696,6 +728,51 @@ mod tests {
         assert_eq!(a, b);
         let map: std::collections::BTreeMap<u16, &str> = [(1, "a"), (65535, "b")].into();
         let (a, b) = both(&map);
+        assert_eq!(a, b);
+        let map: std::collections::BTreeMap<Option<&str>, u8> = [(Some("k\u{9b}"), 1)].into();
+        let (a, b) = both(&map);
+        assert_eq!(a, b);
+        let floats = [(1.5f64, 1u8), (-0.0, 2), (1e300, 3)];
+        let map: Vec<(f64, u8)> = floats.to_vec();
+        struct FloatKeys(Vec<(f64, u8)>);
+        impl Serialize for FloatKeys {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(self.0.iter().map(|(k, v)| (k, v)))
+            }
+        }
+        let (a, b) = both(&FloatKeys(map));
+        assert_eq!(a, b);
+        // a compound declared empty that gets elements anyway, and a field name that needs
+        // escaping
+        struct Liar;
+        impl Serialize for Liar {
+            fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use ser::{SerializeMap, SerializeSeq, SerializeStruct};
+                let mut t = s.serialize_struct("Liar", 3)?;
+                struct Seq;
+                impl Serialize for Seq {
+                    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut q = s.serialize_seq(Some(0))?;
+                        q.serialize_element(&1)?;
+                        q.serialize_element(&2)?;
+                        q.end()
+                    }
+                }
+                struct Map;
+                impl Serialize for Map {
+                    fn serialize<S: ser::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut m = s.serialize_map(Some(0))?;
+                        m.serialize_entry("k", &1)?;
+                        m.end()
+                    }
+                }
+                t.serialize_field("seq", &Seq)?;
+                t.serialize_field("map", &Map)?;
+                t.serialize_field("q\"\u{7f}", &0)?;
+                t.end()
+            }
+        }
+        let (a, b) = both(&Liar);
         assert_eq!(a, b);
         #[derive(serde::Serialize)]
         enum E {
