@@ -205,6 +205,46 @@ impl Json<'_> {
     }
 }
 
+impl<'a> Json<'a> {
+    /// Starts an array (`open` = `[`) or an object (`{`), inside `{"variant":` for an enum
+    /// variant's. One declared empty is written closed at once, as serde_json writes it.
+    fn compound<'b>(
+        &'b mut self,
+        variant: Option<&str>,
+        open: u8,
+        len: Option<usize>,
+    ) -> Compound<'a, 'b> {
+        if let Some(v) = variant {
+            self.out.push(b'{');
+            write_str(self.out, v);
+            self.out.push(b':');
+        }
+        self.out.push(open);
+        // what ends the compound, then what ends the variant's object around it
+        let full: &'static [u8] = match (open, variant.is_some()) {
+            (b'[', false) => b"]",
+            (b'[', true) => b"]}",
+            (_, false) => b"}",
+            (_, true) => b"}}",
+        };
+        if len == Some(0) {
+            self.out.push(full[0]);
+            return Compound {
+                ser: self,
+                first: false,
+                close: &full[1..],
+                late_close: Some(full),
+            };
+        }
+        Compound {
+            ser: self,
+            first: true,
+            close: full,
+            late_close: None,
+        }
+    }
+}
+
 /// A compound being written: whether a comma goes before the next element.
 pub struct Compound<'a, 'b> {
     ser: &'b mut Json<'a>,
@@ -312,22 +352,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
         Ok(())
     }
     fn serialize_seq(self, len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'[');
-        if len == Some(0) {
-            self.out.push(b']');
-            return Ok(Compound {
-                ser: self,
-                first: false,
-                close: b"",
-                late_close: Some(b"]"),
-            });
-        }
-        Ok(Compound {
-            ser: self,
-            first: true,
-            close: b"]",
-            late_close: None,
-        })
+        Ok(self.compound(None, b'[', len))
     }
     fn serialize_tuple(self, len: usize) -> Result<Compound<'a, 'b>, Error> {
         self.serialize_seq(Some(len))
@@ -346,42 +371,10 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.extend_from_slice(b":[");
-        if len == 0 {
-            self.out.push(b']');
-            return Ok(Compound {
-                ser: self,
-                first: false,
-                close: b"}",
-                late_close: Some(b"]}"),
-            });
-        }
-        Ok(Compound {
-            ser: self,
-            first: true,
-            close: b"]}",
-            late_close: None,
-        })
+        Ok(self.compound(Some(variant), b'[', Some(len)))
     }
     fn serialize_map(self, len: Option<usize>) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'{');
-        if len == Some(0) {
-            self.out.push(b'}');
-            return Ok(Compound {
-                ser: self,
-                first: false,
-                close: b"",
-                late_close: Some(b"}"),
-            });
-        }
-        Ok(Compound {
-            ser: self,
-            first: true,
-            close: b"}",
-            late_close: None,
-        })
+        Ok(self.compound(None, b'{', len))
     }
     fn serialize_struct(self, _: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
         self.serialize_map(Some(len))
@@ -393,24 +386,7 @@ impl<'a, 'b> ser::Serializer for &'b mut Json<'a> {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.extend_from_slice(b":{");
-        if len == 0 {
-            self.out.push(b'}');
-            return Ok(Compound {
-                ser: self,
-                first: false,
-                close: b"}",
-                late_close: Some(b"}}"),
-            });
-        }
-        Ok(Compound {
-            ser: self,
-            first: true,
-            close: b"}}",
-            late_close: None,
-        })
+        Ok(self.compound(Some(variant), b'{', Some(len)))
     }
     fn collect_str<T: Display + ?Sized>(self, v: &T) -> Result<(), Error> {
         self.serialize_str(&v.to_string())
