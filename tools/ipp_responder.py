@@ -44,11 +44,12 @@ standard library only.
 import argparse
 import os
 import signal
-import socket
 import struct
 import sys
 import threading
 import time
+
+from bounded_server import Closed, Conn, connections, listen
 
 # value tags
 T_INTEGER, T_BOOLEAN, T_ENUM = 0x21, 0x22, 0x23
@@ -400,49 +401,6 @@ def encode_response(req, status, groups):
 
 # --- HTTP ---------------------------------------------------------------------------
 
-class Closed(Exception):
-    pass
-
-
-class Conn:
-    def __init__(self, sock, deadline, idle):
-        self.sock, self.deadline, self.idle = sock, deadline, idle
-        self.buf = b""
-
-    def _fill(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise Closed("time limit")
-        self.sock.settimeout(min(self.idle, left))
-        try:
-            chunk = self.sock.recv(65536)
-        except (socket.timeout, OSError) as e:
-            raise Closed(f"recv: {e}")
-        if not chunk:
-            raise Closed("eof")
-        self.buf += chunk
-
-    def until(self, sep, cap):
-        while sep not in self.buf:
-            if len(self.buf) > cap:
-                raise Closed("header block too long")
-            self._fill()
-        head, _, self.buf = self.buf.partition(sep)
-        return head
-
-    def take(self, n):
-        while len(self.buf) < n:
-            self._fill()
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
-
-    def send(self, data):
-        try:
-            self.sock.sendall(data)
-        except OSError as e:
-            raise Closed(f"send: {e}")
-
-
 def read_body(c, headers, max_body):
     """Returns (kept bytes, total length)."""
     kept, total = b"", 0
@@ -557,15 +515,10 @@ def main() -> int:
 
     printer = Printer(args)
     deadline = time.monotonic() + args.timeout
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((args.addr, args.port))
-    srv.listen(8)
-    print("READY", flush=True)
+    srv = listen(args.addr, args.port, backlog=8)
 
     slots = threading.BoundedSemaphore(MAX_CONCURRENT)
     threads = []
-    handled = 0
     # SIGTERM (how the recorders end it) still prints the job summary below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
@@ -579,16 +532,8 @@ def main() -> int:
 
 def serve(srv, printer, deadline, args, slots, threads):
     handled = 0
-    while handled < args.max_connections:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        srv.settimeout(min(left, 1.0))
-        try:
-            sock, peer = srv.accept()
-        except socket.timeout:
-            continue
-        handled += 1
+    for handled, sock, peer in connections(srv, deadline, args.max_connections,
+                                           keep_waiting=True):
         if not slots.acquire(blocking=False):
             log(f"connection {handled} from {peer[0]}:{peer[1]}: too many, closed")
             sock.close()

@@ -35,69 +35,12 @@ standard library only.
 
 import argparse
 import os
-import socket
 import sys
 import time
 
+from bounded_server import Closed, Conn, connections, listen
+
 MAX_LINE = 1024
-
-
-class Closed(Exception):
-    pass
-
-
-class Conn:
-    def __init__(self, sock, deadline, idle):
-        self.sock = sock
-        self.deadline = deadline
-        self.idle = idle
-        self.buf = b""
-
-    def _fill(self):
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise Closed("time limit")
-        self.sock.settimeout(min(self.idle, left))
-        try:
-            chunk = self.sock.recv(65536)
-        except (socket.timeout, OSError) as e:
-            raise Closed(f"recv: {e}")
-        if not chunk:
-            raise Closed("eof")
-        self.buf += chunk
-
-    def line(self):
-        while b"\n" not in self.buf:
-            if len(self.buf) > MAX_LINE:
-                raise Closed("line too long")
-            self._fill()
-        line, _, self.buf = self.buf.partition(b"\n")
-        if len(line) > MAX_LINE:
-            raise Closed("line too long")
-        return line
-
-    def skip(self, n, keep=None):
-        """Reads and discards n bytes (appending them to the bytearray keep, if given);
-        returns how many were read before EOF."""
-        got = 0
-        while got < n:
-            if not self.buf:
-                try:
-                    self._fill()
-                except Closed:
-                    return got
-            take = min(n - got, len(self.buf))
-            if keep is not None:
-                keep += self.buf[:take]
-            self.buf = self.buf[take:]
-            got += take
-        return got
-
-    def send(self, data):
-        try:
-            self.sock.sendall(data)
-        except OSError as e:
-            raise Closed(f"send: {e}")
 
 
 def log(msg):
@@ -110,7 +53,7 @@ def receive_job(c, n, max_file, save_dir):
     files = 0
     while True:
         try:
-            line = c.line()
+            line = c.line(MAX_LINE)
         except Closed as e:
             log(f"  [{n}] end of receive-job ({e}), {jobs} file(s)")
             return
@@ -154,7 +97,7 @@ def receive_job(c, n, max_file, save_dir):
 
 
 def handle(c, n, queue_text, max_file, save_dir=None):
-    line = c.line()
+    line = c.line(MAX_LINE)
     if not line:
         log(f"[{n}] empty command")
         return
@@ -186,23 +129,9 @@ def main() -> int:
     args = ap.parse_args()
 
     deadline = time.monotonic() + args.timeout
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((args.addr, args.port))
-    srv.listen(1)
-    print("READY", flush=True)
-
+    srv = listen(args.addr, args.port)
     handled = 0
-    while handled < args.max_connections:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        srv.settimeout(left)
-        try:
-            sock, peer = srv.accept()
-        except socket.timeout:
-            break
-        handled += 1
+    for handled, sock, peer in connections(srv, deadline, args.max_connections):
         log(f"connection {handled} from {peer[0]}:{peer[1]}")
         with sock:
             try:

@@ -23,6 +23,8 @@ import socket
 import sys
 import time
 
+from bounded_server import connections, listen
+
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -36,23 +38,8 @@ def main() -> int:
     args = ap.parse_args()
 
     deadline = time.monotonic() + args.timeout
-    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind((args.addr, args.port))
-    srv.listen(1)
-    print("READY", flush=True)
-
-    handled = 0
-    while handled < args.max_connections:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            break
-        srv.settimeout(left)
-        try:
-            conn, peer = srv.accept()
-        except socket.timeout:
-            break
-        handled += 1
+    srv = listen(args.addr, args.port)
+    for handled, conn, peer in connections(srv, deadline, args.max_connections):
         total = 0
         saved = None
         if args.save_dir:

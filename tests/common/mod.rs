@@ -145,6 +145,20 @@ pub fn sample(name: &str) -> String {
     format!("samples/{name}")
 }
 
+/// Every frame of every sample, in order: (link type, bytes).
+pub fn sample_frames() -> Vec<(u32, Vec<u8>)> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let mut out = vec![];
+    for name in samples() {
+        let path = root().join("samples").join(name);
+        bjnp_watch::capture::replay::replay(&path, None, &stop, &mut |f, _| {
+            out.push((f.linktype, f.data.to_vec()))
+        })
+        .unwrap();
+    }
+    out
+}
+
 /// A classic pcap file header: microseconds, Ethernet, 64 KiB snaplen (for captures a test
 /// builds frame by frame).
 pub fn pcap_header() -> Vec<u8> {

@@ -2,33 +2,13 @@
 //! general decoder gives: on every sample frame, every truncation of it, and many mutations of
 //! its header bytes (a deterministic xorshift, so a failure reproduces).
 
-use bjnp_watch::capture::replay::replay;
+#[path = "../common/mod.rs"]
+mod common;
 use bjnp_watch::decode::{decode, decode_general};
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
-fn sample_frames() -> Vec<(u32, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    paths.sort();
-    let mut out = vec![];
-    let stop = AtomicBool::new(false);
-    for p in paths {
-        replay(&p, None, &stop, &mut |f, _| {
-            out.push((f.linktype, f.data.to_vec()))
-        })
-        .unwrap();
-    }
-    out
-}
 
 #[test]
 fn fast_decoding_equals_general_decoding() {
-    let frames = sample_frames();
+    let frames = common::sample_frames();
     assert!(frames.len() > 1000, "{} frames", frames.len());
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut checked = 0u64;

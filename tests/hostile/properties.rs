@@ -3,38 +3,20 @@
 //! JSON, a CEF line and an RFC 5424 message within the size limit; and the same input twice
 //! gives identical records.
 
-use bjnp_watch::capture::replay::replay;
+#[path = "../common/mod.rs"]
+mod common;
 use bjnp_watch::capture::Frame;
 use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::{Record, Timestamp};
 use bjnp_watch::output::format::{syslog_severity, Format, Formatter, Observer, MAX_LINE};
 use bjnp_watch::output::sink::rfc5424;
 use proptest::prelude::*;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
 use std::sync::OnceLock;
 
-/// (link type, bytes) of every frame of every sample.
+/// (link type, bytes) of every frame of every sample, read once for every case.
 fn sample_frames() -> &'static [(u32, Vec<u8>)] {
     static FRAMES: OnceLock<Vec<(u32, Vec<u8>)>> = OnceLock::new();
-    FRAMES.get_or_init(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-        let mut paths: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-            .collect();
-        paths.sort();
-        let stop = AtomicBool::new(false);
-        let mut out = vec![];
-        for p in paths {
-            replay(&p, None, &stop, &mut |f, _| {
-                out.push((f.linktype, f.data.to_vec()))
-            })
-            .unwrap();
-        }
-        out
-    })
+    FRAMES.get_or_init(common::sample_frames)
 }
 
 /// One input frame: a sample frame (or random bytes), cut, with some bytes overwritten.

@@ -2,32 +2,12 @@
 //! truncated at every length and mutated many times over (a deterministic xorshift, so a
 //! failure reproduces), then fed through the full engine with its JSON writer.
 
-use bjnp_watch::capture::replay::replay;
+#[path = "../common/mod.rs"]
+mod common;
 use bjnp_watch::capture::Frame;
 use bjnp_watch::engine::{Engine, EngineConfig};
 use bjnp_watch::event::Timestamp;
 use bjnp_watch::output::json::JsonLines;
-use std::path::Path;
-use std::sync::atomic::AtomicBool;
-
-fn sample_frames() -> Vec<(u32, Vec<u8>)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
-    let mut paths: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
-        .collect();
-    paths.sort();
-    let mut out = vec![];
-    let stop = AtomicBool::new(false);
-    for p in paths {
-        replay(&p, None, &stop, &mut |f, _| {
-            out.push((f.linktype, f.data.to_vec()))
-        })
-        .unwrap();
-    }
-    out
-}
 
 struct XorShift(u64);
 impl XorShift {
@@ -41,7 +21,7 @@ impl XorShift {
 
 #[test]
 fn truncated_and_mutated_frames_never_panic_and_stay_valid_json() {
-    let frames = sample_frames();
+    let frames = common::sample_frames();
     assert!(frames.len() > 100);
     let mut engine = Engine::new(EngineConfig::default());
     let mut sink = JsonLines::new(Vec::new());
