@@ -141,6 +141,30 @@ pub fn as_nobody(args: &[&str]) -> Option<Run> {
     Some(out.into())
 }
 
+/// The lines of a child's stderr that contain one of `needles`, as they come; every line is
+/// echoed to the test's own stderr after `[tag]`, so a failure shows what the child said.
+pub fn watch_stderr(
+    child: &mut std::process::Child,
+    tag: &'static str,
+    needles: &'static [&'static str],
+) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("the child's stderr is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            eprintln!("[{tag}] {line}");
+            if needles.iter().any(|n| line.contains(n)) {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    rx
+}
+
 pub fn sample(name: &str) -> String {
     format!("samples/{name}")
 }

@@ -5,10 +5,9 @@
 #[path = "../common/mod.rs"]
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 fn header(dev: u8, code: u8, seq: u32, session: u16, len: u32) -> Vec<u8> {
@@ -44,16 +43,7 @@ fn start_cmd(mut cmd: Command, args: &[&str]) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start bjnp-watch");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("[bjnp-watch] {line}");
-            if line.contains("capturing") {
-                let _ = tx.send(());
-            }
-        }
-    });
+    let rx = watch_stderr(&mut child, "bjnp-watch", &["capturing"]);
     rx.recv_timeout(Duration::from_secs(20))
         .expect("bjnp-watch did not start capturing within 20 s");
     // libpcap's ring is live once "capturing" is logged; a short pause covers scheduling.

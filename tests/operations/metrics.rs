@@ -87,15 +87,7 @@ fn prometheus_scrapes_the_same_counters_as_the_stats_record() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = sensor.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if line.contains("capturing") {
-                let _ = tx.send(());
-            }
-        }
-    });
+    let rx = watch_stderr(&mut sensor, "sensor", &["capturing"]);
     let stdout = sensor.stdout.take().unwrap();
     let (rtx, records) = mpsc::channel::<serde_json::Value>();
     std::thread::spawn(move || {

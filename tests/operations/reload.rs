@@ -204,19 +204,11 @@ fn live_a_reload_with_new_ports_updates_the_capture_filter() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        use std::io::BufRead;
-        for line in std::io::BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-        {
-            if line.contains("capturing") || line.contains("capture filter follows") {
-                let _ = tx.send(line);
-            }
-        }
-    });
+    let rx = watch_stderr(
+        &mut child,
+        "bjnp-watch",
+        &["capturing", "capture filter follows"],
+    );
     rx.recv_timeout(Duration::from_secs(20))
         .expect("bjnp-watch did not start capturing");
     std::thread::sleep(Duration::from_millis(300));

@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -566,16 +566,7 @@ fn live_watch_for_a_bounded_time() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("[verify] {line}");
-            if line.contains("watching") {
-                let _ = tx.send(());
-            }
-        }
-    });
+    let rx = watch_stderr(&mut child, "verify", &["watching"]);
     rx.recv_timeout(Duration::from_secs(20))
         .expect("verify started watching");
     std::thread::sleep(Duration::from_millis(300));
