@@ -189,10 +189,7 @@ impl Formatter {
     pub fn append(&self, r: &Record, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
         if self.format == Format::Eve {
             let start = out.len();
-            match self.eve_host.then_some(self.observer.hostname.as_str()) {
-                Some(h) => json::write(out, &r.with_host(h)),
-                None => json::write(out, r),
-            }
+            self.write_eve(r, out);
             if out.len() - start <= self.max_line {
                 return;
             }
@@ -211,14 +208,24 @@ impl Formatter {
         }
     }
 
-    /// EVE is the record as it is; one that does not fit is cut as a tree of values (whose
-    /// keys then come sorted).
-    fn render_eve(&self, r: &Record, out: &mut Vec<u8>) {
-        let host = self.eve_host.then_some(self.observer.hostname.as_str());
-        match host {
+    /// The sensor's name, when EVE records carry it.
+    fn host(&self) -> Option<&str> {
+        self.eve_host.then_some(self.observer.hostname.as_str())
+    }
+
+    /// The record as EVE, whole, appended to `out`.
+    fn write_eve(&self, r: &Record, out: &mut Vec<u8>) {
+        match self.host() {
             Some(h) => json::write(out, &r.with_host(h)),
             None => json::write(out, r),
         }
+    }
+
+    /// EVE is the record as it is; one that does not fit is cut as a tree of values (whose
+    /// keys then come sorted).
+    fn render_eve(&self, r: &Record, out: &mut Vec<u8>) {
+        let host = self.host();
+        self.write_eve(r, out);
         if out.len() <= self.max_line {
             return;
         }
