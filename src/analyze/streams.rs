@@ -35,7 +35,7 @@ impl Streams {
     }
 
     pub fn gaps(&self) -> u64 {
-        self.streams[0].gaps + self.streams[1].gaps
+        u64::from(self.streams[0].gaps) + u64::from(self.streams[1].gaps)
     }
 
     /// One segment: what it delivers in order goes to `deliver`. Returns the sequence number of

@@ -65,7 +65,7 @@ impl Detector {
             self.outcome(conn, marks, o, now, out);
         }
         // A flow an alert names keeps its line, so the alert's flow_id leads somewhere.
-        let folded = match marks.campaign {
+        let folded = match marks.campaign() {
             Some(id) if !self.policy.log_folded_flows && !marks.alerted() => {
                 self.campaigns.fold_flow(conn.l4, conn.server.1, id)
             }
@@ -281,7 +281,7 @@ impl Detector {
                 .outcome(conn.l4, port, (client, server), outcome)
         };
         if let Some((id, _)) = campaign {
-            marks.campaign = Some(id);
+            marks.set_campaign(id);
         }
         // One campaign, scan or flood alert stands for all the failed attempts it explains: no
         // answer, a reset, or a SYN-ACK whose handshake was never completed.

@@ -67,20 +67,34 @@ pub fn transitions(conn: &Conn, seen: &mut Seen, dir: Dir) -> Transitions {
     t
 }
 
-/// What detection keeps per flow.
+/// What detection keeps per flow: one for every slot of the flow tables, so it is kept small
+/// (48 bytes; the `Option`s of the plain layout made it 72, 1.5 MiB at 65 536 flows). Absent
+/// values are flag bits, not `Option`s.
 #[derive(Default)]
 pub struct FlowMarks {
     pub(super) bits: u8,
-    /// The alert that stands for this flow when none names it.
-    pub(super) explained_by: Option<ExplainedBy>,
-    /// The campaign that counted this flow's failed attempt: its `flow` record is counted
-    /// there too.
-    pub(super) campaign: Option<u64>,
-    /// Print-stream rates, allocated on the flow's first finding.
-    pub(super) rates: Option<Box<print_rates::Rates>>,
+    /// Which of the values below are present (`HAS_*`), and the explanation's `over_budget`.
+    has: u8,
     /// What became of the client's attempt, once decided.
     pub(super) outcome: Option<Outcome>,
+    /// The explaining alert's rule, when `HAS_EXPLANATION`.
+    explained_sid: u32,
+    /// The explaining alert's flow, when `HAS_EXPLAINED_FLOW`.
+    explained_flow: u64,
+    /// The explaining campaign, when `HAS_EXPLAINED_CAMPAIGN`.
+    explained_campaign: u64,
+    /// The campaign that counted this flow's failed attempt, when `HAS_CAMPAIGN`: its `flow`
+    /// record is counted there too.
+    campaign: u64,
+    /// Print-stream rates, allocated on the flow's first finding.
+    pub(super) rates: Option<Box<print_rates::Rates>>,
 }
+
+const HAS_EXPLANATION: u8 = 1;
+const HAS_EXPLAINED_FLOW: u8 = 2;
+const HAS_EXPLAINED_CAMPAIGN: u8 = 4;
+const EXPLAINED_OVER_BUDGET: u8 = 8;
+const HAS_CAMPAIGN: u8 = 16;
 
 impl FlowMarks {
     /// Whether an alert record names this flow.
@@ -95,11 +109,43 @@ impl FlowMarks {
 
     /// The alert that stands for this flow, when none names it.
     pub fn explained_by(&self) -> Option<ExplainedBy> {
-        self.explained_by.filter(|_| !self.alerted())
+        (self.has & HAS_EXPLANATION != 0 && !self.alerted()).then(|| ExplainedBy {
+            signature_id: self.explained_sid,
+            flow_id: (self.has & HAS_EXPLAINED_FLOW != 0).then_some(self.explained_flow),
+            campaign_id: (self.has & HAS_EXPLAINED_CAMPAIGN != 0)
+                .then_some(self.explained_campaign),
+            over_budget: self.has & EXPLAINED_OVER_BUDGET != 0,
+        })
     }
 
+    /// The first explanation stays.
     pub(super) fn explain(&mut self, e: ExplainedBy) {
-        self.explained_by.get_or_insert(e);
+        if self.has & HAS_EXPLANATION != 0 {
+            return;
+        }
+        self.has |= HAS_EXPLANATION;
+        self.explained_sid = e.signature_id;
+        if let Some(f) = e.flow_id {
+            self.has |= HAS_EXPLAINED_FLOW;
+            self.explained_flow = f;
+        }
+        if let Some(c) = e.campaign_id {
+            self.has |= HAS_EXPLAINED_CAMPAIGN;
+            self.explained_campaign = c;
+        }
+        if e.over_budget {
+            self.has |= EXPLAINED_OVER_BUDGET;
+        }
+    }
+
+    /// The campaign that counted this flow's failed attempt.
+    pub(super) fn campaign(&self) -> Option<u64> {
+        (self.has & HAS_CAMPAIGN != 0).then_some(self.campaign)
+    }
+
+    pub(super) fn set_campaign(&mut self, id: u64) {
+        self.has |= HAS_CAMPAIGN;
+        self.campaign = id;
     }
 }
 
@@ -111,5 +157,36 @@ pub(super) fn service_answered(conn: &Conn) -> bool {
         // mid-stream (no SYN seen), anything but a reset from the responder counts
         L4::Tcp => r.synack || r.data || (!o.syn && r.any && !r.rst),
         L4::Udp => r.any,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_stay_small_and_give_back_what_they_were_told() {
+        // one for every slot of the flow tables: 72 bytes with plain Options
+        assert!(std::mem::size_of::<FlowMarks>() <= 48);
+        let mut m = FlowMarks::default();
+        assert_eq!((m.explained_by(), m.campaign()), (None, None));
+        let e = ExplainedBy {
+            signature_id: 1006,
+            flow_id: None,
+            campaign_id: Some(0),
+            over_budget: true,
+        };
+        m.explain(e);
+        m.explain(ExplainedBy {
+            signature_id: 1,
+            flow_id: Some(7),
+            campaign_id: None,
+            over_budget: false,
+        });
+        assert_eq!(m.explained_by(), Some(e), "the first explanation stays");
+        m.set_campaign(0);
+        assert_eq!(m.campaign(), Some(0));
+        m.bits |= MARK_ALERTED;
+        assert_eq!(m.explained_by(), None, "an alert names it");
     }
 }

@@ -25,22 +25,33 @@ pub enum Delivery<'a> {
     Gap(u32),
 }
 
+/// One direction's state: 64 bytes, two per printer connection, kept while a closed
+/// connection lingers in the flow table. Segments waiting behind a hole are rare, so they live
+/// in a box of their own; the counters saturate at `u32::MAX`.
 #[derive(Default)]
 pub struct Reassembler {
     next: Option<u32>,
-    /// (seq, bytes, counted) waiting for the hole before them, sorted by seq; `counted`: a
-    /// conflict of this segment's overlap was already counted when it arrived.
-    pending: Vec<(u32, Vec<u8>, bool)>,
-    buffered: usize,
-    pub gaps: u64,
-    pub retransmitted: u64,
+    /// Segments waiting for the hole before them; allocated by the first early segment, freed
+    /// when the last is delivered.
+    held: Option<Box<Held>>,
+    pub gaps: u32,
+    pub retransmitted: u32,
     /// Compare overlapping bytes with the copy that won (see the module's policy).
     pub verify: bool,
     /// Delivered bytes not yet acknowledged (only when verifying), ending at `next`.
     unacked: Vec<u8>,
     /// Overlapping segments whose bytes differed, and the sequence number of the first.
-    pub conflicts: u64,
+    pub conflicts: u32,
     pub first_conflict: Option<u32>,
+}
+
+/// Early segments and their bytes.
+#[derive(Default)]
+struct Held {
+    /// (seq, bytes, counted), sorted by seq; `counted`: a conflict of this segment's overlap
+    /// was already counted when it arrived.
+    segments: Vec<(u32, Vec<u8>, bool)>,
+    bytes: usize,
 }
 
 /// Emptied buffers of delivered bytes a receiver acknowledged, at most this many a thread,
@@ -113,7 +124,12 @@ impl Reassembler {
     }
 
     pub fn buffered(&self) -> usize {
-        self.buffered
+        self.held.as_ref().map_or(0, |h| h.bytes)
+    }
+
+    /// The segments waiting behind a hole, in order.
+    fn pending(&self) -> &[(u32, Vec<u8>, bool)] {
+        self.held.as_ref().map_or(&[], |h| &h.segments)
     }
 
     /// A segment carrying `data` at `seq`. Contiguous bytes (this segment and any waiting ones
@@ -133,7 +149,7 @@ impl Reassembler {
             self.check_delivered(seq, &data[..skip.min(data.len())], skip);
         }
         if skip >= data.len() {
-            self.retransmitted += 1;
+            self.retransmitted = self.retransmitted.saturating_add(1);
             return;
         }
         self.emit(&data[skip..], deliver);
@@ -175,20 +191,20 @@ impl Reassembler {
     }
 
     fn conflict(&mut self, seq: u32) {
-        self.conflicts += 1;
+        self.conflicts = self.conflicts.saturating_add(1);
         self.first_conflict.get_or_insert(seq);
     }
 
     /// The connection ended: whatever still waits behind a hole is delivered after a gap.
     pub fn finish(&mut self, deliver: &mut dyn FnMut(Delivery<'_>)) {
-        while !self.pending.is_empty() {
+        while !self.pending().is_empty() {
             self.skip_hole(deliver);
             self.drain(deliver);
         }
     }
 
     fn hold(&mut self, seq: u32, data: &[u8], deliver: &mut dyn FnMut(Delivery<'_>)) {
-        if self.buffered + data.len() > MAX_BUFFERED || self.pending.len() >= MAX_SEGMENTS {
+        if self.buffered() + data.len() > MAX_BUFFERED || self.pending().len() >= MAX_SEGMENTS {
             // The hole is not going to fill in time: give it up so memory stays bounded.
             self.skip_hole(deliver);
             self.drain(deliver);
@@ -197,10 +213,10 @@ impl Reassembler {
                     return self.segment(seq, data, deliver);
                 }
             }
-            if self.buffered + data.len() > MAX_BUFFERED {
+            if self.buffered() + data.len() > MAX_BUFFERED {
                 // Still too much even alone: deliver it after a gap.
                 let gap = self.next.map_or(0, |n| diff(seq, n).max(0) as u32);
-                self.gaps += 1;
+                self.gaps = self.gaps.saturating_add(1);
                 self.unacked.clear();
                 deliver(Delivery::Gap(gap));
                 self.emit(data, deliver);
@@ -212,7 +228,7 @@ impl Reassembler {
         if self.verify {
             // a waiting segment's bytes won: an overlapping one must say the same
             let end = i64::from(data.len() as u32);
-            counted = self.pending.iter().any(|(s, d, _)| {
+            counted = self.pending().iter().any(|(s, d, _)| {
                 let from = diff(*s, seq).max(0);
                 let to = (diff(*s, seq) + d.len() as i64).min(end);
                 from < to && {
@@ -225,23 +241,24 @@ impl Reassembler {
                 self.conflict(seq);
             }
         }
-        let at = self
-            .pending
+        let held = self.held.get_or_insert_with(Box::default);
+        let at = held
+            .segments
             .iter()
             .position(|(s, _, _)| diff(*s, seq) > 0)
-            .unwrap_or(self.pending.len());
-        self.buffered += data.len();
-        self.pending.insert(at, (seq, data.to_vec(), counted));
+            .unwrap_or(held.segments.len());
+        held.bytes += data.len();
+        held.segments.insert(at, (seq, data.to_vec(), counted));
     }
 
     /// Jumps over the hole before the earliest waiting segment.
     fn skip_hole(&mut self, deliver: &mut dyn FnMut(Delivery<'_>)) {
-        let (Some(next), Some(&(seq, _, _))) = (self.next, self.pending.first()) else {
+        let (Some(next), Some(&(seq, _, _))) = (self.next, self.pending().first()) else {
             return;
         };
         let gap = diff(seq, next);
         if gap > 0 {
-            self.gaps += 1;
+            self.gaps = self.gaps.saturating_add(1);
             self.unacked.clear();
             deliver(Delivery::Gap(gap as u32));
             self.next = Some(seq);
@@ -250,13 +267,19 @@ impl Reassembler {
 
     /// Delivers waiting segments that are now contiguous.
     fn drain(&mut self, deliver: &mut dyn FnMut(Delivery<'_>)) {
-        while let (Some(next), Some((seq, _, _))) = (self.next, self.pending.first()) {
+        while let (Some(next), Some((seq, _, _))) = (self.next, self.pending().first()) {
             let off = diff(*seq, next);
             if off > 0 {
                 return;
             }
-            let (seq, data, counted) = self.pending.remove(0);
-            self.buffered -= data.len();
+            let Some(held) = self.held.as_mut() else {
+                return;
+            };
+            let (seq, data, counted) = held.segments.remove(0);
+            held.bytes -= data.len();
+            if held.segments.is_empty() {
+                self.held = None;
+            }
             let skip = diff(next, seq) as usize;
             if self.verify && !counted && skip > 0 {
                 self.check_delivered(seq, &data[..skip.min(data.len())], skip);
@@ -416,5 +439,29 @@ mod tests {
         }
         assert!(gaps > 10_000 / 64);
         assert!(delivered > 10_000_000);
+    }
+
+    #[test]
+    fn a_direction_is_small_and_frees_what_waited_behind_a_hole() {
+        // two per printer connection, kept while a closed one lingers in the flow table
+        assert!(std::mem::size_of::<Reassembler>() <= 64);
+        let mut r = Reassembler::default();
+        r.syn(99);
+        let mut got = Vec::new();
+        let mut d = |x: Delivery<'_>| {
+            if let Delivery::Data(b) = x {
+                got.extend_from_slice(b)
+            }
+        };
+        r.segment(105, b"fgh", &mut d);
+        assert_eq!(r.buffered(), 3);
+        assert!(r.held.is_some());
+        r.segment(100, b"abcde", &mut d);
+        assert_eq!(got, b"abcdefgh");
+        assert_eq!(r.buffered(), 0);
+        assert!(
+            r.held.is_none(),
+            "the box goes with the last waiting segment"
+        );
     }
 }

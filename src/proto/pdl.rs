@@ -72,10 +72,10 @@ impl UelFinder {
         probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
         probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
         let seam = &probe[..self.tail_len + take];
-        let found = find(seam, UEL)
+        let found = find_uel(seam)
             .filter(|&i| i < self.tail_len)
             .map(|i| i + UEL.len() - self.tail_len)
-            .or_else(|| find(b, UEL).map(|i| i + UEL.len()));
+            .or_else(|| find_uel(b).map(|i| i + UEL.len()));
         if found.is_some() {
             self.tail_len = 0;
         } else {
@@ -95,8 +95,12 @@ impl UelFinder {
     }
 }
 
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    memchr::memmem::find(h, n)
+/// Where the first UEL in `h` starts. The searcher is built once: building one for every chunk
+/// (what `memmem::find` does) cost more than the search on a stream of small segments.
+fn find_uel(h: &[u8]) -> Option<usize> {
+    static UEL_FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(UEL));
+    UEL_FINDER.find(h)
 }
 
 /// Skips what may precede a job's real start: NULs, whitespace, ^D (PostScript end-of-job)

@@ -18,18 +18,31 @@ pub(super) struct Job {
     /// Client-to-printer stream bytes.
     pub bytes: u64,
     pub bytes_toclient: u64,
+    /// Who printed what, allocated on the first PJL command or DSC comment: a stream of page
+    /// data alone (and a closed connection lingering in the flow table) keeps 8 bytes for it,
+    /// not 144.
+    text: Option<Box<JobText>>,
+    pjl_lines: u64,
+    /// Page-description bytes (not PJL): a job that printed something.
+    pub pdl_bytes: u64,
+}
+
+/// The job's text fields (PJL and PostScript header), each the first of its kind.
+#[derive(Default)]
+struct JobText {
     job_name: Option<String>,
     user: Option<String>,
     title: Option<String>,
     creator: Option<String>,
     ps_for: Option<String>,
     commands: Vec<String>,
-    pjl_lines: u64,
-    /// Page-description bytes (not PJL): a job that printed something.
-    pub pdl_bytes: u64,
 }
 
 impl Job {
+    fn text(&mut self) -> &mut JobText {
+        self.text.get_or_insert_with(Box::default)
+    }
+
     /// A part in `lang` starts.
     pub fn language(&mut self, lang: Language) {
         if !self.languages.contains(&lang) && self.languages.len() < MAX_LANGUAGES {
@@ -43,7 +56,7 @@ impl Job {
         if !self.languages.contains(&Language::Pjl) && self.languages.len() < MAX_LANGUAGES {
             self.languages.insert(0, Language::Pjl);
         }
-        if self.commands.len() < MAX_COMMANDS && !line.command.is_empty() {
+        if self.text().commands.len() < MAX_COMMANDS && !line.command.is_empty() {
             let mut c = text::capped(line.command, 32).to_ascii_uppercase();
             let w = line.first_word();
             if !w.is_empty()
@@ -56,29 +69,34 @@ impl Job {
                 c.push(' ');
                 c.push_str(&text::capped(w, 32).to_ascii_uppercase());
             }
-            if !self.commands.contains(&c) {
-                self.commands.push(c);
+            let t = self.text();
+            if !t.commands.contains(&c) {
+                t.commands.push(c);
             }
         }
         if line.is("JOB") {
             if let Some(n) = line.option("NAME") {
-                self.job_name
+                self.text()
+                    .job_name
                     .get_or_insert(text::capped(n, text::MAX_FIELD));
             }
         }
         if line.is("SET") && line.first_word().eq_ignore_ascii_case(b"USERNAME") {
             if let Some(u) = line.option("USERNAME") {
-                self.user.get_or_insert(text::capped(u, text::MAX_FIELD));
+                self.text()
+                    .user
+                    .get_or_insert(text::capped(u, text::MAX_FIELD));
             }
         }
     }
 
     /// A DSC comment of a PostScript header: the first of each kind counts.
     pub fn dsc(&mut self, which: Dsc, value: &[u8]) {
+        let t = self.text();
         let slot = match which {
-            Dsc::Title => &mut self.title,
-            Dsc::For => &mut self.ps_for,
-            Dsc::Creator => &mut self.creator,
+            Dsc::Title => &mut t.title,
+            Dsc::For => &mut t.ps_for,
+            Dsc::Creator => &mut t.creator,
         };
         slot.get_or_insert_with(|| text::capped(value, text::MAX_FIELD));
     }
@@ -100,17 +118,18 @@ impl Job {
             .or(self.languages.first())
             .copied()
             .unwrap_or(Language::Unknown);
+        let t = self.text.map(|b| *b).unwrap_or_default();
         event::Print {
             language,
             languages: self.languages,
             bytes_toserver: self.bytes,
             bytes_toclient: self.bytes_toclient,
-            job_name: self.job_name,
-            user: self.user.or(self.ps_for),
-            title: self.title,
-            creator: self.creator,
+            job_name: t.job_name,
+            user: t.user.or(t.ps_for),
+            title: t.title,
+            creator: t.creator,
             pjl_lines: self.pjl_lines,
-            commands: self.commands,
+            commands: t.commands,
         }
     }
 }
