@@ -185,10 +185,7 @@ impl FactSink for Inline<'_> {
 /// Where an analyzer's events happened: at a packet (records in the packet's own direction,
 /// at its time) or at the flow's end (client to server, at its last packet).
 enum Place<'a> {
-    Packet {
-        p: &'a PacketInfo,
-        community_id: String,
-    },
+    Packet { p: &'a PacketInfo },
     End,
 }
 
@@ -226,8 +223,7 @@ fn packet(
     };
     if !f.events.is_empty() {
         let p = &f.packet;
-        let community_id = records::community_id(p.src, p.dst, p.sport, p.dport, p.l4);
-        let place = Place::Packet { p, community_id };
+        let place = Place::Packet { p };
         events(&mut step, f.events, &place, &at);
     }
     let Step {
@@ -324,9 +320,7 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
         (Place::Packet { .. }, Body::Lpd(_) | Body::Ipp(_) | Body::Tls(_)) => {
             records::flow_endpoints(conn, records::body_app_proto(body))
         }
-        (Place::Packet { p, community_id }, _) => {
-            records::packet_endpoints(p, records::body_app_proto(body), community_id.clone())
-        }
+        (Place::Packet { p }, _) => records::packet_endpoints(p, records::body_app_proto(body)),
         // a job an LPD or IPP connection's end flushed speaks its own language, as at a packet
         (Place::End, Body::Print(_))
             if matches!(

@@ -6,20 +6,15 @@ use super::fact::PacketInfo;
 
 use crate::detect::{AlertDraft, FlowMarks};
 use crate::event::{
-    community_id_v1, Alert, AlertInfo, AppProto, Body, Campaign, CaptureStats, DecoderStats,
-    Endpoints, FlowInfo, FlowRecord, FlowState, Origin, Printer, Record, Stats, Summary, Warning,
+    Alert, AlertInfo, AppProto, Body, Campaign, CaptureStats, DecoderStats, Endpoints, FlowInfo,
+    FlowRecord, FlowState, Origin, Printer, Record, Stats, Summary, Warning,
 };
 use crate::flow::Conn;
 use crate::net::{Timestamp, L4};
 use crate::proto::bjnp::Magic;
-use std::net::IpAddr;
 
 /// The endpoints of a record about one packet, in the packet's own direction.
-pub fn packet_endpoints(
-    p: &PacketInfo,
-    app_proto: Option<AppProto>,
-    community_id: String,
-) -> Endpoints {
+pub fn packet_endpoints(p: &PacketInfo, app_proto: Option<AppProto>) -> Endpoints {
     Endpoints {
         src_ip: p.src,
         src_port: p.sport,
@@ -28,13 +23,7 @@ pub fn packet_endpoints(
         proto: p.l4,
         app_proto,
         vlan: p.vlan.as_slice().to_vec(),
-        community_id,
     }
-}
-
-/// The Community ID of a packet's flow (either direction gives the same).
-pub fn community_id(src: IpAddr, dst: IpAddr, sport: u16, dport: u16, l4: L4) -> String {
-    community_id_v1(0, src, dst, sport, dport, l4.ip_number())
 }
 
 /// Client to server, as flow-level alerts and `flow` records report it.
@@ -47,7 +36,6 @@ pub fn flow_endpoints(conn: &Conn, app_proto: Option<AppProto>) -> Endpoints {
         proto: conn.l4,
         app_proto,
         vlan: conn.vlan.as_slice().to_vec(),
-        community_id: conn.community_id(),
     }
 }
 

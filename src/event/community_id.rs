@@ -14,26 +14,62 @@ pub fn community_id_v1(
     dport: u16,
     proto: u8,
 ) -> String {
-    let (sa, da) = (Octets::of(src), Octets::of(dst));
-    // The ordering makes both directions hash alike: the smaller (address, port) goes first.
-    let swap = (sa.bytes(), sport) > (da.bytes(), dport);
-    let (a, ap, b, bp) = if swap {
-        (da.bytes(), dport, sa.bytes(), sport)
-    } else {
-        (sa.bytes(), sport, da.bytes(), dport)
-    };
-    let mut h = Sha1::new();
-    h.update(seed.to_be_bytes());
-    h.update(a);
-    h.update(b);
-    h.update([proto, 0]);
-    h.update(ap.to_be_bytes());
-    h.update(bp.to_be_bytes());
-    let digest = h.finalize();
-    let mut out = String::with_capacity(30);
-    out.push_str("1:");
-    base64::engine::general_purpose::STANDARD.encode_string(digest, &mut out);
-    out
+    CommunityId::v1(seed, src, dst, sport, dport, proto)
+        .as_str()
+        .to_owned()
+}
+
+/// A Community ID v1, on the stack: `1:` and the 28 base64 digits of a SHA-1. Records work it
+/// out from their endpoints when they are written (on the output thread), so the thread that
+/// makes them neither hashes nor allocates for it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CommunityId([u8; 30]);
+
+impl CommunityId {
+    /// Version 1 of `src`:`sport` and `dst`:`dport` (either direction gives the same).
+    pub fn v1(seed: u16, src: IpAddr, dst: IpAddr, sport: u16, dport: u16, proto: u8) -> Self {
+        let (sa, da) = (Octets::of(src), Octets::of(dst));
+        // The ordering makes both directions hash alike: the smaller (address, port) goes first.
+        let swap = (sa.bytes(), sport) > (da.bytes(), dport);
+        let (a, ap, b, bp) = if swap {
+            (da.bytes(), dport, sa.bytes(), sport)
+        } else {
+            (sa.bytes(), sport, da.bytes(), dport)
+        };
+        let mut h = Sha1::new();
+        h.update(seed.to_be_bytes());
+        h.update(a);
+        h.update(b);
+        h.update([proto, 0]);
+        h.update(ap.to_be_bytes());
+        h.update(bp.to_be_bytes());
+        let digest = h.finalize();
+        let mut out = [0u8; 30];
+        out[..2].copy_from_slice(b"1:");
+        // 20 bytes are exactly 28 base64 digits (with one `=`): the buffer always fits
+        let n = base64::engine::general_purpose::STANDARD
+            .encode_slice(digest, &mut out[2..])
+            .unwrap_or(0);
+        debug_assert_eq!(n, 28);
+        CommunityId(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // base64 digits and `1:` are ASCII
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for CommunityId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// An address's bytes without a heap allocation (4 used for IPv4, 16 for IPv6).

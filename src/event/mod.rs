@@ -12,7 +12,7 @@ mod vocab;
 
 pub use crate::net::Timestamp;
 pub use campaign::*;
-pub use community_id::community_id_v1;
+pub use community_id::{community_id_v1, CommunityId};
 pub use doors::*;
 pub use inventory::*;
 pub use stats::*;
@@ -49,7 +49,20 @@ pub struct Endpoints {
     pub proto: L4,
     pub app_proto: Option<AppProto>,
     pub vlan: Vec<u16>,
-    pub community_id: String,
+}
+
+impl Endpoints {
+    /// The flow's Community ID, worked out when a record is written.
+    pub fn community_id(&self) -> CommunityId {
+        CommunityId::v1(
+            0,
+            self.src_ip,
+            self.dest_ip,
+            self.src_port,
+            self.dest_port,
+            self.proto.ip_number(),
+        )
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -190,7 +203,7 @@ impl Record {
             if !e.vlan.is_empty() {
                 m.serialize_entry("vlan", &e.vlan)?;
             }
-            m.serialize_entry("community_id", &e.community_id)?;
+            m.serialize_entry("community_id", &e.community_id())?;
         }
         self.body.entries(&mut m)?;
         m.end()
@@ -566,7 +579,6 @@ mod tests {
                 proto: L4::Udp,
                 app_proto: Some(AppProto::Bjnp),
                 vlan: vec![10],
-                community_id: "1:x".into(),
             }),
             body: Body::Anomaly(Anomaly {
                 kind: AnomalyType::Applayer,
@@ -580,7 +592,7 @@ mod tests {
         let j = serde_json::to_string(&r).unwrap();
         assert_eq!(
             j,
-            r#"{"timestamp":"2026-01-15T10:00:00.000005Z","flow_id":42,"pcap_filename":"a.pcap","pcap_cnt":3,"event_type":"anomaly","src_ip":"2001:db8::5","src_port":8612,"dest_ip":"ff02::1","dest_port":8612,"proto":"UDP","app_proto":"bjnp","vlan":[10],"community_id":"1:x","anomaly":{"type":"applayer","event":"not_bjnp","layer":"bjnp","bytes":3,"preview_hex":"414243"}}"#
+            r#"{"timestamp":"2026-01-15T10:00:00.000005Z","flow_id":42,"pcap_filename":"a.pcap","pcap_cnt":3,"event_type":"anomaly","src_ip":"2001:db8::5","src_port":8612,"dest_ip":"ff02::1","dest_port":8612,"proto":"UDP","app_proto":"bjnp","vlan":[10],"community_id":"1:e/tWEibXK4zylf9OxkSJ1eYKYFw=","anomaly":{"type":"applayer","event":"not_bjnp","layer":"bjnp","bytes":3,"preview_hex":"414243"}}"#
         );
     }
 }

@@ -96,19 +96,6 @@ impl Conn {
         self.id.get()
     }
 
-    /// Community ID v1 of the flow (computed when a record needs it: a per-flow string would
-    /// cost more memory than the hash costs time).
-    pub fn community_id(&self) -> String {
-        crate::event::community_id_v1(
-            0,
-            self.client.0,
-            self.server.0,
-            self.client.1,
-            self.server.1,
-            self.l4.ip_number(),
-        )
-    }
-
     /// The server is a broadcast or multicast address: what the link layer said, else the IP
     /// address alone (an IPv4 address ending in .255 is taken for a subnet-directed broadcast:
     /// the mask is not on the wire, and clients broadcast discovery exactly so).

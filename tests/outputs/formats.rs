@@ -477,7 +477,6 @@ fn hostile_records() -> Vec<Record> {
         proto: bjnp_watch::net::L4::Tcp,
         app_proto: Some(AppProto::Print(Language::PostScript)),
         vlan: vec![10, 20],
-        community_id: "1:abc=".into(),
     };
     let base = |body| Record {
         timestamp: Timestamp::from_parts(1_768_471_200, 1_000),

@@ -138,7 +138,7 @@ pub(super) fn line(r: &Record, obs: &Observer, fit: Fit, out: &mut Vec<u8>) {
         if let Some(a) = e.app_proto {
             x.put("app", a.name());
         }
-        x.text("cs1", &e.community_id);
+        x.text("cs1", e.community_id().as_str());
         x.put("cs1Label", "communityId");
         if !e.vlan.is_empty() {
             let list: Vec<String> = e.vlan.iter().map(u16::to_string).collect();

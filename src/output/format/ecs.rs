@@ -133,7 +133,7 @@ pub(super) fn document(r: &Record, obs: &Observer, fit: Fit) -> Value {
         let mut network = json!({
             "transport": e.proto.name().to_ascii_lowercase(),
             "type": if e.src_ip.is_ipv6() { "ipv6" } else { "ipv4" },
-            "community_id": fit.s(&e.community_id),
+            "community_id": fit.s(e.community_id().as_str()),
         });
         // "unknown" (a print stream whose language nobody could tell) says nothing: omitted
         if let Some(p) = e.app_proto.filter(|p| !p.is_unknown()) {
