@@ -64,11 +64,14 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     }
 
     fn slot_of(&self, k: &K) -> Option<u32> {
+        self.slot_of_hashed(self.hasher.hash_one(k), k)
+    }
+
+    /// [`slot_of`](Self::slot_of) with the key's hash already worked out.
+    fn slot_of_hashed(&self, hash: u64, k: &K) -> Option<u32> {
         let slab = &self.slab;
         self.index
-            .find(self.hasher.hash_one(k), |&i| {
-                slab[i as usize].as_ref().is_some_and(|e| e.key == *k)
-            })
+            .find(hash, |&i| slab[i as usize].as_ref().is_some_and(|e| e.key == *k))
             .copied()
     }
 
@@ -123,7 +126,9 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     /// [`insert`](Self::insert), handing back the entry evicted to make room, for a table
     /// whose entries must be reported when they go.
     pub fn insert_evicting(&mut self, k: K, v: V, now: Timestamp) -> Option<(K, V)> {
-        if let Some(i) = self.slot_of(&k) {
+        // hashed once, for the lookup and for the insertion
+        let hash = self.hasher.hash_one(k);
+        if let Some(i) = self.slot_of_hashed(hash, &k) {
             let stamp = self.stamp(i);
             self.slab[i as usize] = Some(Entry {
                 key: k,
@@ -153,7 +158,7 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
             value: v,
         });
         let (hasher, slab) = (&self.hasher, &self.slab);
-        self.index.insert_unique(hasher.hash_one(k), i, |&j| {
+        self.index.insert_unique(hash, i, |&j| {
             slab[j as usize]
                 .as_ref()
                 .map_or(0, |e| hasher.hash_one(e.key))
