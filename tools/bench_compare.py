@@ -42,7 +42,7 @@ STORMS = ("vertical", "horizontal", "distributed", "spoofed", "spoofed-live", "s
 STORM_POLICY = os.path.join(ROOT, "tests/policy/storms.toml")
 WORKLOADS = ("lan", "printer") + STORMS
 TARGETS = {
-    "lan": "≤ 1.2 × cat",
+    "lan": "≤ 1.1 × cat",
     "printer": "≥ 3 Mpps, ≤ 3 × tcpdump, RSS ≤ 64 MiB",
     "distributed": "≥ 1.5 Mpps (aim 3), RSS ≤ 100 MiB, ≤ 10 storm alert lines",
 }
