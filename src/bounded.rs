@@ -71,7 +71,9 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     fn slot_of_hashed(&self, hash: u64, k: &K) -> Option<u32> {
         let slab = &self.slab;
         self.index
-            .find(hash, |&i| slab[i as usize].as_ref().is_some_and(|e| e.key == *k))
+            .find(hash, |&i| {
+                slab[i as usize].as_ref().is_some_and(|e| e.key == *k)
+            })
             .copied()
     }
 

@@ -37,14 +37,15 @@ pub fn message(
         (Command::GET_ID, true, _) => {
             if let Ok(id) = DeviceId::parse(h.magic(), p) {
                 let f = |v: Option<&[u8]>| v.map(|v| text::capped(v, text::MAX_FIELD));
+                let k = id.known();
                 r.device_id = Some(event::DeviceId {
                     raw: text::capped(id.raw, text::MAX_RAW),
-                    mfg: f(id.manufacturer()),
-                    mdl: f(id.model()),
-                    des: f(id.description()),
-                    ver: f(id.version()),
-                    cmd: f(id.command_set()),
-                    cls: f(id.class()),
+                    mfg: f(k.mfg),
+                    mdl: f(k.mdl),
+                    des: f(k.des),
+                    ver: f(k.ver),
+                    cmd: f(k.cmd),
+                    cls: f(k.cls),
                 });
             }
         }

@@ -126,6 +126,40 @@ impl<'a> DeviceId<'a> {
             && self.fields().next().is_some()
     }
 
+    /// The six fields records carry, found in one pass over the ID (the first of each wins,
+    /// as [`get`](Self::get) finds it): an identity answer is read once, not once a field.
+    pub fn known(&self) -> KnownFields<'a> {
+        const SLOTS: [&[&str]; 6] = [
+            &["MFG", "MANUFACTURER"],
+            &["MDL", "MODEL"],
+            &["DES", "DESCRIPTION"],
+            &["VER"],
+            &["CMD", "COMMAND SET"],
+            &["CLS", "CLASS"],
+        ];
+        let mut found: [Option<&'a [u8]>; 6] = [None; 6];
+        for (k, v) in self.fields() {
+            let slot = SLOTS
+                .iter()
+                .position(|names| names.iter().any(|w| k.eq_ignore_ascii_case(w.as_bytes())));
+            if let Some(i) = slot {
+                found[i].get_or_insert(v);
+                if found.iter().all(Option::is_some) {
+                    break;
+                }
+            }
+        }
+        let [mfg, mdl, des, ver, cmd, cls] = found;
+        KnownFields {
+            mfg,
+            mdl,
+            des,
+            ver,
+            cmd,
+            cls,
+        }
+    }
+
     pub fn manufacturer(&self) -> Option<&'a [u8]> {
         self.get(&["MFG", "MANUFACTURER"])
     }
@@ -144,6 +178,17 @@ impl<'a> DeviceId<'a> {
     pub fn class(&self) -> Option<&'a [u8]> {
         self.get(&["CLS", "CLASS"])
     }
+}
+
+/// A device ID's fields that records carry (see [`DeviceId::known`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownFields<'a> {
+    pub mfg: Option<&'a [u8]>,
+    pub mdl: Option<&'a [u8]>,
+    pub des: Option<&'a [u8]>,
+    pub ver: Option<&'a [u8]>,
+    pub cmd: Option<&'a [u8]>,
+    pub cls: Option<&'a [u8]>,
 }
 
 /// Job-details request (0x10): 8 bytes, then host, user and title in UTF-16BE, zero padded.
@@ -238,4 +283,41 @@ pub fn utf16be_string(b: &[u8]) -> String {
     char::decode_utf16(units)
         .map(|r| r.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        // One pass must find what one search a field finds: the first of each, any case.
+        #[test]
+        fn one_pass_finds_what_each_field_search_finds(
+            parts in proptest::collection::vec(
+                (proptest::sample::select(vec![
+                    "MFG", "mfg", "MANUFACTURER", "MDL", "Model", "DES", "DESCRIPTION", "VER",
+                    "CMD", "COMMAND SET", "CLS", "class", "X", " MDL ", "",
+                ]), "[ -9;<-~]{0,6}", proptest::prelude::any::<bool>()),
+                0..12,
+            ),
+        ) {
+            let raw: String = parts
+                .iter()
+                .map(|(k, v, colon)| format!("{k}{}{v};", if *colon { ":" } else { "" }))
+                .collect();
+            let id = DeviceId { raw: raw.as_bytes() };
+            let k = id.known();
+            proptest::prop_assert_eq!(
+                [k.mfg, k.mdl, k.des, k.ver, k.cmd, k.cls],
+                [
+                    id.manufacturer(),
+                    id.model(),
+                    id.description(),
+                    id.version(),
+                    id.command_set(),
+                    id.class()
+                ]
+            );
+        }
+    }
 }
