@@ -203,7 +203,7 @@ impl Detector {
         if self.policy.printer(server).is_none() {
             let ev = Evidence {
                 conn_state: Some(conn.conn_state()),
-                history: Some(conn.track.history().to_owned()),
+                history: Some(conn.track.history()),
                 policy: Some(format!(
                     "{server} is not in the printer inventory ({} [[printer]] entries, policy: {})",
                     self.policy.printers.len(),
@@ -240,7 +240,7 @@ impl Detector {
         let base = Evidence {
             outcome: Some(outcome),
             conn_state: Some(conn.conn_state()),
-            history: Some(conn.track.history().to_owned()),
+            history: Some(conn.track.history()),
             printer: self.printer_name(server),
             ..Evidence::default()
         };

@@ -160,15 +160,26 @@ impl Inventory {
         let Some(p) = self.map.get_mut(&ip) else {
             return;
         };
-        let cap = |s: Option<&str>| s.map(|s| text::cap_str(s, text::MAX_FIELD).to_owned());
+        // Compared before anything is copied: a printer answers with the same identity again
+        // and again, and only a change is kept.
+        fn cap(s: Option<&str>) -> Option<&str> {
+            s.map(|s| text::cap_str(s, text::MAX_FIELD))
+        }
         let (mfg, model, firmware) = (cap(mfg), cap(model), cap(firmware));
-        let changed = (mfg.is_some() && mfg != p.mfg)
-            || (model.is_some() && model != p.model)
-            || (firmware.is_some() && firmware != p.firmware);
+        let differs = |new: Option<&str>, old: &Option<String>| {
+            new.is_some_and(|n| old.as_deref() != Some(n))
+        };
+        let changed =
+            differs(mfg, &p.mfg) || differs(model, &p.model) || differs(firmware, &p.firmware);
         if changed {
-            p.mfg = mfg.or(p.mfg.take());
-            p.model = model.or(p.model.take());
-            p.firmware = firmware.or(p.firmware.take());
+            let keep = |new: Option<&str>, old: &mut Option<String>| {
+                if let Some(n) = new {
+                    *old = Some(n.to_owned());
+                }
+            };
+            keep(mfg, &mut p.mfg);
+            keep(model, &mut p.model);
+            keep(firmware, &mut p.firmware);
             p.mark(PrinterChange::Identity);
             self.due.push(ip);
         }

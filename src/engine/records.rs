@@ -179,7 +179,7 @@ pub fn flow_end(
                 explained_by: marks.explained_by(),
             },
             conn_state: conn.conn_state(),
-            history: conn.track.history().to_owned(),
+            history: conn.track.history(),
         })),
     }
 }

@@ -5,6 +5,7 @@
 mod campaign;
 mod community_id;
 mod doors;
+mod history;
 mod inventory;
 mod stats;
 pub mod text;
@@ -14,6 +15,7 @@ pub use crate::net::Timestamp;
 pub use campaign::*;
 pub use community_id::{community_id_v1, CommunityId};
 pub use doors::*;
+pub use history::History;
 pub use inventory::*;
 pub use stats::*;
 pub use vocab::*;
@@ -379,7 +381,7 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn_state: Option<ConnState>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<String>,
+    pub history: Option<History>,
     /// The policy entry that was missed (or matched, for 1003).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
@@ -420,7 +422,7 @@ pub struct Evidence {
 pub struct FlowRecord {
     pub flow: FlowInfo,
     pub conn_state: ConnState,
-    pub history: String,
+    pub history: History,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

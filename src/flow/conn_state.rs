@@ -6,7 +6,7 @@
 //! carries `S1`, the flow record at the end `SF`).
 
 use crate::decode::Tcp;
-use crate::event::ConnState;
+use crate::event::{ConnState, History};
 use crate::net::{Unreach, L4};
 
 /// What one side has sent so far.
@@ -108,8 +108,8 @@ impl TcpTrack {
         self.unreachable.is_some() && !self.resp.any
     }
 
-    pub fn history(&self) -> &str {
-        self.history.as_str()
+    pub fn history(&self) -> History {
+        self.history
     }
 
     /// Zeek's `conn_state` for TCP.
@@ -156,45 +156,6 @@ impl TcpTrack {
             (false, true) => ConnState::Shr,
             (false, false) => ConnState::Oth,
         }
-    }
-}
-
-/// Zeek's history letters, each at most once per direction, in order of first occurrence:
-/// upper case from the originator, lower case from the responder.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct History {
-    letters: [u8; 12],
-    len: u8,
-    seen: u16,
-}
-
-impl History {
-    fn push(&mut self, upper: u8, from_orig: bool) {
-        let letter = if from_orig {
-            upper
-        } else {
-            upper.to_ascii_lowercase()
-        };
-        let bit = match upper {
-            b'S' => 0,
-            b'H' => 1,
-            b'A' => 2,
-            b'D' => 3,
-            b'F' => 4,
-            b'R' => 5,
-            _ => return,
-        } + if from_orig { 0 } else { 6 };
-        if self.seen & (1 << bit) != 0 || usize::from(self.len) >= self.letters.len() {
-            return;
-        }
-        self.seen |= 1 << bit;
-        self.letters[usize::from(self.len)] = letter;
-        self.len += 1;
-    }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII letters are ever stored.
-        std::str::from_utf8(&self.letters[..usize::from(self.len)]).unwrap_or("")
     }
 }
 
