@@ -90,6 +90,8 @@ enum Item {
 
 /// Records handed over together. The output thread renders them and sends the batch back with
 /// its records in it: they are dropped on the thread that made them when the batch is reused.
+/// The records waiting in returned batches are never more than the queue held at its fullest:
+/// a batch comes back only after it went through the queue, and each hand-over reuses one.
 #[derive(Default)]
 struct Batch {
     items: Vec<Item>,
