@@ -52,6 +52,8 @@ struct Shared {
     counters: Counters,
     /// Records handed over and not yet written: what the queue's size limits.
     queued: std::sync::atomic::AtomicUsize,
+    /// Written batches sent back and not reused yet (at most `SPARE_BATCHES`).
+    spare: std::sync::atomic::AtomicUsize,
     failed: AtomicBool,
     error: Mutex<Option<io::Error>>,
     /// Set at shutdown: past it, what is left is counted, not written.
@@ -81,6 +83,8 @@ pub enum Mode {
 /// Records handed over together: one queue operation (and at most one wake-up of the output
 /// thread) per batch instead of per record.
 const BATCH: usize = 256;
+/// Written batches kept for reuse, with their records (at most 2 048 records).
+const SPARE_BATCHES: usize = 8;
 
 /// One record of a batch; a `stats` record gets the output counters as it is written.
 enum Item {
@@ -90,8 +94,9 @@ enum Item {
 
 /// Records handed over together. The output thread renders them and sends the batch back with
 /// its records in it: they are dropped on the thread that made them when the batch is reused.
-/// The records waiting in returned batches are never more than the queue held at its fullest:
-/// a batch comes back only after it went through the queue, and each hand-over reuses one.
+/// At most `SPARE_BATCHES` wait to be reused: a burst of small batches (live, a stalled sink)
+/// would otherwise keep thousands in circulation, each holding the records it last carried;
+/// the output thread drops any beyond them itself.
 #[derive(Default)]
 struct Batch {
     items: Vec<Item>,
@@ -322,9 +327,14 @@ impl Output {
     /// An empty batch: one the output thread sent back (its written records are dropped here,
     /// where they were made), or a new one.
     fn reused_batch(&self) -> Batch {
-        let mut b = self.spent.try_recv().unwrap_or_default();
-        b.items.clear();
-        b
+        match self.spent.try_recv() {
+            Ok(mut b) => {
+                self.shared.spare.fetch_sub(1, Ordering::Relaxed);
+                b.items.clear();
+                b
+            }
+            Err(_) => Batch::default(),
+        }
     }
 
     fn dropped(&mut self, event_type: EventType) {
@@ -621,9 +631,14 @@ fn run(
             w.item(item);
         }
         shared.queued.fetch_sub(n, Ordering::Relaxed);
-        // back with its records, dropped where they were made; the producer may be gone
-        // (shutdown): then they simply go here
-        let _ = give_back.send(batch);
+        // back with its records, dropped where they were made, unless enough wait already
+        // (then, or when the producer is gone at shutdown, they go here)
+        if shared.spare.load(Ordering::Relaxed) < SPARE_BATCHES {
+            shared.spare.fetch_add(1, Ordering::Relaxed);
+            if give_back.send(batch).is_err() {
+                shared.spare.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
         if last_flush.elapsed() >= FLUSH_EVERY {
             w.flush();
             last_flush = Instant::now();

@@ -297,3 +297,38 @@ fn stats_carry_the_output_counters() {
     assert_eq!(v["stats"]["output"]["dropped_queue_full"], 5);
     assert_eq!(v["stats"]["output"]["written"], 0);
 }
+
+#[test]
+fn a_burst_of_small_batches_keeps_only_a_few_for_reuse() {
+    // Live, a stalled sink: every record goes over alone, each in a batch of its own. Written
+    // batches come back with their records; all of them kept would hold what they last carried
+    // for as long as they circulate.
+    let (open, release) = mpsc::channel();
+    let (tx, rx) = mpsc::channel();
+    let sink = Gate {
+        release,
+        opened: false,
+        got: tx,
+    };
+    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 512, None);
+    for _ in 0..400 {
+        out.emit(anomaly_record());
+        out.commit();
+    }
+    open.send(()).unwrap();
+    for _ in 0..400 {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("every record written");
+    }
+    // the last batch is sent back just after its record is written
+    std::thread::sleep(Duration::from_millis(50));
+    let mut kept = 0;
+    while out.spent.try_recv().is_ok() {
+        kept += 1;
+    }
+    assert!(
+        (1..=SPARE_BATCHES).contains(&kept),
+        "{kept} batches came back for reuse"
+    );
+    out.finish().unwrap();
+}
