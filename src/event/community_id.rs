@@ -5,23 +5,10 @@ use base64::Engine as _;
 use sha1::{Digest, Sha1};
 use std::net::IpAddr;
 
-/// `1:` + base64(SHA-1(seed, ordered endpoints, proto, 0, ports)) for TCP/UDP flows.
-pub fn community_id_v1(
-    seed: u16,
-    src: IpAddr,
-    dst: IpAddr,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-) -> String {
-    CommunityId::v1(seed, src, dst, sport, dport, proto)
-        .as_str()
-        .to_owned()
-}
-
-/// A Community ID v1, on the stack: `1:` and the 28 base64 digits of a SHA-1. Records work it
-/// out from their endpoints when they are written (on the output thread), so the thread that
-/// makes them neither hashes nor allocates for it.
+/// A Community ID v1 for TCP/UDP flows, on the stack: `1:` + base64(SHA-1(seed, ordered
+/// endpoints, proto, 0, ports)), 28 base64 digits. Records work it out from their endpoints
+/// when they are written (on the output thread), so the thread that makes them neither hashes
+/// nor allocates for it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct CommunityId([u8; 30]);
 
@@ -184,8 +171,12 @@ mod tests {
     #[test]
     fn matches_the_published_baseline() {
         for &(seed, proto, s, d, sp, dp, want) in VECTORS {
-            let got = community_id_v1(seed, s.parse().unwrap(), d.parse().unwrap(), sp, dp, proto);
-            assert_eq!(got, want, "{s}:{sp} -> {d}:{dp} proto {proto} seed {seed}");
+            let got = CommunityId::v1(seed, s.parse().unwrap(), d.parse().unwrap(), sp, dp, proto);
+            assert_eq!(
+                got.as_str(),
+                want,
+                "{s}:{sp} -> {d}:{dp} proto {proto} seed {seed}"
+            );
         }
     }
 }

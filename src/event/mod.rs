@@ -13,7 +13,7 @@ mod vocab;
 
 pub use crate::net::Timestamp;
 pub use campaign::*;
-pub use community_id::{community_id_v1, CommunityId};
+pub use community_id::CommunityId;
 pub use doors::*;
 pub use history::History;
 pub use inventory::*;

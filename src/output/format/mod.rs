@@ -184,21 +184,6 @@ impl Formatter {
         }
     }
 
-    /// Renders `r` at the end of `out` (a batch of lines), without copying it there from a
-    /// buffer of its own when it is EVE and fits; `scratch` serves the other cases.
-    pub fn append(&self, r: &Record, out: &mut Vec<u8>, scratch: &mut Vec<u8>) {
-        if self.format == Format::Eve {
-            let start = out.len();
-            self.write_eve(r, out);
-            if out.len() - start <= self.max_line {
-                return;
-            }
-            out.truncate(start);
-        }
-        self.render(r, scratch);
-        out.extend_from_slice(scratch);
-    }
-
     fn render_fit(&self, r: &Record, fit: Fit, out: &mut Vec<u8>) {
         out.clear();
         match self.format {

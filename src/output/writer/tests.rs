@@ -61,14 +61,18 @@ fn formatter() -> Formatter {
     )
 }
 
+/// An output stage in `mode`, `queue` records in flight, in front of a sink that takes `delay`
+/// per record; what it wrote comes out of the receiver.
+fn slow_output(delay: Duration, mode: Mode, queue: usize) -> (Output, mpsc::Receiver<Vec<u8>>) {
+    let (got, rx) = mpsc::channel();
+    let sink = Slow { delay, got };
+    let out = Output::start(formatter(), Box::new(sink), mode, queue, None);
+    (out, rx)
+}
+
 #[test]
 fn a_stuck_sink_never_blocks_live_capture_and_drops_are_counted() {
-    let (tx, _rx) = mpsc::channel();
-    let sink = Slow {
-        delay: Duration::from_secs(3600),
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 512, None);
+    let (mut out, _rx) = slow_output(Duration::from_secs(3600), Mode::DropWhenFull, 512);
     let t = Instant::now();
     for _ in 0..10_000 {
         out.emit(anomaly_record());
@@ -86,12 +90,7 @@ fn a_stuck_sink_never_blocks_live_capture_and_drops_are_counted() {
 #[test]
 fn the_live_limit_counts_records_not_batches() {
     // single-record batches (a live commit after every read): the limit is still in records
-    let (tx, _rx) = mpsc::channel();
-    let sink = Slow {
-        delay: Duration::from_secs(3600),
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 100, None);
+    let (mut out, _rx) = slow_output(Duration::from_secs(3600), Mode::DropWhenFull, 100);
     for _ in 0..1_000 {
         out.emit(anomaly_record());
         out.commit();
@@ -103,12 +102,7 @@ fn the_live_limit_counts_records_not_batches() {
 
 #[test]
 fn replay_waits_for_a_slow_sink_and_loses_nothing() {
-    let (tx, rx) = mpsc::channel();
-    let sink = Slow {
-        delay: Duration::from_millis(1),
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::Lossless, 4, None);
+    let (mut out, rx) = slow_output(Duration::from_millis(1), Mode::Lossless, 4);
     for _ in 0..200 {
         out.emit(stats_record());
     }
@@ -146,16 +140,23 @@ impl Transport for Gate {
     }
 }
 
-#[test]
-fn shutdown_delivers_the_last_records_even_after_live_drops() {
+/// An output stage in `mode`, `queue` records in flight, in front of a sink that holds its
+/// first write until the sender says so; what it wrote comes out of the receiver.
+fn gated_output(mode: Mode, queue: usize) -> (Output, mpsc::Sender<()>, mpsc::Receiver<Vec<u8>>) {
     let (open, release) = mpsc::channel();
-    let (tx, rx) = mpsc::channel();
+    let (got, rx) = mpsc::channel();
     let sink = Gate {
         release,
         opened: false,
-        got: tx,
+        got,
     };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 256, None);
+    let out = Output::start(formatter(), Box::new(sink), mode, queue, None);
+    (out, open, rx)
+}
+
+#[test]
+fn shutdown_delivers_the_last_records_even_after_live_drops() {
+    let (mut out, open, rx) = gated_output(Mode::DropWhenFull, 256);
     for _ in 0..5 * BATCH {
         out.emit(stats_record());
     }
@@ -178,14 +179,7 @@ fn shutdown_delivers_the_last_records_even_after_live_drops() {
 /// counters are of one moment: the records before it were written or dropped.
 #[test]
 fn under_pressure_alerts_and_stats_go_first_and_stats_are_of_one_moment() {
-    let (open, release) = mpsc::channel();
-    let (tx, rx) = mpsc::channel();
-    let sink = Gate {
-        release,
-        opened: false,
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 64, None);
+    let (mut out, open, rx) = gated_output(Mode::DropWhenFull, 64);
     let alert = || {
         let mut r = stats_record();
         r.body = Body::Warning(Box::new(crate::event::Warning {
@@ -281,12 +275,7 @@ fn a_fatal_sink_error_is_reported_and_releases_the_producer() {
 
 #[test]
 fn stats_carry_the_output_counters() {
-    let (tx, rx) = mpsc::channel();
-    let sink = Slow {
-        delay: Duration::ZERO,
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::Lossless, 16, None);
+    let (mut out, rx) = slow_output(Duration::ZERO, Mode::Lossless, 16);
     out.shared
         .counters
         .dropped_queue_full
@@ -303,14 +292,7 @@ fn a_burst_of_small_batches_keeps_only_a_few_for_reuse() {
     // Live, a stalled sink: every record goes over alone, each in a batch of its own. Written
     // batches come back with their records; all of them kept would hold what they last carried
     // for as long as they circulate.
-    let (open, release) = mpsc::channel();
-    let (tx, rx) = mpsc::channel();
-    let sink = Gate {
-        release,
-        opened: false,
-        got: tx,
-    };
-    let mut out = Output::start(formatter(), Box::new(sink), Mode::DropWhenFull, 512, None);
+    let (mut out, open, rx) = gated_output(Mode::DropWhenFull, 512);
     for _ in 0..400 {
         out.emit(anomaly_record());
         out.commit();

@@ -129,14 +129,7 @@ impl<'a> DeviceId<'a> {
     /// The six fields records carry, found in one pass over the ID (the first of each wins,
     /// as [`get`](Self::get) finds it): an identity answer is read once, not once a field.
     pub fn known(&self) -> KnownFields<'a> {
-        const SLOTS: [&[&str]; 6] = [
-            &["MFG", "MANUFACTURER"],
-            &["MDL", "MODEL"],
-            &["DES", "DESCRIPTION"],
-            &["VER"],
-            &["CMD", "COMMAND SET"],
-            &["CLS", "CLASS"],
-        ];
+        const SLOTS: [&[&str]; 6] = [MFG, MDL, DES, VER, CMD, CLS];
         let mut found: [Option<&'a [u8]>; 6] = [None; 6];
         for (k, v) in self.fields() {
             let slot = SLOTS
@@ -161,24 +154,32 @@ impl<'a> DeviceId<'a> {
     }
 
     pub fn manufacturer(&self) -> Option<&'a [u8]> {
-        self.get(&["MFG", "MANUFACTURER"])
+        self.get(MFG)
     }
     pub fn model(&self) -> Option<&'a [u8]> {
-        self.get(&["MDL", "MODEL"])
+        self.get(MDL)
     }
     pub fn description(&self) -> Option<&'a [u8]> {
-        self.get(&["DES", "DESCRIPTION"])
+        self.get(DES)
     }
     pub fn version(&self) -> Option<&'a [u8]> {
-        self.get(&["VER"])
+        self.get(VER)
     }
     pub fn command_set(&self) -> Option<&'a [u8]> {
-        self.get(&["CMD", "COMMAND SET"])
+        self.get(CMD)
     }
     pub fn class(&self) -> Option<&'a [u8]> {
-        self.get(&["CLS", "CLASS"])
+        self.get(CLS)
     }
 }
+
+/// The keys of the device-ID fields records carry, as IEEE 1284 and vendors spell them.
+const MFG: &[&str] = &["MFG", "MANUFACTURER"];
+const MDL: &[&str] = &["MDL", "MODEL"];
+const DES: &[&str] = &["DES", "DESCRIPTION"];
+const VER: &[&str] = &["VER"];
+const CMD: &[&str] = &["CMD", "COMMAND SET"];
+const CLS: &[&str] = &["CLS", "CLASS"];
 
 /// A device ID's fields that records carry (see [`DeviceId::known`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
