@@ -5,7 +5,9 @@
 use crate::cli::Cli;
 use crate::config::Policy;
 use crate::output::format::{printable_ascii, Observer};
-use crate::output::sink::{Kafka, KafkaConfig, KafkaTarget, LineSink, Syslog, Transport};
+use crate::output::sink::{
+    ConnectError, Kafka, KafkaConfig, KafkaTarget, LineSink, Syslog, Transport,
+};
 use crate::run::RunError;
 use std::path::PathBuf;
 
@@ -101,7 +103,10 @@ pub fn sink(cli: &Cli, policy: &Policy) -> Result<Box<dyn Transport>, RunError> 
     if let Some(cfg) = kafka_config(cli, policy)? {
         return Kafka::connect(&cfg)
             .map(|k| Box::new(k) as Box<dyn Transport>)
-            .map_err(RunError::KafkaUnreachable);
+            .map_err(|e| match e {
+                ConnectError::Settings(e) => RunError::KafkaSettings(e),
+                ConnectError::Unreachable(e) => RunError::KafkaUnreachable(e),
+            });
     }
     if let Some(target) = &cli.syslog {
         let host = observer(cli, policy).hostname;

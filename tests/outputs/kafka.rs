@@ -283,6 +283,42 @@ fn an_absent_broker_is_a_clear_error() {
     assert!(err.contains("no.such.setting"), "{err}");
 }
 
+/// `--check-config` checks the Kafka settings without a connection: nothing connects to the
+/// port it names (librdkafka connects as soon as a producer exists, so the check must not make
+/// one), and a setting librdkafka refuses is still found.
+#[test]
+fn a_configuration_check_contacts_no_broker() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let check = |extra: &[&str]| {
+        Command::new(bin())
+            .args(["--check-config", "-r", &sample("gen-policy.pcap")])
+            .args(["--kafka", &format!("kafka://127.0.0.1:{port}/records")])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = check(&[]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("(not contacted)"), "{out}");
+    let o = check(&["--kafka-option", "linger.ms=not-a-number"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("linger.ms"));
+    // a connection attempt would have been queued on the listener by now
+    std::thread::sleep(Duration::from_millis(300));
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the check connected to the named broker: {other:?}"),
+    }
+}
+
 /// Live capture inside a namespace of the test's own while the broker goes away and comes
 /// back: capture never stalls (every datagram sent is counted), what could not be delivered is
 /// counted, delivery resumes, and SIGTERM still ends the sensor within 5 s.

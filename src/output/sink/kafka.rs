@@ -1,7 +1,9 @@
 //! Kafka: each record one message on one topic, keyed by its flow id so one flow's records stay
-//! in order on one partition. librdkafka does the batching, compression, retries and delivery
-//! reports on its own threads; this sink only hands messages over and counts what became of
-//! them. Its queue is bounded (`queue.buffering.max.messages`): live, when it is full the record
+//! in order on one partition. librdkafka does the batching, compression and retries on its own
+//! threads; this sink hands messages over and, on the output thread, collects the delivery
+//! reports and counts what became of them. (No thread of its own polls for the reports: one
+//! more thread woken for every answered request cost a sensor on two cores about a tenth of
+//! its Kafka throughput.) Its queue is bounded (`queue.buffering.max.messages`): live, when it is full the record
 //! is dropped and counted, never waited for, so a slow or dead cluster cannot stall capture; on
 //! replay the sink waits for room instead, as the queue in front of it does (nothing is lost to
 //! a reader that is merely faster than the cluster).
@@ -10,7 +12,7 @@ use super::{Flushed, Meta, Sent, SinkTrouble, Transport};
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{
-    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+    BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig,
 };
 use rdkafka::{ClientContext, Message};
 use std::io;
@@ -20,6 +22,14 @@ use std::time::{Duration, Instant};
 
 /// Records librdkafka may hold (queued and in flight) before new ones are dropped.
 pub const MAX_IN_FLIGHT: usize = 100_000;
+
+/// Delivery reports are served after this many records handed over (and at every flush):
+/// a record's memory in librdkafka is freed, and its room in the queue given back, only when
+/// its report is served.
+const SERVE_EVERY: u64 = 256;
+/// At most this many polls each time reports are served (each brings the reports of one
+/// answered request, hundreds of records); the next serving takes the rest.
+const SERVE_ROUNDS: usize = 64;
 
 /// `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,10 +125,13 @@ impl KafkaConfig {
         s
     }
 
-    /// Checks the options librdkafka would refuse, without connecting.
+    /// Checks the options librdkafka would refuse, without connecting: every property is
+    /// set on a librdkafka configuration, which refuses unknown names and bad values. (A
+    /// producer would check more, but librdkafka connects as soon as one exists, and tearing
+    /// one down takes a tenth of a second; a run finds the rest in [`Kafka::connect`].)
     pub fn check(&self) -> Result<(), String> {
         self.client_config()
-            .create_with_context::<_, ThreadedProducer<Reports>>(Reports::default())
+            .create_native_config()
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
@@ -151,6 +164,13 @@ impl ClientContext for Reports {
     }
 }
 
+impl Reports {
+    /// Reports served so far, delivered or failed.
+    fn settled(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed) + self.failed.load(Ordering::Relaxed)
+    }
+}
+
 impl ProducerContext for Reports {
     type DeliveryOpaque = ();
 
@@ -171,7 +191,7 @@ impl ProducerContext for Reports {
 
 pub struct Kafka {
     /// Always `Some` until dropped (then handed to a thread of its own).
-    producer: Option<ThreadedProducer<Reports>>,
+    producer: Option<BaseProducer<Reports>>,
     topic: String,
     description: String,
     /// Records librdkafka took, and the delivered and failed counts already reported.
@@ -199,13 +219,22 @@ struct Episode {
     lost: u64,
 }
 
+/// Why [`Kafka::connect`] gave no sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnectError {
+    /// librdkafka refused the settings (the user's to fix).
+    Settings(String),
+    /// No broker answered in time.
+    Unreachable(String),
+}
+
 impl Kafka {
     /// A producer for `config`, once a broker answered within `connect_wait`.
-    pub fn connect(config: &KafkaConfig) -> Result<Kafka, String> {
-        let producer: ThreadedProducer<Reports> = config
+    pub fn connect(config: &KafkaConfig) -> Result<Kafka, ConnectError> {
+        let producer: BaseProducer<Reports> = config
             .client_config()
             .create_with_context(Reports::default())
-            .map_err(|e| format!("Kafka settings refused: {e}"))?;
+            .map_err(|e| ConnectError::Settings(e.to_string()))?;
         let description = format!(
             "kafka://{}/{}",
             config.target.brokers.join(","),
@@ -215,10 +244,10 @@ impl Kafka {
             .client()
             .fetch_metadata(None, config.connect_wait)
             .map_err(|e| {
-                format!(
+                ConnectError::Unreachable(format!(
                     "no Kafka broker of {description} answered within {} s: {e}",
                     config.connect_wait.as_secs()
-                )
+                ))
             })?;
         Ok(Kafka {
             producer: Some(producer),
@@ -236,7 +265,7 @@ impl Kafka {
         })
     }
 
-    fn producer(&self) -> &ThreadedProducer<Reports> {
+    fn producer(&self) -> &BaseProducer<Reports> {
         self.producer
             .as_ref()
             .expect("the producer lives as long as the sink")
@@ -262,6 +291,35 @@ impl Kafka {
     /// Handed over and not yet delivered or failed.
     fn outstanding(&self) -> u64 {
         self.handed - self.seen_delivered - self.seen_failed
+    }
+
+    /// Waits until librdkafka holds no record (each delivered or failed, its report counted)
+    /// or `deadline` passes. Not the client library's flush: that one waits in steps of a
+    /// tenth of a second, which made every run end up to 100 ms late.
+    fn drain_until(&self, deadline: Instant) {
+        loop {
+            // a zero-time flush wakes the broker threads to send what waits for `linger.ms`
+            let _ = self.producer().flush(Duration::ZERO);
+            self.serve();
+            if self.producer().in_flight_count() == 0 || Instant::now() >= deadline {
+                return;
+            }
+            // waits for the next report (at most a millisecond)
+            self.producer().poll(Duration::from_millis(1));
+        }
+    }
+
+    /// Serves librdkafka's waiting reports (deliveries, errors) on this thread, until a poll
+    /// brings no new delivery report (a bounded number of times).
+    fn serve(&self) {
+        let reports = self.reports();
+        for _ in 0..SERVE_ROUNDS {
+            let before = reports.settled();
+            self.producer().poll(Duration::ZERO);
+            if reports.settled() == before {
+                return;
+            }
+        }
     }
 
     /// Records lost so far: failed deliveries and drops at a full queue.
@@ -294,22 +352,31 @@ impl Transport for Kafka {
         let mut result = self.producer().send(record);
         // Replay: room comes back as the cluster acknowledges (or, if it is gone, as records
         // time out); a deadline (shutdown), or a minute for this one record, ends the wait.
-        let give_up = Instant::now() + Duration::from_secs(60);
-        while self.lossless
-            && Instant::now() < give_up
-            && self.deadline.is_none_or(|d| Instant::now() < d)
-        {
-            match result {
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    std::thread::sleep(Duration::from_millis(1));
-                    result = self.producer().send(r);
+        // (The clock is read only once the queue is full: most records never wait.)
+        let mut give_up = None;
+        if self.lossless {
+            while let Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) = result
+            {
+                let now = Instant::now();
+                let give_up = *give_up.get_or_insert(now + Duration::from_secs(60));
+                if now >= give_up || self.deadline.is_some_and(|d| now >= d) {
+                    result = Err((
+                        KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                        r,
+                    ));
+                    break;
                 }
-                _ => break,
+                // room comes back as reports are served: wait for one (at most 1 ms)
+                self.producer().poll(Duration::from_millis(1));
+                result = self.producer().send(r);
             }
         }
         match result {
             Ok(()) => {
                 self.handed += 1;
+                if self.handed % SERVE_EVERY == 0 {
+                    self.serve();
+                }
                 Ok(Sent::Buffered)
             }
             Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
@@ -342,8 +409,7 @@ impl Transport for Kafka {
         if let Some(d) = self.deadline {
             // Shutting down: wait for deliveries until the deadline, then give up on the rest
             // (counted as lost).
-            let left = d.saturating_duration_since(Instant::now());
-            let _ = self.producer().flush(left);
+            self.drain_until(d);
             if self.producer().in_flight_count() > 0 {
                 self.producer()
                     .purge(PurgeConfig::default().queue().inflight());
@@ -357,6 +423,7 @@ impl Transport for Kafka {
             }
             return Ok(f);
         }
+        self.serve();
         Ok(self.settle())
     }
 

@@ -7,7 +7,7 @@ mod kafka;
 mod syslog;
 
 pub use file::LineSink;
-pub use kafka::{Kafka, KafkaConfig, KafkaTarget, MAX_IN_FLIGHT};
+pub use kafka::{ConnectError, Kafka, KafkaConfig, KafkaTarget, MAX_IN_FLIGHT};
 pub use syslog::{rfc5424, Facility, Syslog, SyslogTarget};
 
 use crate::event::EventType;
