@@ -8,6 +8,7 @@ use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -235,6 +236,17 @@ pub struct Policy {
     /// SHA-1 of the policy file's text, hex; `none` without a file (a reload's record names
     /// the version that runs).
     pub digest: String,
+    /// [`Policy::missed_allow`]'s words, written on first use: every unexpected client's alert
+    /// repeats them, and writing the allow lists out each time was a tenth of a printer-heavy
+    /// replay's work. (The lists do not change once the policy is loaded.)
+    missed_allow_words: OnceLock<MissedAllow>,
+}
+
+/// What an unexpected client missed: with no printer of the inventory, and with each.
+#[derive(Clone, Debug)]
+struct MissedAllow {
+    anywhere: String,
+    by_printer: Vec<String>,
 }
 
 impl Default for Policy {
@@ -259,6 +271,7 @@ impl Default for Policy {
             kafka: None,
             origin: "none".into(),
             digest: "none".into(),
+            missed_allow_words: OnceLock::new(),
         }
     }
 }
@@ -374,6 +387,7 @@ impl Policy {
             }),
             origin: name.into(),
             digest: digest(text.as_bytes()),
+            missed_allow_words: OnceLock::new(),
         };
         p.validate(Some(text), name)?;
         Ok(p)
@@ -497,6 +511,21 @@ impl Policy {
 
     /// What an unexpected client missed, for the alert's evidence.
     pub fn missed_allow(&self, server: IpAddr) -> String {
+        let words = self.missed_allow_words.get_or_init(|| MissedAllow {
+            anywhere: self.missed_allow_text(None),
+            by_printer: self
+                .printers
+                .iter()
+                .map(|p| self.missed_allow_text(Some(p)))
+                .collect(),
+        });
+        match self.printers.iter().position(|p| p.address == server) {
+            Some(i) => words.by_printer[i].clone(),
+            None => words.anywhere.clone(),
+        }
+    }
+
+    fn missed_allow_text(&self, printer: Option<&Printer>) -> String {
         let fmt = |v: &[IpNet]| {
             v.iter()
                 .map(|n| n.to_string())
@@ -508,7 +537,7 @@ impl Policy {
         } else {
             format!("not in [clients].allow ({})", fmt(&self.clients_allow))
         };
-        if let Some(p) = self.printer(server) {
+        if let Some(p) = printer {
             if !p.allow.is_empty() {
                 s.push_str(&format!(
                     " nor printer '{}' allow ({})",

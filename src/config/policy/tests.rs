@@ -69,6 +69,36 @@ fn the_design_example_parses() {
     assert!(p.missed_allow(printer).contains("floor2-canon"));
 }
 
+#[test]
+fn what_a_client_missed_names_each_list_it_is_not_on() {
+    let p = Policy::parse(SITE, "site.toml").unwrap();
+    let printer: IpAddr = "10.1.2.30".parse().unwrap();
+    let elsewhere: IpAddr = "10.9.9.9".parse().unwrap();
+    let global = p
+        .clients_allow
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let own = p.printers[0]
+        .allow
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let anywhere = format!("not in [clients].allow ({global})");
+    assert_eq!(p.missed_allow(elsewhere), anywhere);
+    let at_printer = format!("{anywhere} nor printer 'floor2-canon' allow ({own})");
+    assert_eq!(p.missed_allow(printer), at_printer);
+    // the words are written once and handed out again, the same each time
+    assert_eq!(p.missed_allow(printer), at_printer);
+    assert_eq!(p.missed_allow(elsewhere), anywhere);
+    assert_eq!(
+        Policy::default().missed_allow(elsewhere),
+        "no [clients].allow entry"
+    );
+}
+
 fn err(text: &str) -> String {
     Policy::parse(text, "p.toml").unwrap_err().to_string()
 }
