@@ -35,9 +35,10 @@ impl Detector {
                 CommandName::Discover | CommandName::GetIdentity
             );
         if recon && !self.policy.allows(route.src, route.dst) {
-            let ev = Evidence {
-                bjnp_command: Some(b.command_name),
-                policy: Some(self.policy.missed_allow(route.dst)),
+            let command = b.command_name;
+            let ev = move |d: &Detector| Evidence {
+                bjnp_command: Some(command),
+                policy: Some(d.policy.missed_allow(route.dst)),
                 ..Evidence::default()
             };
             let fire = Fire {

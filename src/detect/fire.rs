@@ -11,8 +11,28 @@ use crate::flow::Conn;
 use crate::net::{Timestamp, L4};
 use std::net::{IpAddr, Ipv4Addr};
 
+/// An alert's evidence, or how to write it: most alerts about to be decided are suppressed or
+/// over budget, and words written for them (addresses, policy entries) were thrown away; a
+/// printer-heavy replay spent a tenth of its time so.
+pub(super) trait Words {
+    fn words(self, d: &Detector) -> Evidence;
+}
+
+impl Words for Evidence {
+    fn words(self, _: &Detector) -> Evidence {
+        self
+    }
+}
+
+/// Written only for an alert that is written.
+impl<F: FnOnce(&Detector) -> Evidence> Words for F {
+    fn words(self, d: &Detector) -> Evidence {
+        self(d)
+    }
+}
+
 /// One alert about to be decided: its rule, key and evidence.
-pub(super) struct Fire {
+pub(super) struct Fire<E: Words = Evidence> {
     pub(super) rule: Rule,
     /// One step more severe than the rule's own severity (rules.rs): 1001 when the attempt
     /// reached the service.
@@ -24,15 +44,15 @@ pub(super) struct Fire {
     pub(super) budget_source: Option<IpAddr>,
     /// Scans, floods and campaigns are episodes: a suppressed repeat extends the window.
     pub(super) sliding: bool,
-    pub(super) evidence: Evidence,
+    pub(super) evidence: E,
 }
 
 impl Detector {
     /// An alert unless the same rule and key fired within the suppression window or the rule's
     /// budget for the window is spent; either way the flow learns what stands for it.
-    pub(super) fn fire(
+    pub(super) fn fire<E: Words>(
         &mut self,
-        f: Fire,
+        f: Fire<E>,
         conn: &Conn,
         marks: &mut FlowMarks,
         now: Timestamp,
@@ -74,11 +94,12 @@ impl Detector {
         self.stats.alerts += 1;
         *self.alerts_by_rule.entry(sid).or_default() += 1;
         marks.bits |= MARK_ALERTED;
+        let evidence = f.evidence.words(self);
         out.push(Decision::Alert(Box::new(AlertDraft {
             rule: f.rule,
             severity: f.rule.info().severity - u8::from(f.raised),
             about: f.about,
-            evidence: f.evidence,
+            evidence,
         })));
     }
 }

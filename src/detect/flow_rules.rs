@@ -201,13 +201,13 @@ impl Detector {
         self.inventory.service(server, conn.l4, port, now);
         self.inventory.client(server, conn.client.0, now);
         if self.policy.printer(server).is_none() {
-            let ev = Evidence {
+            let ev = |d: &Detector| Evidence {
                 conn_state: Some(conn.conn_state()),
                 history: Some(conn.track.history()),
                 policy: Some(format!(
                     "{server} is not in the printer inventory ({} [[printer]] entries, policy: {})",
-                    self.policy.printers.len(),
-                    self.policy.origin
+                    d.policy.printers.len(),
+                    d.policy.origin
                 )),
                 ..Evidence::default()
             };
@@ -237,25 +237,25 @@ impl Detector {
     ) {
         marks.outcome = Some(outcome);
         let (client, (server, port)) = (conn.client.0, conn.server);
-        let base = Evidence {
+        let evidence = |d: &Detector, policy: String| Evidence {
             outcome: Some(outcome),
             conn_state: Some(conn.conn_state()),
             history: Some(conn.track.history()),
-            printer: self.printer_name(server),
-            ..Evidence::default()
-        };
-        let evidence = |policy: String| Evidence {
+            printer: d.printer_name(server),
             policy: Some(policy),
-            ..base.clone()
+            ..Evidence::default()
         };
         let key = (Some(conn.l4), client, server, port);
         let established = outcome == Outcome::Established;
         let answered = matches!(outcome, Outcome::Established | Outcome::HalfOpen);
         if answered && self.policy.is_blocked(port) {
-            let ev = evidence(format!(
-                "port {port} is in blocked_ports (policy: {})",
-                self.policy.origin
-            ));
+            let ev = |d: &Detector| {
+                let policy = format!(
+                    "port {port} is in blocked_ports (policy: {})",
+                    d.policy.origin
+                );
+                evidence(d, policy)
+            };
             // One alert per blocked service, whoever reached it: a spoofed flood against the
             // open port is one finding, not one per source.
             let fire = Fire {
@@ -316,10 +316,14 @@ impl Detector {
             }
         }
         // an attempt that reached the service is one step more severe than one that did not
-        let mut ev = evidence(self.policy.missed_allow(server));
-        if conn.track.established_one_sided() {
-            ev.reason = Some("the client acknowledged a SYN-ACK that is not in the capture".into());
-        }
+        let ev = |d: &Detector| {
+            let mut ev = evidence(d, d.policy.missed_allow(server));
+            if conn.track.established_one_sided() {
+                ev.reason =
+                    Some("the client acknowledged a SYN-ACK that is not in the capture".into());
+            }
+            ev
+        };
         // The outcome is part of the suppression key: an attempt and then an established
         // connection in one window is the fix failing, and must show.
         let variant = match outcome {
