@@ -12,6 +12,7 @@ use std::net::IpAddr;
 const PRINTERS_CAP: usize = 4_096;
 /// Clients remembered per printer (the rest are counted).
 pub const CLIENTS_PER_PRINTER: usize = 64;
+const _: () = assert!(CLIENTS_PER_PRINTER <= u8::MAX as usize + 1);
 const SERVICES_PER_PRINTER: usize = 16;
 
 #[derive(Clone, Debug, Default)]
@@ -26,6 +27,9 @@ pub struct PrinterState {
     pub firmware: Option<String>,
     /// (client, first, last), the first `CLIENTS_PER_PRINTER` distinct clients.
     pub clients: Vec<(IpAddr, Timestamp, Timestamp)>,
+    /// Where each client of `clients` is: a busy printer's list is full, and every new
+    /// client's flow searched all of it (a fiftieth of a printer-heavy replay).
+    client_at: hashbrown::HashMap<IpAddr, u8>,
     /// More distinct clients than the list holds were seen (how many more is not counted:
     /// that would need unbounded memory).
     pub clients_more: bool,
@@ -140,9 +144,12 @@ impl Inventory {
         let Some(p) = self.map.get_mut(&ip) else {
             return;
         };
-        if let Some(c) = p.clients.iter_mut().find(|c| c.0 == client) {
+        if let Some(&i) = p.client_at.get(&client) {
+            let c = &mut p.clients[usize::from(i)];
             c.2 = c.2.max(now);
         } else if p.clients.len() < CLIENTS_PER_PRINTER {
+            // CLIENTS_PER_PRINTER fits a u8
+            p.client_at.insert(client, p.clients.len() as u8);
             p.clients.push((client, now, now));
         } else {
             p.clients_more = true;
