@@ -11,7 +11,7 @@ use std::net::IpAddr;
 const SUPPRESS_CAP: usize = 65_536;
 
 /// What one standing alert stands for within its window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Key {
     pub rule: Rule,
     /// Separates alerts of one rule that must not suppress each other (1001's outcomes,
@@ -23,6 +23,31 @@ pub struct Key {
     pub src: IpAddr,
     pub dst: IpAddr,
     pub port: u16,
+}
+
+/// Three words instead of a dozen field by field: every alert about to be decided is looked
+/// up, most of them to be suppressed. (An IPv4 address and its IPv6-mapped form hash alike
+/// and still differ as keys.)
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        let wide = |ip: IpAddr| match ip {
+            IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
+            IpAddr::V6(a) => a.to_bits(),
+        };
+        let l4 = match self.l4 {
+            None => 0u64,
+            Some(l4) => 1 + l4 as u64,
+        };
+        // a rule is its signature id (four digits): the word holds every small field whole
+        h.write_u64(
+            u64::from(self.variant)
+                | l4 << 32
+                | u64::from(self.port) << 34
+                | u64::from(self.rule.info().sid) << 50,
+        );
+        h.write_u128(wide(self.src));
+        h.write_u128(wide(self.dst));
+    }
 }
 
 pub struct Suppressor {

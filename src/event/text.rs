@@ -11,7 +11,13 @@ pub const MAX_RAW: usize = 1024;
 pub fn capped(bytes: &[u8], max: usize) -> String {
     // Cutting the input first bounds the work on huge inputs; a cut multi-byte sequence at the
     // end becomes U+FFFD, then the final cut keeps the result within `max`.
-    let s = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+    let bytes = &bytes[..bytes.len().min(max)];
+    // Most wire strings are valid UTF-8 (printer names, versions): the plain check is several
+    // times faster than the repairing one, and gives the same string.
+    if let Ok(s) = std::str::from_utf8(bytes) {
+        return s.to_owned();
+    }
+    let s = String::from_utf8_lossy(bytes);
     cap_str(&s, max).to_owned()
 }
 
@@ -52,6 +58,18 @@ pub fn mac(m: &[u8; 6]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        // the valid-UTF-8 shortcut gives what the repairing path gives
+        #[test]
+        fn capping_is_the_repairing_cut(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+            max in 0usize..80,
+        ) {
+            let repaired = String::from_utf8_lossy(&bytes[..bytes.len().min(max)]);
+            proptest::prop_assert_eq!(capped(&bytes, max), cap_str(&repaired, max));
+        }
+    }
 
     #[test]
     fn hex_previews_are_the_formatters_digits() {
