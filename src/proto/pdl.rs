@@ -66,16 +66,24 @@ impl UelFinder {
     /// The offset in `b` just past a UEL that ends in `b` (one that began in earlier chunks
     /// counts), or `None`; then `b`'s last bytes are remembered for the next chunk.
     pub fn find_end(&mut self, b: &[u8]) -> Option<usize> {
-        // A UEL may straddle the previous chunk's end.
-        let mut probe = [0u8; 8 + 16];
-        let take = b.len().min(16);
-        probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
-        probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
-        let seam = &probe[..self.tail_len + take];
-        let found = find_uel(seam)
-            .filter(|&i| i < self.tail_len)
-            .map(|i| i + UEL.len() - self.tail_len)
-            .or_else(|| find_uel(b).map(|i| i + UEL.len()));
+        // A UEL may straddle the previous chunk's end, if one began there: it starts with ESC,
+        // and a tail without one (page data, mostly) needs no look at the seam.
+        let straddles = || {
+            let mut probe = [0u8; 8 + 16];
+            let take = b.len().min(16);
+            probe[..self.tail_len].copy_from_slice(&self.tail[..self.tail_len]);
+            probe[self.tail_len..self.tail_len + take].copy_from_slice(&b[..take]);
+            let seam = &probe[..self.tail_len + take];
+            find_uel(seam)
+                .filter(|&i| i < self.tail_len)
+                .map(|i| i + UEL.len() - self.tail_len)
+        };
+        let found = if self.tail[..self.tail_len].contains(&UEL[0]) {
+            straddles()
+        } else {
+            None
+        };
+        let found = found.or_else(|| find_uel(b).map(|i| i + UEL.len()));
         if found.is_some() {
             self.tail_len = 0;
         } else {
@@ -222,6 +230,50 @@ mod tests {
         assert_eq!(Language::from_enter(b"PCLXL"), Language::PclXl);
         assert_eq!(Language::from_enter(b"PDF"), Language::Pdf);
         assert_eq!(Language::from_enter(b"HPGL2"), Language::Unknown);
+    }
+
+    /// The seam looked at for every chunk, as before the ESC shortcut: the oracle.
+    fn find_end_always_probing(tail: &mut Vec<u8>, b: &[u8]) -> Option<usize> {
+        let mut seam = tail.clone();
+        seam.extend_from_slice(&b[..b.len().min(16)]);
+        let found = find_uel(&seam)
+            .filter(|&i| i < tail.len())
+            .map(|i| i + UEL.len() - tail.len())
+            .or_else(|| find_uel(b).map(|i| i + UEL.len()));
+        if found.is_some() {
+            tail.clear();
+        } else {
+            tail.extend_from_slice(b);
+            let cut = tail.len().saturating_sub(8);
+            tail.drain(..cut);
+        }
+        found
+    }
+
+    proptest::proptest! {
+        // chunks of a stream with UELs and near-UELs in it, cut anywhere
+        #[test]
+        fn the_esc_shortcut_finds_what_probing_every_seam_finds(
+            parts in proptest::collection::vec(0u8..6, 0..40),
+            cuts in proptest::collection::vec(1usize..12, 1..40),
+        ) {
+            let pieces: [&[u8]; 6] =
+                [UEL, b"\x1b%-123", b"page", b"\x1b", b"45X", b"@PJL ENTER\r\n"];
+            let stream: Vec<u8> =
+                parts.iter().flat_map(|&p| pieces[usize::from(p)].to_vec()).collect();
+            let (mut fast, mut tail) = (UelFinder::default(), Vec::new());
+            let (mut at, mut k) = (0, 0);
+            while at < stream.len() {
+                let end = (at + cuts[k % cuts.len()]).min(stream.len());
+                let chunk = &stream[at..end];
+                proptest::prop_assert_eq!(
+                    fast.find_end(chunk),
+                    find_end_always_probing(&mut tail, chunk)
+                );
+                at = end;
+                k += 1;
+            }
+        }
     }
 
     #[test]
