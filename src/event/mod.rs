@@ -247,7 +247,8 @@ pub struct Bjnp {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_to: Option<ResponseTo>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub device_id: Option<DeviceId>,
+    /// Shared: a printer repeats its identity answer, whose fields are made once.
+    pub device_id: Option<std::sync::Arc<DeviceId>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mac: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -530,11 +530,11 @@ fn hostile_records() -> Vec<Record> {
             magic: bjnp_watch::proto::bjnp::Magic::BJNP,
             direction: bjnp_watch::event::Direction::Response,
             command_name: bjnp_watch::proto::bjnp::CommandName::GetIdentity,
-            device_id: Some(DeviceId {
+            device_id: Some(std::sync::Arc::new(DeviceId {
                 raw: s.clone(),
                 mfg: Some(huge.clone()),
                 ..DeviceId::default()
-            }),
+            })),
             ..Default::default()
         }))),
     ]

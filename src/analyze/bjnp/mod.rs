@@ -2,6 +2,7 @@
 //! pairs responses with requests, reports bytes on a BJNP port that are not BJNP, and scans
 //! BJNP print data for Canon BJL commands.
 
+mod identity;
 mod pairing;
 mod record;
 mod tcp;
@@ -31,6 +32,7 @@ pub fn is_request(payload: &[u8]) -> Option<bool> {
 #[derive(Default)]
 pub struct BjnpShared {
     stats: BjnpStats,
+    identities: identity::IdentityMemo,
 }
 
 impl BjnpShared {
@@ -262,7 +264,7 @@ impl BjnpFlow {
             }
             *logged += 1;
         }
-        let record = record::message(m, transport, anomalies, None);
+        let record = record::message(m, transport, anomalies, None, &mut sh.identities);
         out.push(AppEvent::Bjnp(Box::new(BjnpMessage {
             record: Some(record),
             pair,

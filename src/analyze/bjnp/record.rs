@@ -1,17 +1,35 @@
 //! A BJNP message as the record model holds it: the header's numbers, the payload decoded for
 //! its command, every wire string capped.
 
+use super::identity::IdentityMemo;
 use crate::event::{self, text, Direction, ResponseTo};
 use crate::proto::bjnp::{
-    self, Anomalies, Command, DeviceId, Discover, JobDetails, Message, ScanPoll, Transport,
+    self, Anomalies, Command, DeviceId, Discover, JobDetails, Magic, Message, ScanPoll, Transport,
 };
 use std::net::IpAddr;
+
+/// A get-identity answer's device ID as record fields, every string capped.
+pub fn device_id(magic: Magic, payload: &[u8]) -> Option<event::DeviceId> {
+    let id = DeviceId::parse(magic, payload).ok()?;
+    let f = |v: Option<&[u8]>| v.map(|v| text::capped(v, text::MAX_FIELD));
+    let k = id.known();
+    Some(event::DeviceId {
+        raw: text::capped(id.raw, text::MAX_RAW),
+        mfg: f(k.mfg),
+        mdl: f(k.mdl),
+        des: f(k.des),
+        ver: f(k.ver),
+        cmd: f(k.cmd),
+        cls: f(k.cls),
+    })
+}
 
 pub fn message(
     m: &Message<'_>,
     transport: Transport,
     anomalies: Anomalies,
     response_to: Option<ResponseTo>,
+    identities: &mut IdentityMemo,
 ) -> event::Bjnp {
     let h = &m.header;
     let response = h.dev_type().is_response();
@@ -34,21 +52,7 @@ pub fn message(
     };
     let p = m.payload;
     match (h.command(), response, transport) {
-        (Command::GET_ID, true, _) => {
-            if let Ok(id) = DeviceId::parse(h.magic(), p) {
-                let f = |v: Option<&[u8]>| v.map(|v| text::capped(v, text::MAX_FIELD));
-                let k = id.known();
-                r.device_id = Some(event::DeviceId {
-                    raw: text::capped(id.raw, text::MAX_RAW),
-                    mfg: f(k.mfg),
-                    mdl: f(k.mdl),
-                    des: f(k.des),
-                    ver: f(k.ver),
-                    cmd: f(k.cmd),
-                    cls: f(k.cls),
-                });
-            }
-        }
+        (Command::GET_ID, true, _) => r.device_id = identities.fields(h.magic(), p),
         (Command::DISCOVER, true, _) => {
             if let Ok(d) = Discover::parse(p) {
                 r.mac = Some(text::mac(&d.mac));
