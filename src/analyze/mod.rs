@@ -31,7 +31,7 @@ pub struct Finding {
 pub enum AppEvent {
     /// One BJNP/MFNP message (a `bjnp` record, unless it is bulk data only counted), to be
     /// paired with its request by the judge.
-    Bjnp(Box<bjnp::BjnpMessage>),
+    Bjnp(bjnp::BjnpMessage),
     /// Something on the port that is not what the port promises (an `anomaly` record).
     Anomaly(event::Anomaly),
     /// A print job ended (a `print` record).

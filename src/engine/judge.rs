@@ -346,9 +346,9 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
                 continue;
             }
             AppEvent::Bjnp(m) => {
-                let BjnpMessage { record, pair } = *m;
+                let BjnpMessage { record, pair } = m;
                 let mut record = record;
-                step.pairing.apply(&pair, record.as_mut());
+                step.pairing.apply(&pair, record.as_deref_mut());
                 let Some(b) = record else {
                     continue;
                 };
@@ -356,12 +356,12 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
                     detect.on_message(conn, marks, route, &b, ts, decisions);
                     if detect.fold_message(conn, &b) {
                         // a campaign counts the message; what it caused is still written
-                        let ends = ends(&Body::Bjnp(Box::new(b)));
+                        let ends = ends(&Body::Bjnp(b));
                         emit(decisions, Some(ends), at, step.out);
                         continue;
                     }
                 }
-                Body::Bjnp(Box::new(b))
+                Body::Bjnp(b)
             }
             AppEvent::Anomaly(a) => {
                 if !at_end {

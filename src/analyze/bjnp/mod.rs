@@ -50,7 +50,9 @@ impl BjnpShared {
 /// are only counted) and what pairing needs to know of it.
 #[derive(Debug)]
 pub struct BjnpMessage {
-    pub record: Option<event::Bjnp>,
+    /// Boxed once, here: the judge moves the box into the record it writes (and a message a
+    /// campaign folds costs one allocation, not three).
+    pub record: Option<Box<event::Bjnp>>,
     pub pair: PairKey,
 }
 
@@ -259,16 +261,16 @@ impl BjnpFlow {
             let logged = &mut self.data_logged[cx.dir.index()];
             if *logged >= DATA_RECORDS_PER_DIR {
                 sh.stats.data_messages_unlogged += 1;
-                out.push(AppEvent::Bjnp(Box::new(BjnpMessage { record: None, pair })));
+                out.push(AppEvent::Bjnp(BjnpMessage { record: None, pair }));
                 return;
             }
             *logged += 1;
         }
         let record = record::message(m, transport, anomalies, None, &mut sh.identities);
-        out.push(AppEvent::Bjnp(Box::new(BjnpMessage {
-            record: Some(record),
+        out.push(AppEvent::Bjnp(BjnpMessage {
+            record: Some(Box::new(record)),
             pair,
-        })));
+        }));
     }
 }
 
@@ -377,7 +379,7 @@ mod tests {
         fn pair(&mut self, from: usize) {
             for ev in &mut self.out[from..] {
                 if let AppEvent::Bjnp(m) = ev {
-                    self.pairing.apply(&m.pair, m.record.as_mut());
+                    self.pairing.apply(&m.pair, m.record.as_deref_mut());
                 }
             }
         }
@@ -405,7 +407,7 @@ mod tests {
                 .iter()
                 .filter_map(|b| {
                     if let AppEvent::Bjnp(x) = b {
-                        x.record.as_ref()
+                        x.record.as_deref()
                     } else {
                         None
                     }
