@@ -5,6 +5,7 @@
 
 use super::rules::Rule;
 use crate::bounded::BoundedMap;
+use crate::flow::address_number;
 use crate::net::{Timestamp, L4};
 use std::net::IpAddr;
 
@@ -29,11 +30,8 @@ pub struct Key {
 /// up, most of them to be suppressed. (An IPv4 address and its IPv6-mapped form hash alike
 /// and still differ as keys.)
 impl std::hash::Hash for Key {
+    // the flow key's mapping: an IPv4 address as its IPv6-mapped number
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        let wide = |ip: IpAddr| match ip {
-            IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
-            IpAddr::V6(a) => a.to_bits(),
-        };
         let l4 = match self.l4 {
             None => 0u64,
             Some(l4) => 1 + l4 as u64,
@@ -45,8 +43,8 @@ impl std::hash::Hash for Key {
                 | u64::from(self.port) << 34
                 | u64::from(self.rule.info().sid) << 50,
         );
-        h.write_u128(wide(self.src));
-        h.write_u128(wide(self.dst));
+        h.write_u128(address_number(self.src));
+        h.write_u128(address_number(self.dst));
     }
 }
 

@@ -346,8 +346,7 @@ fn events(step: &mut Step<'_, '_>, evs: &mut Vec<AppEvent>, place: &Place<'_>, a
                 continue;
             }
             AppEvent::Bjnp(m) => {
-                let BjnpMessage { record, pair } = m;
-                let mut record = record;
+                let BjnpMessage { mut record, pair } = m;
                 step.pairing.apply(&pair, record.as_deref_mut());
                 let Some(b) = record else {
                     continue;

@@ -16,7 +16,7 @@ pub struct FlowKey {
 /// The address as the number its 16 bytes spell (IPv4 as `::ffff:a.b.c.d`). Worked out as an
 /// integer, not byte by byte through the mapped address's octets: that took the compiler some
 /// 300 instructions a key, called for every packet.
-fn number(ip: IpAddr) -> u128 {
+pub fn address_number(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(a) => 0xffff_0000_0000 | u128::from(u32::from(a)),
         IpAddr::V6(a) => u128::from(a),
@@ -25,7 +25,7 @@ fn number(ip: IpAddr) -> u128 {
 
 impl FlowKey {
     pub fn new(l4: L4, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, vlan: Vlans) -> Self {
-        let (s, d) = (number(src), number(dst));
+        let (s, d) = (address_number(src), address_number(dst));
         let (lo, lo_port, hi, hi_port) = if (s, sport) <= (d, dport) {
             (s, sport, d, dport)
         } else {

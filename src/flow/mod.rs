@@ -10,7 +10,7 @@ pub mod stream;
 mod table;
 
 pub use conn_state::TcpTrack;
-pub use key::FlowKey;
+pub use key::{address_number, FlowKey};
 pub use table::{Conn, Flow, FlowConfig, FlowTable};
 
 /// Which way a packet travels within its flow.

@@ -78,12 +78,10 @@ impl UelFinder {
                 .filter(|&i| i < self.tail_len)
                 .map(|i| i + UEL.len() - self.tail_len)
         };
-        let found = if self.tail[..self.tail_len].contains(&UEL[0]) {
-            straddles()
-        } else {
-            None
-        };
-        let found = found.or_else(|| find_uel(b).map(|i| i + UEL.len()));
+        let found = (self.tail[..self.tail_len].contains(&UEL[0]))
+            .then(straddles)
+            .flatten()
+            .or_else(|| find_uel(b).map(|i| i + UEL.len()));
         if found.is_some() {
             self.tail_len = 0;
         } else {

@@ -41,6 +41,12 @@ impl Reloader {
         self
     }
 
+    /// Whether a reload was asked for (read before every frame: a plain load).
+    #[inline]
+    pub fn asked(&self) -> bool {
+        self.flag.load(Ordering::Relaxed)
+    }
+
     /// When a reload was asked for: the policy is read, `apply` hands it to the engine (which
     /// writes the `reload` record) and the change comes back; an invalid policy is a warning.
     pub fn poll(
@@ -51,7 +57,7 @@ impl Reloader {
         apply: impl FnOnce(Policy, &mut dyn RecordSink) -> PolicyChange,
     ) -> Option<(PolicyChange, PortSet)> {
         // a plain load first: the common case costs no write to a shared cache line
-        if !self.flag.load(Ordering::Relaxed) || !self.flag.swap(false, Ordering::Relaxed) {
+        if !self.asked() || !self.flag.swap(false, Ordering::Relaxed) {
             return None;
         }
         match (self.load)() {
@@ -107,7 +113,7 @@ impl Reloading {
     /// is called only when it is up (the call alone was a hundredth of a busy replay).
     #[inline]
     fn poll(&mut self, now: Timestamp, out: &mut dyn RecordSink) {
-        if self.reloader.flag.load(Ordering::Relaxed) {
+        if self.reloader.asked() {
             self.reload_now(now, out);
         }
     }

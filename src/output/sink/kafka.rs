@@ -1,10 +1,10 @@
 //! Kafka: each record one message on one topic, keyed by its flow id so one flow's records stay
 //! in order on one partition. librdkafka does the batching, compression and retries on its own
 //! threads; this sink hands messages over and, on the output thread, collects the delivery
-//! reports and counts what became of them. (No thread of its own polls for the reports: one
-//! more thread woken for every answered request cost a sensor on two cores about a tenth of
-//! its Kafka throughput.) Its queue is bounded (`queue.buffering.max.messages`): live, when it is full the record
-//! is dropped and counted, never waited for, so a slow or dead cluster cannot stall capture; on
+//! reports and counts what became of them. (No thread of its own polls for the reports: with
+//! one, woken for every answered request, a replay to Kafka measured 1.05 × the time.) Its
+//! queue is bounded (`queue.buffering.max.messages`): live, when it is full the record is
+//! dropped and counted, never waited for, so a slow or dead cluster cannot stall capture; on
 //! replay the sink waits for room instead, as the queue in front of it does (nothing is lost to
 //! a reader that is merely faster than the cluster).
 
@@ -356,20 +356,23 @@ impl Transport for Kafka {
         // time out); a deadline (shutdown), or a minute for this one record, ends the wait.
         // (The clock is read only once the queue is full: most records never wait.)
         let mut give_up = None;
-        if self.lossless {
-            while let Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) = result
-            {
-                let now = Instant::now();
-                let give_up = *give_up.get_or_insert(now + Duration::from_secs(60));
-                if now >= give_up || self.deadline.is_some_and(|d| now >= d) {
-                    result = Err((
-                        KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
-                        r,
-                    ));
-                    break;
-                }
-                // room comes back as reports are served: wait for one (at most 1 ms)
-                self.producer().poll(Duration::from_millis(1));
+        while self.lossless
+            && matches!(
+                result,
+                Err((
+                    KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull),
+                    _
+                ))
+            )
+        {
+            let now = Instant::now();
+            let give_up = *give_up.get_or_insert(now + Duration::from_secs(60));
+            if now >= give_up || self.deadline.is_some_and(|d| now >= d) {
+                break;
+            }
+            // room comes back as reports are served: wait for one (at most 1 ms)
+            self.producer().poll(Duration::from_millis(1));
+            if let Err((_, r)) = result {
                 result = self.producer().send(r);
             }
         }
