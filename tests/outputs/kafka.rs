@@ -456,3 +456,95 @@ print(n)
         "every record accounted for at exit: {out}"
     );
 }
+
+/// CPU seconds `pid` has used so far (all its threads).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // the fields after the command name, which may hold spaces, in parentheses
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<u64> = rest
+        .split(' ')
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().unwrap())
+        .collect();
+    let hz: f64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    (f[0] + f[1]) as f64 / hz
+}
+
+/// A cluster that stops answering (the broker frozen by SIGSTOP, its connection still open):
+/// the sensor waits for the deliveries until its shutdown budget runs out, counts what was not
+/// delivered, and the wait sleeps; it does not keep a core busy that the capture needs. (The
+/// client library's poll with a timeout spins through its last millisecond: waiting through it
+/// cost a whole core.)
+#[test]
+fn a_wait_for_a_silent_cluster_sleeps() {
+    let Some(tansu) = tools() else { return };
+    let port = free_port();
+    let topic = "bjnp-silent";
+    let broker = Broker::start(&tansu, None, port, topic);
+    let mut sensor = Command::new(bin())
+        .args(["-q", "-r", "-"])
+        .args(["--kafka", &format!("kafka://127.0.0.1:{port}/{topic}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the sensor connects before it reads its input
+    std::thread::sleep(Duration::from_millis(1500));
+    let signal = |s: &str| {
+        Command::new("kill")
+            .args([s, &broker.child.id().to_string()])
+            .status()
+            .unwrap()
+    };
+    assert!(signal("-STOP").success());
+    let capture = std::fs::read(sample("verify-fix.pcap")).unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = sensor.stdin.take().unwrap();
+        stdin.write_all(&capture).unwrap();
+    }
+    // the replay takes milliseconds; then the wait for the frozen broker
+    std::thread::sleep(Duration::from_millis(300));
+    let before = cpu_seconds(sensor.id());
+    let waited = Instant::now();
+    std::thread::sleep(Duration::from_millis(1500));
+    let used = cpu_seconds(sensor.id()) - before;
+    let wall = waited.elapsed().as_secs_f64();
+    let status = sensor.wait().unwrap();
+    assert!(signal("-CONT").success());
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut sensor.stderr.take().unwrap(), &mut stderr).unwrap();
+    eprintln!("kafka wait test: {used:.2} CPU seconds in {wall:.2} s of waiting");
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(
+        used < 0.25 * wall,
+        "the wait for the cluster used {used:.2} CPU seconds in {wall:.2} s"
+    );
+    // what the frozen cluster never acknowledged is counted, not lost silently
+    let fin: Value = stderr
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| panic!("the final stats on stderr: {stderr}"));
+    let out = &fin["stats"]["output"];
+    let n = |k: &str| out[k].as_u64().unwrap_or(0);
+    assert!(n("dropped_sink_down") > 0, "{out}");
+    assert_eq!(
+        n("records") + n("warnings"),
+        n("written") + n("dropped_queue_full") + n("dropped_sink_down") + n("in_flight"),
+        "every record accounted for: {out}"
+    );
+}

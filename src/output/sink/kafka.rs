@@ -30,6 +30,12 @@ const SERVE_EVERY: u64 = 256;
 /// At most this many polls each time reports are served (each brings the reports of one
 /// answered request, hundreds of records); the next serving takes the rest.
 const SERVE_ROUNDS: usize = 64;
+/// A wait for the cluster (for room in a full queue, for the last deliveries at shutdown)
+/// sleeps this long between servings of the reports. Not the client library's `poll` with a
+/// timeout: it rounds the time left down to whole milliseconds, so its last millisecond is a
+/// loop of non-blocking polls, and a wait through it kept a core busy that librdkafka's own
+/// threads (compressing, sending) and the broker needed.
+const NAP: Duration = Duration::from_micros(500);
 
 /// `kafka://HOST:PORT[,HOST:PORT...]/TOPIC`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -306,8 +312,7 @@ impl Kafka {
             if self.producer().in_flight_count() == 0 || Instant::now() >= deadline {
                 return;
             }
-            // waits for the next report (at most a millisecond)
-            self.producer().poll(Duration::from_millis(1));
+            std::thread::sleep(NAP);
         }
     }
 
@@ -370,8 +375,9 @@ impl Transport for Kafka {
             if now >= give_up || self.deadline.is_some_and(|d| now >= d) {
                 break;
             }
-            // room comes back as reports are served: wait for one (at most 1 ms)
-            self.producer().poll(Duration::from_millis(1));
+            // room comes back as reports are served
+            std::thread::sleep(NAP);
+            self.serve();
             if let Err((_, r)) = result {
                 result = self.producer().send(r);
             }
