@@ -8,7 +8,7 @@ use super::{Packet, Tcp, Vlans, L4};
 use crate::net::linktype;
 use std::net::{IpAddr, Ipv4Addr};
 
-fn be16(b: &[u8], at: usize) -> u16 {
+pub(super) fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
 
@@ -17,7 +17,7 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 /// The IPv4 packet a frame carries, when the link layer is one of the plain ones.
-fn ipv4(linktype: u32, data: &[u8]) -> Option<&[u8]> {
+pub(super) fn ipv4(linktype: u32, data: &[u8]) -> Option<&[u8]> {
     match linktype {
         linktype::ETHERNET if data.len() >= 14 && data[12..14] == [0x08, 0x00] => Some(&data[14..]),
         linktype::LINUX_SLL if data.len() >= 16 && data[14..16] == [0x08, 0x00] => {
@@ -31,13 +31,27 @@ fn ipv4(linktype: u32, data: &[u8]) -> Option<&[u8]> {
 /// The packet, or `None` when the general decoder must look.
 pub fn decode(linktype: u32, data: &[u8]) -> Option<Packet<'_>> {
     let d = ipv4(linktype, data)?;
+    let (ihl, total) = plain_v4(d)?;
+    transport(d, ihl, total)
+}
+
+/// (header length, total length) of an IPv4 header this path takes: version 4, a header of at
+/// least 20 bytes, no fragment (MF or an offset: those go to the general path).
+pub(super) fn plain_v4(d: &[u8]) -> Option<(usize, usize)> {
     if d.len() < 20 || d[0] >> 4 != 4 {
         return None;
     }
     let ihl = usize::from(d[0] & 0x0f) * 4;
-    let total = usize::from(be16(d, 2));
-    // fragments (MF or an offset) and any length that does not add up: the general path
-    if ihl < 20 || total < ihl || total > d.len() || d[6] & 0x3f != 0 || d[7] != 0 {
+    if ihl < 20 || d[6] & 0x3f != 0 || d[7] != 0 {
+        return None;
+    }
+    Some((ihl, usize::from(be16(d, 2))))
+}
+
+/// The TCP or UDP packet inside the IPv4 packet `d` of [`plain_v4`]'s lengths, when every
+/// length adds up.
+pub(super) fn transport(d: &[u8], ihl: usize, total: usize) -> Option<Packet<'_>> {
+    if total < ihl || total > d.len() {
         return None;
     }
     let src = IpAddr::V4(Ipv4Addr::from(be32(d, 12)));

@@ -6,6 +6,7 @@ pub mod icmp;
 pub mod link;
 
 pub mod prefilter;
+mod screen;
 
 use etherparse::{
     ip_number, EtherType, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, TransportSlice,
@@ -16,6 +17,7 @@ pub use crate::net::L4;
 
 pub use icmp::Unreachable;
 use link::Link;
+pub use screen::{screen, Screened};
 
 /// Up to two VLAN ids, outer first (802.1ad QinQ, then 802.1Q).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]

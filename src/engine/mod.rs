@@ -12,6 +12,7 @@ pub mod worker;
 
 use crate::capture::{Frame, Source};
 use crate::config::Policy;
+use crate::decode::Screened;
 use crate::defrag::DefragConfig;
 use crate::detect::{Detector, PolicyChange};
 use crate::event::{BjnpStats, InventoryReport, Origin, OutputStats, Record, Stats};
@@ -191,12 +192,17 @@ impl Engine {
         if frame.ts >= self.next_sweep {
             self.sweep(frame.ts, out);
         }
-        if !self.worker.wanted(frame) {
+        let screened = self.worker.screen(frame);
+        if matches!(screened, Screened::Ignored) {
             return;
         }
         let seq = self.next_seq();
         self.tapped(out, |worker, judge, out| {
-            worker.frame(frame, seq, &mut Inline { judge, out });
+            let out = &mut Inline { judge, out };
+            match screened {
+                Screened::Packet(p) => worker.decoded(frame, p, seq, out),
+                _ => worker.frame(frame, seq, out),
+            }
         });
         if let (Some(ev), Some(flow)) = (&mut self.evidence, self.worker.last_flow()) {
             ev.packet(flow, frame);

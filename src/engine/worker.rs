@@ -6,7 +6,7 @@
 use super::fact::{EndView, FactSink, PacketInfo, PacketView, Pos, WorkerStats};
 use crate::analyze::{self, Analyzer, AppEvent, AppState, PacketCx};
 use crate::capture::{Frame, Source};
-use crate::decode::{self, prefilter, Decoded, Packet, Reassembled, Unreachable, L4};
+use crate::decode::{self, prefilter, Decoded, Packet, Reassembled, Screened, Unreachable, L4};
 use crate::defrag::{DefragConfig, Defragmenter, Done, Ending, OverlapPolicy};
 use crate::detect::{self, Seen};
 use crate::event::{
@@ -156,14 +156,28 @@ impl Worker {
         }
     }
 
+    /// [`wanted`](Self::wanted) and the decoding at once for the common frame (plain IPv4 TCP
+    /// or UDP), whose headers are then read once: `Ignored` (counted), a `Packet` for
+    /// [`decoded`](Self::decoded), or `Other` for [`frame`](Self::frame).
+    pub fn screen<'a>(&mut self, frame: &Frame<'a>) -> Screened<'a> {
+        if !self.prefilter {
+            return Screened::Other;
+        }
+        match decode::screen(frame.linktype, frame.data, &self.ports) {
+            Screened::Ignored => {
+                self.decoder.ignored += 1;
+                Screened::Ignored
+            }
+            Screened::Other if !self.wanted(frame) => Screened::Ignored,
+            s => s,
+        }
+    }
+
     /// One frame that passed [`wanted`](Self::wanted) (and was counted): its facts, at `seq`.
     pub fn frame(&mut self, frame: &Frame<'_>, seq: u64, out: &mut dyn FactSink) {
         self.last_flow = None;
         match decode::decode(frame.linktype, frame.data) {
-            Decoded::Packet(mut p) => {
-                p.frame_cut = frame.data.len() < frame.orig_len as usize;
-                self.packet(At::frame(frame), &p, seq, out, None)
-            }
+            Decoded::Packet(p) => self.decoded(frame, p, seq, out),
             Decoded::Fragment(f) => {
                 self.decoder.fragments += 1;
                 self.defrag
@@ -177,6 +191,20 @@ impl Worker {
             Decoded::Invalid => self.decoder.invalid += 1,
             Decoded::UnsupportedLinktype => self.decoder.unsupported_linktype += 1,
         }
+    }
+
+    /// A frame decoded to a packet, by [`frame`](Self::frame) or by [`screen`](Self::screen):
+    /// its facts, at `seq`.
+    pub fn decoded(
+        &mut self,
+        frame: &Frame<'_>,
+        mut p: Packet<'_>,
+        seq: u64,
+        out: &mut dyn FactSink,
+    ) {
+        self.last_flow = None;
+        p.frame_cut = frame.data.len() < frame.orig_len as usize;
+        self.packet(At::frame(frame), &p, seq, out, None)
     }
 
     /// Datagrams the defragmenter handed on: each goes on as one packet.

@@ -39,3 +39,60 @@ fn fast_decoding_equals_general_decoding() {
     }
     assert!(checked > 50_000);
 }
+
+/// The screen (the pre-check and the fast decoder in one reading) gives what the pre-check and
+/// then the decoder give: an "ignored" only where the pre-check ignores an IP frame, a packet
+/// only where the pre-check keeps the frame and the decoder makes that very packet; on every
+/// sample frame, its truncations and mutations, with the default ports and with a set of
+/// ports that makes most sample frames unmonitored.
+#[test]
+fn screening_equals_the_pre_check_then_the_decoder() {
+    use bjnp_watch::decode::{prefilter, screen, Decoded, Screened};
+    use bjnp_watch::net::PortSet;
+    let frames = common::sample_frames();
+    let narrow = PortSet::new(&[9100], &[]);
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let (mut ignored, mut packets) = (0u64, 0u64);
+    for ports in [PortSet::default(), narrow] {
+        let mut check = |lt: u32, f: &[u8]| match screen(lt, f, &ports) {
+            Screened::Ignored => {
+                assert_eq!(
+                    prefilter::check(lt, f, &ports),
+                    prefilter::Verdict::IgnoreIp,
+                    "{f:02x?}"
+                );
+                ignored += 1;
+            }
+            Screened::Packet(p) => {
+                assert_eq!(
+                    prefilter::check(lt, f, &ports),
+                    prefilter::Verdict::Decode,
+                    "{f:02x?}"
+                );
+                assert_eq!(Decoded::Packet(p), decode(lt, f), "{f:02x?}");
+                packets += 1;
+            }
+            Screened::Other => {}
+        };
+        for (lt, f) in &frames {
+            for cut in 0..=f.len().min(80) {
+                check(*lt, &f[..cut]);
+            }
+            for _ in 0..40 {
+                let mut m = f.clone();
+                for _ in 0..3 {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    let at = (x as usize) % m.len().clamp(1, 60);
+                    if let Some(b) = m.get_mut(at) {
+                        *b ^= (x >> 32) as u8 | 1;
+                    }
+                }
+                check(*lt, &m);
+            }
+        }
+    }
+    // both answers are exercised, not only the fallback
+    assert!(ignored > 1000 && packets > 1000, "{ignored} ignored, {packets} packets");
+}
