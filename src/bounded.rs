@@ -19,6 +19,9 @@ use std::hash::{BuildHasher, Hash};
 
 struct Entry<K, V> {
     key: K,
+    /// The key's hash, kept so a removal and a rebuild of the index never hash again (a table
+    /// churning at its cap rebuilds its index to clear tombstones, rehashing every entry).
+    hash: u64,
     at: Timestamp,
     stamp: u64,
     value: V,
@@ -93,8 +96,7 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
     /// Takes the entry out of `slot`.
     fn take(&mut self, slot: u32) -> Option<Entry<K, V>> {
         let e = self.slab[slot as usize].take()?;
-        let h = self.hasher.hash_one(e.key);
-        if let Ok(found) = self.index.find_entry(h, |&i| i == slot) {
+        if let Ok(found) = self.index.find_entry(e.hash, |&i| i == slot) {
             found.remove();
         }
         self.free.push(slot);
@@ -134,6 +136,7 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
             let stamp = self.stamp(i);
             self.slab[i as usize] = Some(Entry {
                 key: k,
+                hash,
                 at: now,
                 stamp,
                 value: v,
@@ -155,15 +158,14 @@ impl<K: Hash + Eq + Ord + Copy, V> BoundedMap<K, V> {
         let stamp = self.stamp(i);
         self.slab[i as usize] = Some(Entry {
             key: k,
+            hash,
             at: now,
             stamp,
             value: v,
         });
-        let (hasher, slab) = (&self.hasher, &self.slab);
+        let slab = &self.slab;
         self.index.insert_unique(hash, i, |&j| {
-            slab[j as usize]
-                .as_ref()
-                .map_or(0, |e| hasher.hash_one(e.key))
+            slab[j as usize].as_ref().map_or(0, |e| e.hash)
         });
         evicted
     }

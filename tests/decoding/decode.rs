@@ -94,5 +94,8 @@ fn screening_equals_the_pre_check_then_the_decoder() {
         }
     }
     // both answers are exercised, not only the fallback
-    assert!(ignored > 1000 && packets > 1000, "{ignored} ignored, {packets} packets");
+    assert!(
+        ignored > 1000 && packets > 1000,
+        "{ignored} ignored, {packets} packets"
+    );
 }
