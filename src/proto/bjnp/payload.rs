@@ -118,12 +118,12 @@ impl<'a> DeviceId<'a> {
 
     /// Printable ASCII with at least one `KEY:value` pair: the consistency check of §5.
     pub fn looks_valid(&self) -> bool {
-        !self.raw.is_empty()
-            && self
-                .raw
-                .iter()
-                .all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
-            && self.fields().next().is_some()
+        // every byte looked at, without an early exit: the compiler checks them 16 or 32 at a
+        // time (a check on every identity answer, most of them printable)
+        let printable = self.raw.iter().fold(true, |ok, &b| {
+            ok & ((0x20..0x7f).contains(&b) | (b == b'\t'))
+        });
+        !self.raw.is_empty() && printable && self.fields().next().is_some()
     }
 
     /// The six fields records carry, found in one pass over the ID (the first of each wins,
@@ -319,6 +319,21 @@ mod tests {
                     id.class()
                 ]
             );
+        }
+
+        // The check of every byte without an early exit says what the byte-by-byte check said.
+        #[test]
+        fn looks_valid_as_checked_byte_by_byte(
+            raw in proptest::collection::vec(
+                proptest::sample::select(vec![b'\t', b' ', b'~', 0x7f, 0x1f, b':', b';', b'A', 0x80, 0]),
+                0..80,
+            ),
+        ) {
+            let id = DeviceId { raw: &raw };
+            let byte_by_byte = !raw.is_empty()
+                && raw.iter().all(|&b| (0x20..0x7f).contains(&b) || b == b'\t')
+                && id.fields().next().is_some();
+            proptest::prop_assert_eq!(id.looks_valid(), byte_by_byte);
         }
     }
 }
