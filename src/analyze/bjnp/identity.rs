@@ -9,9 +9,8 @@
 //! only the parse the memo would have saved. Nothing depends on what the memo holds: a hit
 //! gives the fields a parse of the same bytes gives (tested).
 
-use super::record::device_id;
-use crate::event;
-use crate::proto::bjnp::Magic;
+use crate::event::{self, text};
+use crate::proto::bjnp::{DeviceId, Magic};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 
@@ -19,6 +18,22 @@ use std::sync::Arc;
 const SLOTS: usize = 64;
 /// Answers longer than this are parsed each time (a real one is a few hundred bytes).
 const MAX_KEY: usize = 1024;
+
+/// A get-identity answer's device ID as record fields, every string capped.
+pub fn device_id(magic: Magic, payload: &[u8]) -> Option<event::DeviceId> {
+    let id = DeviceId::parse(magic, payload).ok()?;
+    let f = |v: Option<&[u8]>| v.map(|v| text::capped(v, text::MAX_FIELD));
+    let k = id.known();
+    Some(event::DeviceId {
+        raw: text::capped(id.raw, text::MAX_RAW),
+        mfg: f(k.mfg),
+        mdl: f(k.mdl),
+        des: f(k.des),
+        ver: f(k.ver),
+        cmd: f(k.cmd),
+        cls: f(k.cls),
+    })
+}
 
 struct Slot {
     magic: Magic,

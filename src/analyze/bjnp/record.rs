@@ -4,25 +4,9 @@
 use super::identity::IdentityMemo;
 use crate::event::{self, text, Direction, ResponseTo};
 use crate::proto::bjnp::{
-    self, Anomalies, Command, DeviceId, Discover, JobDetails, Magic, Message, ScanPoll, Transport,
+    self, Anomalies, Command, Discover, JobDetails, Message, ScanPoll, Transport,
 };
 use std::net::IpAddr;
-
-/// A get-identity answer's device ID as record fields, every string capped.
-pub fn device_id(magic: Magic, payload: &[u8]) -> Option<event::DeviceId> {
-    let id = DeviceId::parse(magic, payload).ok()?;
-    let f = |v: Option<&[u8]>| v.map(|v| text::capped(v, text::MAX_FIELD));
-    let k = id.known();
-    Some(event::DeviceId {
-        raw: text::capped(id.raw, text::MAX_RAW),
-        mfg: f(k.mfg),
-        mdl: f(k.mdl),
-        des: f(k.des),
-        ver: f(k.ver),
-        cmd: f(k.cmd),
-        cls: f(k.cls),
-    })
-}
 
 pub fn message(
     m: &Message<'_>,
