@@ -104,9 +104,9 @@ impl KafkaConfig {
             .set("compression.type", "lz4")
             .set("queue.buffering.max.messages", MAX_IN_FLIGHT.to_string())
             .set("queue.buffering.max.kbytes", "262144")
-            // librdkafka makes its first connection at most every half of this (100 ms by
-            // default): the connection every run starts with waited 50 ms for it. A broker that
-            // goes away is still retried with a doubling wait, up to 10 s.
+            // librdkafka spaces its attempts to connect to the cluster by half of this (the
+            // default 100 ms): the connection every run starts with waited up to 50 ms for it.
+            // A broker that goes away is still retried with a doubling wait, up to 10 s.
             .set("reconnect.backoff.ms", "20")
             // a record is given up (and counted) after 30 s of retrying, not librdkafka's 300
             .set("message.timeout.ms", "30000")
@@ -255,8 +255,8 @@ impl Kafka {
             config.target.brokers.join(","),
             config.target.topic
         );
-        // The topic's metadata only: asking for every topic's cost a broker here 50 ms at
-        // times, and a cluster with many topics more.
+        // The topic's metadata only: an answer about every topic took the test broker 50 ms
+        // at times (a second client saw it too), and a cluster with many topics longer.
         producer
             .client()
             .fetch_metadata(Some(&config.target.topic), config.connect_wait)
