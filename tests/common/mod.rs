@@ -114,7 +114,15 @@ pub fn world_readable_copy() -> (tempfile::TempDir, PathBuf) {
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let copy = dir.path().join("bjnp-watch");
-    std::fs::copy(bin(), &copy).unwrap();
+    // Copied by `cp`, not by this process: a test thread that forks while this process holds
+    // the copy open for writing hands the descriptor to its child until that child execs, and
+    // running the copy meanwhile fails with "Text file busy" (seen in CI).
+    let copied = Command::new("cp")
+        .arg(bin())
+        .arg(&copy)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(copied, "cp {} {}", bin(), copy.display());
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     (dir, copy)
 }
