@@ -36,7 +36,9 @@ impl BjnpFlow {
             return; // handshake and bare ACKs: nothing to frame yet
         }
         let isns = cx.conn.isn;
-        let streams = self.streams.get_or_insert_with(|| {
+        // Out of `self` while the messages it frames are handed to `self` (a pointer moved,
+        // not the two streams), back at the end.
+        let mut streams = self.streams.take().unwrap_or_else(|| {
             let mut s: Box<[Stream; 2]> = Box::default();
             // the client's side is what the printer runs: its overlaps are compared
             s[Dir::ToServer.index()].reasm.verify = true;
@@ -53,7 +55,7 @@ impl BjnpFlow {
             // what this side acknowledges, the other side may no longer change
             streams[1 - di].reasm.acked(p.tcp.ack);
         }
-        let mut stream = std::mem::take(&mut streams[di]);
+        let stream = &mut streams[di];
         let seq = p.tcp.seq.wrapping_add(u32::from(p.tcp.has(Tcp::SYN)));
         if !p.payload.is_empty() && !stream.stopped {
             let Stream {
@@ -62,7 +64,7 @@ impl BjnpFlow {
                 started,
                 framer,
                 stopped,
-            } = &mut stream;
+            } = &mut *stream;
             let mut not_bjnp = None;
             let mut gap = None;
             reasm.segment(seq, p.payload, &mut |d| {
@@ -143,7 +145,7 @@ impl BjnpFlow {
                 out,
             );
         }
-        self.streams.get_or_insert_with(Box::default)[di] = stream;
+        self.streams = Some(streams);
     }
 
     /// The flow ended: data still waiting behind a hole was never parsed — a gap.
