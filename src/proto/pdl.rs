@@ -84,6 +84,10 @@ impl UelFinder {
             .or_else(|| find_uel(b).map(|i| i + UEL.len()));
         if found.is_some() {
             self.tail_len = 0;
+        } else if let Some(last) = b.last_chunk::<8>() {
+            // a chunk of 8 bytes or more holds the whole tail (a fixed copy, no call)
+            self.tail = *last;
+            self.tail_len = 8;
         } else {
             // The last 8 bytes of what came so far (old tail + this chunk): a UEL can be split
             // across any number of small segments.
