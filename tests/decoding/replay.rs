@@ -87,7 +87,7 @@ fn absurd_record_length_is_an_error_not_an_allocation() {
     r.assert_clean_error(2, "record of 4294967295 bytes");
 }
 
-/// The fast reader reads ahead in 128 KiB chunks: records that straddle chunks anywhere (their
+/// The fast reader reads ahead in 256 KiB chunks: records that straddle chunks anywhere (their
 /// header split, their data split, a record bigger than several chunks) come out whole and equal
 /// to the streaming reader's, and a cut anywhere gives the same error after the same count.
 #[test]
@@ -97,7 +97,7 @@ fn records_straddling_read_chunks_come_out_whole() {
     let mut b = vec![];
     b.extend_from_slice(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0]);
     b.extend_from_slice(&[0; 8]);
-    b.extend_from_slice(&(1u32 << 20).to_le_bytes()); // snaplen
+    b.extend_from_slice(&(1u32 << 21).to_le_bytes()); // snaplen
     b.extend_from_slice(&1u32.to_le_bytes()); // Ethernet
     let mut x: u32 = 12345;
     for i in 0..400u32 {
@@ -106,7 +106,7 @@ fn records_straddling_read_chunks_come_out_whole() {
         x ^= x << 5;
         // mostly small, some odd sizes, and one larger than four chunks
         let len = if i == 200 {
-            600_000
+            1_100_000
         } else {
             14 + (x % 3000) as usize
         };
@@ -120,7 +120,7 @@ fn records_straddling_read_chunks_come_out_whole() {
     let (fast, slow) = both(&path);
     assert_eq!(fast.1, Ok(400));
     assert!(fast == slow, "readers differ");
-    for at in [131_072, 131_072 + 7, 262_144 + 15, 700_000, b.len() - 3] {
+    for at in [131_072, 262_144 + 7, 524_288 + 15, 1_200_000, b.len() - 3] {
         std::fs::write(&path, &b[..at]).unwrap();
         let (f, s) = both(&path);
         assert!(f == s, "cut at {at}: {:?} vs {:?}", f.1, s.1);
