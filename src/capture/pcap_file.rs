@@ -65,7 +65,7 @@ const AHEAD: usize = 4;
 /// reader blocked on every chunk had to be woken for every chunk taken: a system call on the
 /// parser's thread (the busy one) every chunk, 2 % of the time of a printer-heavy replay.
 const REFILL_AT: usize = AHEAD / 2;
-/// Polls for the next chunk before sleeping (a copy of a chunk takes about 15 µs).
+/// Polls for the next chunk before sleeping (a copy of a chunk takes about 30 µs).
 const SPINS: usize = 4096;
 
 /// The file's bytes after its header, chunk by chunk, read by a thread of its own.

@@ -22,22 +22,28 @@ fn fast_decoding_equals_general_decoding() {
             checked += 1;
         }
         for _ in 0..40 {
-            let mut m = f.clone();
-            for _ in 0..3 {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                // the headers: link, IP and L4 sit in the first 60 bytes
-                let at = (x as usize) % m.len().clamp(1, 60);
-                if let Some(b) = m.get_mut(at) {
-                    *b ^= (x >> 32) as u8 | 1;
-                }
-            }
+            let m = mutated(f, &mut x);
             assert_eq!(decode(*lt, &m), decode_general(*lt, &m), "{m:02x?}");
             checked += 1;
         }
     }
     assert!(checked > 50_000);
+}
+
+/// `f` with three header bytes flipped, where the xorshift state `x` says (so a failure
+/// reproduces): link, IP and L4 headers sit in the first 60 bytes.
+fn mutated(f: &[u8], x: &mut u64) -> Vec<u8> {
+    let mut m = f.to_vec();
+    for _ in 0..3 {
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        let at = (*x as usize) % m.len().clamp(1, 60);
+        if let Some(b) = m.get_mut(at) {
+            *b ^= (*x >> 32) as u8 | 1;
+        }
+    }
+    m
 }
 
 /// The screen (the pre-check and the fast decoder in one reading) gives what the pre-check and
@@ -79,17 +85,7 @@ fn screening_equals_the_pre_check_then_the_decoder() {
                 check(*lt, &f[..cut]);
             }
             for _ in 0..40 {
-                let mut m = f.clone();
-                for _ in 0..3 {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    let at = (x as usize) % m.len().clamp(1, 60);
-                    if let Some(b) = m.get_mut(at) {
-                        *b ^= (x >> 32) as u8 | 1;
-                    }
-                }
-                check(*lt, &m);
+                check(*lt, &mutated(f, &mut x));
             }
         }
     }
