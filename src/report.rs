@@ -79,21 +79,35 @@ pub fn human(x: f64, unit: &str) -> String {
     }
 }
 
-/// The last line of a run on stderr.
-pub fn summary(
-    packets: u64,
-    bytes: u64,
-    flows: u64,
-    alerts: u64,
-    records: u64,
-    elapsed: Duration,
-) -> String {
+/// What a run saw and made, for its summary line.
+#[derive(Debug, Clone, Copy)]
+pub struct Totals {
+    pub packets: u64,
+    pub bytes: u64,
+    pub flows: u64,
+    pub alerts: u64,
+    /// Records made (the final `stats` record not among them).
+    pub records: u64,
+}
+
+/// The last line of a run on stderr. `undelivered`: records the sink never got (said only
+/// when there were some, so that a person who reads no stats record still learns of them).
+pub fn summary(t: Totals, undelivered: u64, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(1e-6);
+    let lost = if undelivered > 0 {
+        format!(", {undelivered} not delivered")
+    } else {
+        String::new()
+    };
     format!(
-        "bjnp-watch: {packets} packets ({}) in {secs:.2} s, {}, {}; {flows} flows, {alerts} alerts, {records} records",
-        human(bytes as f64, "B"),
-        human(packets as f64 / secs, "pkt/s"),
-        human(bytes as f64 / secs, "B/s"),
+        "bjnp-watch: {} packets ({}) in {secs:.2} s, {}, {}; {} flows, {} alerts, {} records{lost}",
+        t.packets,
+        human(t.bytes as f64, "B"),
+        human(t.packets as f64 / secs, "pkt/s"),
+        human(t.bytes as f64 / secs, "B/s"),
+        t.flows,
+        t.alerts,
+        t.records,
     )
 }
 
@@ -103,10 +117,18 @@ mod tests {
 
     #[test]
     fn summary_line() {
-        let s = summary(1_500_000, 900_000_000, 12, 3, 40, Duration::from_secs(2));
+        let t = Totals {
+            packets: 1_500_000,
+            bytes: 900_000_000,
+            flows: 12,
+            alerts: 3,
+            records: 40,
+        };
+        let line = "bjnp-watch: 1500000 packets (900.00 MB) in 2.00 s, 750.0 kpkt/s, 450.00 MB/s; 12 flows, 3 alerts, 40 records";
+        assert_eq!(summary(t, 0, Duration::from_secs(2)), line);
         assert_eq!(
-            s,
-            "bjnp-watch: 1500000 packets (900.00 MB) in 2.00 s, 750.0 kpkt/s, 450.00 MB/s; 12 flows, 3 alerts, 40 records"
+            summary(t, 7, Duration::from_secs(2)),
+            format!("{line}, 7 not delivered")
         );
         assert_eq!(human(12.0, "B"), "12 B");
         assert_eq!(human(2.5e9, "B"), "2.50 GB");

@@ -9,9 +9,11 @@ file as part 2) in interleaved rounds:
     bjnp-watch -q -r FILE --kafka kafka://127.0.0.1:P/T   (every record acknowledged by the
                                                            broker before the process exits)
 
-and prints the median seconds and records per second of each, the per-round ratio, and the
-records each run accounted for (a Kafka run must deliver them all: replay waits for room in
-librdkafka's queue). The broker keeps the topic in memory; each round writes a new topic.
+and prints the median seconds, records per second and CPU seconds of each (the sensor's
+threads, and the broker's during the Kafka run), and the per-round ratio. A run whose summary
+line names records not delivered ends the benchmark (a Kafka replay must deliver them all: it
+waits for room in librdkafka's queue). The broker keeps the topic in memory; each round writes
+a new topic.
 """
 
 import argparse
@@ -53,16 +55,32 @@ def create_topic(tansu, port, topic):
 
 
 def run(args):
-    """Seconds, and the output counters of the final stats record (from stderr or the file)."""
+    """Wall seconds and CPU seconds (user + system, every thread) of one run."""
     t = time.monotonic()
-    r = subprocess.run([BIN, "-q"] + args, capture_output=True, text=True)
+    p = subprocess.Popen([BIN] + args, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, text=True)
+    err = p.stderr.read()
+    _, status, usage = os.wait4(p.pid, 0)
     took = time.monotonic() - t
-    if r.returncode != 0:
-        sys.exit(f"bench_kafka: {' '.join(args)} failed: {r.stderr.strip()}")
-    return took
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.exit(f"bench_kafka: {' '.join(args)} failed: {err.strip()}")
+    # the summary line names the records the sink never got
+    summary = [l for l in err.splitlines() if l.startswith("bjnp-watch: ")]
+    if not summary or "not delivered" in summary[-1]:
+        sys.exit(f"bench_kafka: {' '.join(args)}: {err.strip()}")
+    return took, usage.ru_utime + usage.ru_stime
+
+
+def cpu_of(pid):
+    """CPU seconds (user + system) a running process has used, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def final_output(path):
+    """The output counters of the last stats record in `path`."""
     last = None
     with open(path) as f:
         for line in f:
@@ -96,29 +114,36 @@ def main():
     try:
         out = os.path.join(a.dir, "kafka-bench-file.json")
         file_s, kafka_s, ratios, records = [], [], [], None
+        file_cpu, kafka_cpu, broker_cpu = [], [], []
         subprocess.run(["cat", capture], stdout=subprocess.DEVNULL, check=True)
         for i in range(a.rounds):
             if os.path.exists(out):
                 os.remove(out)
-            f = run(["-r", capture, "-o", out])
-            o = final_output(out)
-            records = o["records"]
+            f, fc = run(["-r", capture, "-o", out])
+            records = final_output(out)["records"]
             topic = f"bench-{i}"
             create_topic(tansu, port, topic)
-            k = run(["-r", capture, "--kafka", f"kafka://127.0.0.1:{port}/{topic}",
-                     "--sensor-name", "bench"] + extra)
+            before = cpu_of(broker.pid)
+            k, kc = run(["-r", capture, "--kafka", f"kafka://127.0.0.1:{port}/{topic}",
+                         "--sensor-name", "bench"] + extra)
+            broker_cpu.append(cpu_of(broker.pid) - before)
             file_s.append(f)
             kafka_s.append(k)
+            file_cpu.append(fc)
+            kafka_cpu.append(kc)
             ratios.append(k / f)
         ks = statistics.median(kafka_s)
         fs = statistics.median(file_s)
         print(f"Kafka sink vs file sink, {records} records of {os.path.basename(capture)}, "
               f"{a.rounds} interleaved rounds (medians):")
-        print("| sink | seconds | records/s |")
-        print("|---|---:|---:|")
-        print(f"| file (`-o`) | {fs:.2f} | {records / fs:,.0f} |")
+        print("| sink | seconds | records/s | CPU seconds |")
+        print("|---|---:|---:|---:|")
+        print(f"| file (`-o`) | {fs:.2f} | {records / fs:,.0f} | "
+              f"{statistics.median(file_cpu):.2f} |")
         settings = ", ".join(a.kafka_option) or "lz4, acks=all"
-        print(f"| Kafka (tansu on 127.0.0.1, {settings}) | {ks:.2f} | {records / ks:,.0f} |")
+        print(f"| Kafka (tansu on 127.0.0.1, {settings}) | {ks:.2f} | {records / ks:,.0f} | "
+              f"{statistics.median(kafka_cpu):.2f} + broker "
+              f"{statistics.median(broker_cpu):.2f} |")
         print(f"Kafka/file time ratio (median of per-round ratios): "
               f"{statistics.median(ratios):.2f}")
     finally:

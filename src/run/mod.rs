@@ -213,21 +213,24 @@ pub fn finish(
     out.lossless_from_now();
     engine.finish(&mut out);
     let stats = engine.stats_record(now, counters);
-    let line = match &stats.body {
-        Body::Stats(st) => crate::report::summary(
-            st.capture.packets,
-            st.capture.bytes,
-            st.flow.created,
-            st.detect.alerts,
-            st.output.records,
-            started.elapsed(),
-        ),
-        _ => String::new(),
+    let totals = match &stats.body {
+        Body::Stats(st) => Some(crate::report::Totals {
+            packets: st.capture.packets,
+            bytes: st.capture.bytes,
+            flows: st.flow.created,
+            alerts: st.detect.alerts,
+            records: st.output.records,
+        }),
+        _ => None,
     };
     out.emit(stats);
-    out.finish()
+    let undelivered = out
+        .finish()
         .map_err(|e| RunError::from_write(e, RunError::Write))?;
-    Ok(line)
+    // after the output drained: only then is it known what the sink never got
+    Ok(totals
+        .map(|t| crate::report::summary(t, undelivered, started.elapsed()))
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

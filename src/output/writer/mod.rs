@@ -196,9 +196,11 @@ impl Output {
         self.mode = Mode::Lossless;
     }
 
-    /// Drains the queue, flushes, stops the thread. Returns the sink's first fatal error.
-    /// Nothing still buffered is dropped, whatever the mode.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Drains the queue, flushes, stops the thread. Returns the records that never reached
+    /// the sink (dropped at a full queue or with the sink down, the final flush included: the
+    /// final `stats` record cannot count what its own flush lost), or the sink's first fatal
+    /// error. Nothing still buffered is dropped, whatever the mode.
+    pub fn finish(mut self) -> io::Result<u64> {
         self.mode = Mode::Lossless;
         if let Ok(mut d) = self.shared.deadline.lock() {
             d.get_or_insert(Instant::now() + SHUTDOWN_BUDGET);
@@ -210,7 +212,11 @@ impl Output {
         }
         match self.shared.error.lock().map(|mut e| e.take()) {
             Ok(Some(e)) => Err(e),
-            _ => Ok(()),
+            _ => {
+                let c = &self.shared.counters;
+                Ok(c.dropped_queue_full.load(Ordering::Relaxed)
+                    + c.dropped_sink_down.load(Ordering::Relaxed))
+            }
         }
     }
 }
