@@ -72,7 +72,10 @@ pub fn monitor(cli: &Cli) -> Result<(), RunError> {
     }
     let (mode, queue) = match live {
         Some(_) => (Mode::DropWhenFull, QUEUE_RECORDS),
-        None => (Mode::Lossless, QUEUE_RECORDS_REPLAY),
+        None => (
+            Mode::Lossless,
+            sink.replay_queue().unwrap_or(QUEUE_RECORDS_REPLAY),
+        ),
     };
     let mut out = Output::start(format, sink, mode, queue, Some(reopen));
     out.watch_stop(Arc::clone(&stop));

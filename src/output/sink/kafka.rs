@@ -22,6 +22,12 @@ use std::time::{Duration, Instant};
 
 /// Records librdkafka may hold (queued and in flight) before new ones are dropped.
 pub const MAX_IN_FLIGHT: usize = 100_000;
+/// The output queue on replay, in records. The client library's threads (compressing and
+/// framing batches) and often the broker itself share the cores with the output thread and
+/// take its core for milliseconds at a time; the default replay queue (1,024 records, about
+/// 1.5 ms of the output thread's work) then filled and stopped the capture thread. As many
+/// as live capture holds (a few MiB at most).
+const REPLAY_QUEUE: usize = 16_384;
 
 /// Delivery reports are served after this many records handed over (and at every flush):
 /// a record's memory in librdkafka is freed, and its room in the queue given back, only when
@@ -449,6 +455,10 @@ impl Transport for Kafka {
 
     fn in_flight(&self) -> u64 {
         self.outstanding()
+    }
+
+    fn replay_queue(&self) -> Option<usize> {
+        Some(REPLAY_QUEUE)
     }
 
     fn reconnects(&self) -> u64 {

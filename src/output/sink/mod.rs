@@ -79,6 +79,11 @@ pub trait Transport: Send {
     fn set_deadline(&mut self, _deadline: std::time::Instant) {}
     /// Replay: a sink with a queue of its own waits for room in it instead of dropping.
     fn set_lossless(&mut self, _lossless: bool) {}
+    /// Records the output queue should hold on replay, when this sink needs more than the
+    /// default to keep the capture thread from waiting.
+    fn replay_queue(&self) -> Option<usize> {
+        None
+    }
     /// For messages: `stdout`, `file PATH`, `syslog tcp://HOST:PORT`.
     fn description(&self) -> String;
 }
