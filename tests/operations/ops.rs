@@ -80,6 +80,8 @@ fn summary_line_and_quiet() {
     ] {
         assert!(lines[0].contains(&part), "{part:?} in {}", lines[0]);
     }
+    // every record reached the sink: the line does not say otherwise
+    assert!(lines[0].ends_with(" records"), "{}", lines[0]);
     // no progress bar when stderr is not a terminal: nothing else on stderr
     assert!(!r.stderr.contains('\r') && !r.stderr.contains('\u{1b}'));
     let q = run(&["-r", &s, "--quiet"]);
