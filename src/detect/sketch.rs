@@ -3,6 +3,7 @@
 //! twice gives the same numbers.
 
 use crate::event::{Estimate, TopAddress, TopNetwork};
+use crate::flow::address_number;
 use cardinality_estimator::CardinalityEstimator;
 use siphasher::sip::SipHasher13;
 use std::hash::Hash;
@@ -14,11 +15,9 @@ const HLL_ERROR: f64 = 1.04 / 64.0;
 /// Counters kept to report a top 16 with small errors.
 const TRACKED: usize = 64;
 
+/// An address as the flow key spells it (IPv4 as its IPv6-mapped number).
 fn key(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
-        IpAddr::V6(a) => a.to_bits(),
-    }
+    address_number(ip)
 }
 
 fn addr(k: u128) -> IpAddr {

@@ -158,12 +158,20 @@ fn comparable(mut v: Value) -> String {
     v.to_string()
 }
 
+/// A broker on 127.0.0.1 (a free port) holding `topic`, and its port; `None` (the test skips)
+/// when the broker or the consumer is not installed.
+fn loopback_broker(topic: &str) -> Option<(Broker, u16)> {
+    let tansu = tools()?;
+    let port = free_port();
+    Some((Broker::start(&tansu, None, port, topic), port))
+}
+
 #[test]
 fn records_reach_kafka_as_the_file_has_them() {
-    let Some(tansu) = tools() else { return };
-    let port = free_port();
     let topic = "bjnp-records";
-    let _broker = Broker::start(&tansu, None, port, topic);
+    let Some((_broker, port)) = loopback_broker(topic) else {
+        return;
+    };
     let capture = sample("verify-fix.pcap");
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("eve.json");
@@ -495,10 +503,10 @@ fn cpu_seconds(pid: u32) -> f64 {
 /// cost a whole core.)
 #[test]
 fn a_wait_for_a_silent_cluster_sleeps() {
-    let Some(tansu) = tools() else { return };
-    let port = free_port();
     let topic = "bjnp-silent";
-    let broker = Broker::start(&tansu, None, port, topic);
+    let Some((broker, port)) = loopback_broker(topic) else {
+        return;
+    };
     // not quiet: the summary line says what never reached the cluster
     let mut sensor = Command::new(bin())
         .args(["-r", "-"])
